@@ -1,0 +1,47 @@
+# Two entry points for a fresh clone: `make run` and `make test`. Both create or reuse .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 3333
+FILEPATH ?= examples/emissions.csv
+
+.PHONY: run test lint format bench data examples clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-app: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-app
+
+run: $(VENV)/.installed-app  ## set up and launch the dashboard on the example history
+	$(BIN)/carbonboard --filepath=$(FILEPATH) --port=$(PORT)
+
+test: $(VENV)/.installed-test  ## set up and run every check: lint, then the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed-test  ## print the speed figures quoted in the README
+	$(BIN)/python benchmarks/run_all.py
+
+data: $(VENV)/.installed-app  ## rebuild the bundled grid and CPU data from ../shared/data/reference
+	$(BIN)/python -m tracker.data.build
+
+examples: $(VENV)/.installed-app  ## regenerate examples/emissions.csv
+	$(BIN)/python examples/generate_history.py
+
+clean:
+	rm -rf $(VENV) build dist test-artifacts .pytest_cache .ruff_cache
