@@ -83,3 +83,30 @@ def page(browser) -> Iterator:
     )
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def serve_app():
+    """Serve ``carbonboard.app.create_app(filepaths, **kwargs)`` with waitress on a free port.
+
+    Returns a function ``serve(filepaths, **kwargs) -> base_url``; every server started is closed
+    when the test module ends.
+    """
+    import threading
+
+    from waitress import create_server
+
+    from carbonboard.app import create_app
+
+    servers = []
+
+    def serve(filepaths, **kwargs) -> str:
+        app = create_app([str(p) for p in filepaths], **kwargs)
+        server = create_server(app.server, host="127.0.0.1", port=free_port(), threads=4)
+        threading.Thread(target=server.run, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.effective_port}"
+
+    yield serve
+    for server in servers:
+        server.close()
