@@ -58,7 +58,7 @@ CODECARBON_COLUMNS: tuple[Column, ...] = (
     Column("gpu_utilization_percent", "float", "%"),
     Column("ram_utilization_percent", "float", "%"),
     Column("ram_used_gb", "float", "GB"),
-    Column("on_cloud", "str", "", "Yes | No"),
+    Column("on_cloud", "str", "", "Y | N (CodeCarbon writes Y/N)"),
     Column("pue", "float", "", "power usage effectiveness applied"),
     Column("wue", "float", "L/kWh", "water usage effectiveness applied"),
 )
