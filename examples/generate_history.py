@@ -240,7 +240,7 @@ SPAN_DAYS = 175
 def make_run(experiment: Experiment, experiment_id: str, rng: random.Random) -> dict[str, str]:
     """One run (a few crash or are interrupted); every figure derives from the machine model."""
     site, machine = experiment.site, experiment.machine
-    duration_s = rng.uniform(*experiment.hours) * 3600
+    duration_s = round(rng.uniform(*experiment.hours) * 3600, 3)
     cpu_load = rng.uniform(*experiment.load)
     cpu_power_w = machine.cpu_tdp_w * (0.1 + 0.9 * cpu_load)
     gpu_util = rng.uniform(0.6, 0.98) if machine.gpu_count else 0.0
@@ -264,7 +264,7 @@ def make_run(experiment: Experiment, experiment_id: str, rng: random.Random) -> 
         "project_name": experiment.project,
         "run_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "experiment_id": experiment_id,
-        "duration": round(duration_s, 3),
+        "duration": duration_s,
         "emissions": emissions_kg,
         "emissions_rate": emissions_kg / duration_s,
         "cpu_power": cpu_power_w,
