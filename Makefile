@@ -38,7 +38,8 @@ bench: $(VENV)/.installed-test  ## print the speed figures quoted in the README
 	$(BIN)/python benchmarks/run_all.py
 
 data: $(VENV)/.installed-app  ## rebuild the bundled grid and CPU data from ../shared/data/reference
-	$(BIN)/python -m tracker.data.build
+	$(BIN)/python -m tracker.intensity.build
+	$(BIN)/python -m tracker.data.build_cpu_table
 
 examples: $(VENV)/.installed-app  ## regenerate examples/emissions.csv
 	$(BIN)/python examples/generate_history.py
