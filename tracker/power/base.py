@@ -29,6 +29,9 @@ class DeviceInfo:
 class PowerSource(ABC):
     component: str  # "cpu" | "gpu" | "ram"
     method: str  # recorded in <component>_energy_method, e.g. "rapl"
+    # A wrapping counter loses energy if it wraps twice between reads: a source that has one sets
+    # this, and the sampler reads at least this often whatever its measuring interval.
+    max_safe_interval_s: float | None = None
 
     @abstractmethod
     def read_energy_j(self, now: float) -> float:
@@ -54,11 +57,18 @@ class ConstantPower(PowerSource):
 
     method = "forced"
 
-    def __init__(self, component: str, power_w: float, now: float) -> None:
+    def __init__(
+        self, component: str, power_w: float, now: float, device: DeviceInfo | None = None
+    ) -> None:
         self.component = component
         self.power_w = power_w
         self._last = now
+        self._device = device or DeviceInfo()
 
     def read_energy_j(self, now: float) -> float:
         elapsed, self._last = max(0.0, now - self._last), now
         return self.power_w * elapsed
+
+    def info(self) -> DeviceInfo:
+        """The hardware is still described when its power is forced (``device`` at creation)."""
+        return self._device

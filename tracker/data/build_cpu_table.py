@@ -1,0 +1,76 @@
+"""Build ``tracker/data/cpu_tdp.csv`` from the reference CPU power table.
+
+The reference table (model name -> TDP in W, from Intel ARK and AMD product specifications as
+compiled by the MIT-licensed CodeCarbon project) is read, cleaned and written with each name's
+normalised lookup key, so the tracker matches a model without normalising thousands of names at
+start-up. Run from the repository root:
+
+    python -m tracker.data.build_cpu_table [REFERENCE_DIR]
+
+REFERENCE_DIR defaults to ``../shared/data/reference`` relative to the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+from tracker.power.tdp import TDP_TABLE, normalise_model_name
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_REFERENCE_DIR = REPO_ROOT.parent / "shared" / "data" / "reference"
+SOURCE_FILE = "cpu_power.csv"
+
+
+def _tdp_w(text: str) -> float | None:
+    """A positive TDP, or None for the source's few malformed figures (e.g. "27.29.5")."""
+    try:
+        tdp_w = float(text)
+    except ValueError:
+        return None
+    return tdp_w if tdp_w > 0 else None
+
+
+def build(reference_dir: Path, out_path: Path = TDP_TABLE) -> tuple[int, int]:
+    """Write the table; returns (rows written, rows dropped). Rows without a valid positive TDP
+    are dropped; when names collide after normalisation the highest TDP is kept, so an estimate
+    errs high."""
+    rows: dict[str, tuple[str, float]] = {}
+    dropped = 0
+    with (reference_dir / SOURCE_FILE).open(newline="", encoding="utf-8") as handle:
+        for record in csv.DictReader(handle):
+            model = " ".join(record["Name"].split())
+            tdp_w = _tdp_w(record["TDP"])
+            key = normalise_model_name(model)
+            if tdp_w is None or not key:
+                dropped += 1
+                continue
+            if key not in rows or tdp_w > rows[key][1]:
+                rows[key] = (model, tdp_w)
+    with out_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("key", "model", "tdp_w"))
+        for key in sorted(rows):
+            model, tdp_w = rows[key]
+            writer.writerow((key, model, f"{tdp_w:g}"))
+    return len(rows), dropped
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "reference_dir",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_REFERENCE_DIR,
+        help="folder holding cpu_power.csv (default: ../shared/data/reference)",
+    )
+    parser.add_argument("--out", type=Path, default=TDP_TABLE, help="table to write")
+    args = parser.parse_args(argv)
+    written, dropped = build(args.reference_dir, args.out)
+    print(f"wrote {written} CPU models to {args.out} ({dropped} rows without a valid TDP dropped)")
+
+
+if __name__ == "__main__":
+    main()
