@@ -1,0 +1,212 @@
+"""The Dash application factory: one page, every asset served locally, data kept on the server.
+
+``create_app(filepaths)`` loads the history into a ``HistoryStore`` and wires the sections listed
+in ``SECTION_MODULES`` (each exposes ``layout()`` and ``register_callbacks(app, store)``). Serve
+``app.server`` with a production WSGI server (the CLI uses waitress); never Flask's debugger.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import dash_bootstrap_components as dbc
+import flask
+from dash import Dash, Input, Output, State, dcc, html, set_props
+from dash.exceptions import PreventUpdate
+
+from carbonboard import __version__, ids
+from carbonboard.assets_path import assets_dir
+from carbonboard.data.paths import resolve_paths
+from carbonboard.data.store import STALE_AFTER_S, HistoryStore
+from carbonboard.sections import (
+    comparison,
+    equivalents,
+    filters,
+    header,
+    project,
+    regional,
+    runs,
+    totals,
+)
+from carbonboard.sections import export as export_section
+
+log = logging.getLogger(__name__)
+
+# The page, top to bottom. Each module: layout() -> Component, register_callbacks(app, store).
+SECTION_MODULES = [
+    header,
+    totals,
+    filters,
+    export_section,
+    project,
+    runs,
+    comparison,
+    equivalents,
+    regional,
+]
+COMPRESSIBLE = (
+    "application/json",
+    "application/javascript",
+    "text/javascript",
+    "text/css",
+    "text/html",
+)
+COMPRESS_MIN_BYTES = 1400  # below one packet, gzip only adds work
+ERROR_MESSAGE = (
+    "Something went wrong while updating the page; the rest keeps working. "
+    "Details are in the server log."
+)
+
+
+@lru_cache(maxsize=64)
+def _gzip_cached(path: str, body: bytes) -> bytes:
+    """Static bundles (plotly.js, ...) are compressed once per process."""
+    return gzip.compress(body, compresslevel=6)
+
+
+def _compress(response: flask.Response) -> flask.Response:
+    """gzip text responses when the browser accepts it (the page is large without)."""
+    if (
+        response.direct_passthrough
+        or response.status_code != 200
+        or "gzip" not in flask.request.headers.get("Accept-Encoding", "")
+        or response.mimetype not in COMPRESSIBLE
+        or "Content-Encoding" in response.headers
+    ):
+        return response
+    body = response.get_data()
+    if len(body) < COMPRESS_MIN_BYTES:
+        return response
+    path = flask.request.path
+    static = path.startswith(("/_dash-component-suites/", "/assets/"))
+    compressed = _gzip_cached(path, body) if static else gzip.compress(body, compresslevel=5)
+    response.set_data(compressed)
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers["Content-Length"] = str(len(compressed))
+    response.vary.add("Accept-Encoding")
+    return response
+
+
+def _on_error(error: Exception) -> None:
+    """A failing callback logs its traceback on the server and shows a notice, never a trace."""
+    log.error("callback failed", exc_info=error)
+    set_props(ids.ERROR_NOTICE, {"is_open": True, "children": ERROR_MESSAGE})
+
+
+def _page_layout(store: HistoryStore, refresh_interval_s: float):
+    """Built on every page load, so a new visitor sees the current data version."""
+
+    def layout() -> html.Div:
+        store.current()
+        return html.Div(
+            [
+                dcc.Location(id=ids.URL, refresh=False),
+                dcc.Store(id=ids.SELECTION),
+                dcc.Store(id=ids.DATA_VERSION, data=store.version),
+                dcc.Interval(
+                    id=ids.REFRESH,
+                    interval=max(refresh_interval_s, 0.2) * 1000,
+                    disabled=refresh_interval_s <= 0,
+                ),
+                SECTION_MODULES[0].layout(),
+                dbc.Container(
+                    fluid=True,
+                    className="carbonboard-main pb-5",
+                    children=[
+                        dbc.Alert(
+                            id=ids.URL_NOTICE, color="warning", is_open=False, dismissable=True
+                        ),
+                        dbc.Alert(
+                            id=ids.ERROR_NOTICE, color="danger", is_open=False, dismissable=True
+                        ),
+                        dbc.Alert(
+                            [
+                                html.H2("No runs yet", className="h5"),
+                                html.P(
+                                    "The emissions file is empty or holds only a header. Runs "
+                                    "appear here as soon as the tracker writes them.",
+                                    className="mb-0",
+                                ),
+                            ],
+                            id=ids.EMPTY_STATE,
+                            color="info",
+                            is_open=False,
+                        ),
+                        *(module.layout() for module in SECTION_MODULES[1:]),
+                    ],
+                ),
+                html.Footer(
+                    f"carbonboard {__version__}",
+                    className="text-center text-body-secondary small py-3 border-top",
+                ),
+            ]
+        )
+
+    return layout
+
+
+def create_app(
+    filepaths: list[str],
+    *,
+    refresh_interval_s: float = 5.0,
+    cache_dir: str | None = None,
+    disk_cache: bool = True,
+    stale_after_s: float = STALE_AFTER_S,
+    debug: bool = False,
+) -> Dash:
+    """The dashboard over ``filepaths`` (files, directories or globs; see ``resolve_paths``).
+
+    ``refresh_interval_s``: how often open pages poll for new data (0 disables). ``debug`` turns
+    on Dash's dev-tools UI in the browser and verbose logging; it never enables the Werkzeug
+    debugger.
+    """
+    store = HistoryStore(
+        resolve_paths(filepaths),
+        cache_dir=Path(cache_dir) if cache_dir else None,
+        disk_cache=disk_cache,
+        stale_after_s=stale_after_s,
+    )
+    store.current()
+    app = Dash(
+        __name__,
+        title="carbonboard",
+        update_title=None,
+        assets_folder=str(assets_dir()),
+        serve_locally=True,
+        external_stylesheets=[],
+        external_scripts=[],
+        on_error=_on_error,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = _page_layout(store, refresh_interval_s)
+    for module in SECTION_MODULES:
+        module.register_callbacks(app, store)
+    _register_refresh(app, store)
+    app.server.after_request(_compress)
+    app.server.config["carbonboard.store"] = store
+    if debug:
+        app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
+    return app
+
+
+def _register_refresh(app: Dash, store: HistoryStore) -> None:
+    """Poll the store; only a new version triggers recomputation downstream."""
+
+    @app.callback(
+        Output(ids.DATA_VERSION, "data"),
+        Input(ids.REFRESH, "n_intervals"),
+        State(ids.DATA_VERSION, "data"),
+        prevent_initial_call=True,
+    )
+    def poll(_ticks: int, shown: int | None) -> int:
+        store.current()
+        if store.version == shown:
+            raise PreventUpdate
+        return store.version
+
+    @app.callback(Output(ids.EMPTY_STATE, "is_open"), Input(ids.DATA_VERSION, "data"))
+    def empty_state(_version: int | None) -> bool:
+        return store.current().is_empty

@@ -1,0 +1,151 @@
+"""``carbonboard``: serve the dashboard (and, as subcommands, other tools over the same files).
+
+Every user error (missing path, not a CSV, port in use) is one line on stderr and a non-zero exit;
+tracebacks are for bugs only, and go to the log with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import sys
+
+import click
+
+from carbonboard import __version__
+from carbonboard.data.paths import PathError, resolve_paths
+from carbonboard.report_cli import report
+
+DEFAULT_PORT = 3333
+DEFAULT_HOST = "127.0.0.1"
+USAGE_ERROR = 2
+SERVE_ERROR = 1
+WAITRESS_THREADS = 8
+
+
+def _fail(message: str, code: int = USAGE_ERROR) -> None:
+    click.echo(f"carbonboard: {message}", err=True)
+    sys.exit(code)
+
+
+def check_port(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be served, or None when it is free (checked before loading)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        return f"cannot resolve host {host!r}: {error.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is already in use; choose another with --port"
+            return f"cannot listen on {host}:{port}: {error.strerror}"
+    return None
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--filepath",
+    "filepaths",
+    multiple=True,
+    metavar="PATH",
+    help="Emissions CSV, a directory (every emissions and tasks CSV inside) or a glob such as "
+    "'runs/*.csv'. Repeat to load several.",
+)
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--host",
+    default=DEFAULT_HOST,
+    show_default=True,
+    help="Interface to bind. The default keeps the dashboard private to this machine; "
+    "0.0.0.0 exposes it to the network.",
+)
+@click.option(
+    "--refresh",
+    "refresh_interval_s",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="How often open pages check the files for new runs (0: never).",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Verbose logging and Dash's dev-tools panel in the browser. Never enables the "
+    "Werkzeug debugger; the server is waitress either way.",
+)
+@click.version_option(__version__, "--version", prog_name="carbonboard")
+@click.pass_context
+def main(
+    ctx: click.Context,
+    filepaths: tuple[str, ...],
+    port: int,
+    host: str,
+    refresh_interval_s: float,
+    debug: bool,
+) -> None:
+    """Browse the emissions history in an offline dashboard.
+
+    \b
+    carbonboard --filepath=emissions.csv --port=3333
+    carbonboard --filepath runs/ --filepath 'archive/*.csv'
+
+    Everything (styles, charts, map data) is served from this machine; nothing is fetched from
+    the internet. For a WSGI server of your own, see carbonboard.wsgi:create_server.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if not filepaths:
+        _fail("no --filepath given (try: carbonboard --filepath emissions.csv)")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        paths = resolve_paths(filepaths)
+    except PathError as error:
+        _fail(str(error))
+    problem = check_port(host, port)
+    if problem:
+        _fail(problem, SERVE_ERROR)
+    serve(paths, host=host, port=port, refresh_interval_s=refresh_interval_s, debug=debug)
+
+
+def serve(paths: list, *, host: str, port: int, refresh_interval_s: float, debug: bool) -> None:
+    """Load the history, then serve it with waitress until interrupted."""
+    from waitress import create_server
+
+    from carbonboard.app import create_app
+
+    app = create_app([str(p) for p in paths], refresh_interval_s=refresh_interval_s, debug=debug)
+    history = app.server.config["carbonboard.store"].current()
+    try:
+        server = create_server(app.server, host=host, port=port, threads=WAITRESS_THREADS)
+    except OSError as error:
+        _fail(f"cannot listen on {host}:{port}: {error.strerror}", SERVE_ERROR)
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(
+        f"carbonboard {__version__}: {len(history.runs):,} runs from {len(history.files)} "
+        f"file(s); {len(history.skipped):,} rows skipped."
+    )
+    click.echo(f"Open http://{shown_host}:{server.effective_port}/  (Ctrl+C to stop)")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+    finally:
+        server.close()
+
+
+main.add_command(report)

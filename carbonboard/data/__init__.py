@@ -1,0 +1,1 @@
+"""The emissions history on the server: path expansion, parsing, caching and aggregation."""

@@ -1,0 +1,315 @@
+"""Pure functions from the runs table (and a Selection) to the numbers and series the page shows.
+
+Nothing here touches Dash or the files: every function takes a DataFrame and returns a small one
+(or a dataclass), so each is unit-tested directly and the browser only ever receives aggregates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from carbonboard.selection import Selection
+
+ENERGY_COMPONENTS = (("cpu_energy", "CPU"), ("gpu_energy", "GPU"), ("ram_energy", "RAM"))
+DAILY_ABOVE_RUNS = 3000  # time series switch from one point per run to one per day above this
+RUN_TABLE_COLUMNS = (
+    "timestamp",
+    "project_name",
+    "experiment_id",
+    "run_id",
+    "status",
+    "duration",
+    "energy_consumed",
+    "emissions",
+    "country_name",
+    "region",
+    "cloud_provider",
+    "gpu_model",
+)
+FILTER_TERM = re.compile(r"^\s*\{([^}]+)\}\s+(\S+)\s+(.*?)\s*$")
+OPERATORS = {
+    "=": "eq", "eq": "eq", "!=": "ne", "ne": "ne",
+    "<": "lt", "lt": "lt", "<=": "le", "le": "le",
+    ">": "gt", "gt": "gt", ">=": "ge", "ge": "ge",
+    "contains": "contains", "datestartswith": "datestartswith",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sums over a set of runs, in the contract's units."""
+
+    energy_kwh: float
+    emissions_kg: float
+    runs: int
+    duration_s: float
+
+    @property
+    def intensity_g_per_kwh(self) -> float | None:
+        """The effective intensity: emissions over energy."""
+        return self.emissions_kg * 1000 / self.energy_kwh if self.energy_kwh > 0 else None
+
+
+def filter_runs(runs: pd.DataFrame, selection: Selection) -> pd.DataFrame:
+    """The runs in the selection's project, experiment and (inclusive) date range."""
+    mask = pd.Series(True, index=runs.index)
+    if selection.project is not None:
+        mask &= runs["project_name"] == selection.project
+    if selection.experiment is not None:
+        mask &= runs["experiment_id"] == selection.experiment
+    if selection.date_from is not None:
+        mask &= runs["timestamp"] >= pd.Timestamp(selection.date_from, tz="UTC")
+    if selection.date_to is not None:
+        end = pd.Timestamp(selection.date_to, tz="UTC") + pd.Timedelta(days=1)
+        mask &= runs["timestamp"] < end
+    return runs if mask.all() else runs[mask]
+
+
+def totals(runs: pd.DataFrame) -> Totals:
+    """Energy, emissions, run count and compute time of ``runs``."""
+    return Totals(
+        energy_kwh=float(runs["energy_consumed"].sum()),
+        emissions_kg=float(runs["emissions"].sum()),
+        runs=len(runs),
+        duration_s=float(runs["duration"].sum()),
+    )
+
+
+def projects(runs: pd.DataFrame) -> list[str]:
+    """Project names, sorted."""
+    return sorted(str(p) for p in runs["project_name"].unique() if str(p))
+
+
+def experiments(runs: pd.DataFrame) -> list[str]:
+    """Experiment ids present in ``runs``, sorted (CodeCarbon 2.x files have none)."""
+    return sorted(str(e) for e in runs["experiment_id"].unique() if str(e))
+
+
+def date_range(runs: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last run timestamps, or None without runs."""
+    if runs.empty:
+        return None
+    return runs["timestamp"].min(), runs["timestamp"].max()
+
+
+def _sums(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """runs, energy_kwh, emissions_kg, duration_s per group; grouping on the categorical codes
+    (observed groups only) keeps this fast on a million rows."""
+    grouped = runs.groupby(keys, observed=True, sort=False).agg(
+        runs=("run_id", "size"),
+        energy_kwh=("energy_consumed", "sum"),
+        emissions_kg=("emissions", "sum"),
+        duration_s=("duration", "sum"),
+    )
+    return grouped.reset_index()
+
+
+def per_experiment(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per experiment: runs, energy_kwh, emissions_kg, duration_s; most emissions first."""
+    grouped = _sums(runs, ["experiment_id"]).rename(columns={"experiment_id": "experiment"})
+    grouped["experiment"] = grouped["experiment"].astype("str").replace("", "(none)")
+    return grouped.sort_values("emissions_kg", ascending=False, ignore_index=True)
+
+
+def per_project(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per project: runs, energy_kwh, emissions_kg, duration_s; most emissions first."""
+    grouped = _sums(runs, ["project_name"]).rename(columns={"project_name": "project"})
+    grouped["project"] = grouped["project"].astype("str")
+    return grouped.sort_values("emissions_kg", ascending=False, ignore_index=True)
+
+
+def energy_split(runs: pd.DataFrame) -> pd.DataFrame:
+    """Energy per component (CPU/GPU/RAM) in kWh; components never measured are left out."""
+    rows = [
+        (label, float(runs[column].sum()))
+        for column, label in ENERGY_COMPONENTS
+        if runs[column].notna().any()
+    ]
+    return pd.DataFrame(rows, columns=["component", "energy_kwh"])
+
+
+def emissions_series(runs: pd.DataFrame, daily_above: int = DAILY_ABOVE_RUNS) -> pd.DataFrame:
+    """Emissions over time: one point per run, or per day for large selections.
+
+    Columns: timestamp, emissions_kg, energy_kwh, runs, cumulative_kg, label, bucket (run|day).
+    """
+    ordered = runs.sort_values("timestamp", kind="stable")
+    if len(ordered) > daily_above:
+        day = ordered["timestamp"].dt.floor("D")
+        series = ordered.groupby(day).agg(
+            emissions_kg=("emissions", "sum"),
+            energy_kwh=("energy_consumed", "sum"),
+            runs=("run_id", "size"),
+        )
+        series.index.name = "timestamp"
+        series = series.reset_index()
+        series["label"] = series["timestamp"].dt.strftime("%Y-%m-%d")
+        series["bucket"] = "day"
+    else:
+        series = pd.DataFrame(
+            {
+                "timestamp": ordered["timestamp"].to_numpy(),
+                "emissions_kg": ordered["emissions"].to_numpy(),
+                "energy_kwh": ordered["energy_consumed"].to_numpy(),
+                "runs": 1,
+                "label": (
+                    ordered["experiment_id"].astype("str") + " · " + ordered["run_id"].str[:8]
+                ).to_numpy(),
+                "bucket": "run",
+            }
+        )
+    series["cumulative_kg"] = series["emissions_kg"].cumsum()
+    return series
+
+
+def last_run(runs: pd.DataFrame) -> pd.Series | None:
+    """The most recent run, or None."""
+    return None if runs.empty else runs.loc[runs["timestamp"].idxmax()]
+
+
+def locations(runs: pd.DataFrame) -> pd.DataFrame:
+    """Where the runs ran and the intensity used: one row per place and intensity source.
+
+    Columns: country, region, cloud, intensity_source, intensity_year, runs, energy_kwh,
+    emissions_kg, intensity_g_per_kwh; most energy first.
+    """
+    keys = [
+        "country_name",
+        "region",
+        "cloud_provider",
+        "cloud_region",
+        "carbon_intensity_source",
+        "carbon_intensity_year",
+    ]
+    grouped = _sums(runs, keys)
+    cloud = grouped["cloud_provider"].astype("str") + " " + grouped["cloud_region"].astype("str")
+    places = pd.DataFrame(
+        {
+            "country": grouped["country_name"].astype("str").replace("", "unknown"),
+            "region": grouped["region"].astype("str"),
+            "cloud": cloud.str.strip(),
+            "intensity_source": grouped["carbon_intensity_source"].astype("str"),
+            "intensity_year": grouped["carbon_intensity_year"].astype("str"),
+            "runs": grouped["runs"],
+            "energy_kwh": grouped["energy_kwh"],
+            "emissions_kg": grouped["emissions_kg"],
+        }
+    )
+    places["intensity_g_per_kwh"] = places["emissions_kg"] * 1000 / places["energy_kwh"]
+    return places.sort_values("energy_kwh", ascending=False, ignore_index=True)
+
+
+def parse_filter_query(query: str | None) -> list[tuple[str, str, str]]:
+    """DataTable's ``filter_query`` (``{col} op value && ...``) as (column, operator, value)."""
+    terms = []
+    for part in (query or "").split(" && "):
+        match = FILTER_TERM.match(part)
+        if not match:
+            continue
+        column, operator, value = match.groups()
+        if operator in OPERATORS:
+            terms.append((column, OPERATORS[operator], value.strip().strip("\"'`")))
+    return terms
+
+
+def _term_mask(column: pd.Series, operator: str, value: str) -> pd.Series:
+    if operator == "contains":
+        return column.astype("str").str.contains(value, case=False, regex=False)
+    if operator == "datestartswith":
+        return column.astype("str").str.startswith(value)
+    if pd.api.types.is_numeric_dtype(column):
+        target = pd.to_numeric(value, errors="coerce")
+        if pd.isna(target):
+            return pd.Series(False, index=column.index)
+    elif isinstance(column.dtype, pd.DatetimeTZDtype):
+        try:
+            target = pd.Timestamp(value, tz="UTC")
+        except ValueError:
+            return pd.Series(False, index=column.index)
+    else:
+        column, target = column.astype("str"), value
+    return getattr(column, operator)(target)
+
+
+def page_runs(
+    runs: pd.DataFrame,
+    *,
+    page: int,
+    page_size: int,
+    sort_by: list[dict] | None = None,
+    filter_query: str | None = None,
+) -> tuple[pd.DataFrame, int, int]:
+    """One page of the runs table, filtered and sorted on the server.
+
+    Returns (rows of RUN_TABLE_COLUMNS, page count, matching row count). Unknown columns in
+    ``sort_by``/``filter_query`` are ignored, so a hand-edited request cannot raise.
+    """
+    view = runs
+    for column, operator, value in parse_filter_query(filter_query):
+        if column in RUN_TABLE_COLUMNS:
+            view = view[_term_mask(view[column], operator, value)]
+    valid = [s for s in sort_by or [] if s.get("column_id") in RUN_TABLE_COLUMNS]
+    if valid:
+        view = view.sort_values(
+            [s["column_id"] for s in valid],
+            ascending=[s.get("direction") != "desc" for s in valid],
+            kind="stable",
+        )
+    else:
+        view = view.iloc[::-1]  # newest first
+    matching = len(view)
+    page_count = max(-(-matching // page_size), 1)
+    page = min(max(page, 0), page_count - 1)
+    rows = view.iloc[page * page_size : (page + 1) * page_size]
+    return rows.loc[:, list(RUN_TABLE_COLUMNS)], page_count, matching
+
+
+def runs_by_id(runs: pd.DataFrame, run_ids: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """The runs with these ids, in the given order (unknown ids are left out)."""
+    picked = runs[runs["run_id"].isin(list(run_ids))]
+    order = {run_id: i for i, run_id in enumerate(run_ids)}
+    return picked.sort_values("run_id", key=lambda s: s.map(order), kind="stable")
+
+
+def _iso_date(value: str | None) -> str | None:
+    try:
+        return dt.date.fromisoformat(value).isoformat() if value else None
+    except ValueError:
+        return None
+
+
+def validate_selection(selection: Selection, runs: pd.DataFrame) -> tuple[Selection, list[str]]:
+    """``selection`` with every value the data does not know replaced by the default view.
+
+    Returns the usable selection and one notice per value dropped, for the page to show (a stale
+    bookmark or a hand-edited URL must never raise).
+    """
+    notices = []
+    project, experiment = selection.project, selection.experiment
+    if project is not None and not runs["project_name"].eq(project).any():
+        notices.append(f"Unknown project “{project}”: showing all projects.")
+        project = None
+    scope = runs if project is None else runs[runs["project_name"] == project]
+    if experiment is not None and not scope["experiment_id"].eq(experiment).any():
+        notices.append(f"Unknown experiment “{experiment}”: showing all experiments.")
+        experiment = None
+    dates = []
+    for name, value in (("from", selection.date_from), ("to", selection.date_to)):
+        parsed = _iso_date(value)
+        if value and parsed is None:
+            notices.append(f"“{value}” is not a date (YYYY-MM-DD): ignoring “{name}”.")
+        dates.append(parsed)
+    if dates[0] and dates[1] and dates[0] > dates[1]:
+        notices.append(f"The date range {dates[0]} – {dates[1]} is reversed: ignoring it.")
+        dates = [None, None]
+    known = set(runs.loc[runs["run_id"].isin(list(selection.run_ids)), "run_id"])
+    run_ids = tuple(r for r in selection.run_ids if r in known)
+    if len(run_ids) < len(selection.run_ids):
+        unknown = len(selection.run_ids) - len(run_ids)
+        notices.append(f"{unknown} unknown run id{'s' if unknown > 1 else ''} left out.")
+    valid = Selection(project, experiment, dates[0], dates[1], run_ids)
+    return valid, notices

@@ -1,0 +1,204 @@
+"""One pure function per chart: aggregated DataFrame in, plotly Figure out.
+
+Axis values are in the contract's units rescaled to a readable unit for the data shown (so a
+project of grams is not drawn as 0.000 kg); hover texts use carbonboard.formatting.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from carbonboard.components import placeholder_figure
+from carbonboard.formatting import (
+    ENERGY_UNITS_KWH,
+    MASS_UNITS_KG,
+    format_duration_s,
+    format_energy_kwh,
+    format_mass_kg,
+)
+from carbonboard.theme import COMPONENT_COLORS, PLOTLY_TEMPLATE
+
+NO_DATA = "No runs in this selection"
+COMPARED_METRICS = (
+    ("emissions", "Emissions", MASS_UNITS_KG, " CO₂eq"),
+    ("energy_consumed", "Energy", ENERGY_UNITS_KWH, ""),
+)
+
+
+def axis_unit(values: pd.Series, units: tuple[tuple[float, float, str], ...]) -> tuple[float, str]:
+    """The (factor, label) that keeps the largest value readable on an axis."""
+    largest = float(values.abs().max()) if values.notna().any() else 0.0
+    return next((f, label) for threshold, f, label in units if largest >= threshold)
+
+
+def _base(title: str, height: int = 320) -> go.Figure:
+    return go.Figure(
+        layout={"template": PLOTLY_TEMPLATE, "title": {"text": title}, "height": height}
+    )
+
+
+def emissions_over_time_figure(series: pd.DataFrame, *, cumulative: bool) -> go.Figure:
+    """Emissions per run (or per day) as bars, or cumulative emissions as a line."""
+    if series.empty:
+        return placeholder_figure(NO_DATA)
+    column = "cumulative_kg" if cumulative else "emissions_kg"
+    factor, unit = axis_unit(series[column], MASS_UNITS_KG)
+    per = series["bucket"].iat[0]
+    hover = [
+        f"{label}<br>{format_mass_kg(kg)}<br>{format_energy_kwh(kwh)}"
+        + (f"<br>{runs} runs" if runs > 1 else "")
+        for label, kg, kwh, runs in zip(
+            series["label"], series[column], series["energy_kwh"], series["runs"], strict=True
+        )
+    ]
+    figure = _base("Cumulative emissions" if cumulative else f"Emissions per {per}")
+    values = series[column] / factor
+    if cumulative:
+        trace = go.Scatter(
+            x=series["timestamp"], y=values, mode="lines", fill="tozeroy", line={"shape": "hv"}
+        )
+    elif len(series) > 400:
+        # SVG markers, not WebGL: remote desktops and headless browsers often lack a GPU
+        trace = go.Scatter(x=series["timestamp"], y=values, mode="markers", marker={"size": 5})
+    else:
+        trace = go.Bar(x=series["timestamp"], y=values)
+    trace.update(hovertext=hover, hoverinfo="text", name="emissions")
+    figure.add_trace(trace)
+    figure.update_yaxes(title_text=f"{unit} CO₂eq", rangemode="tozero")
+    figure.update_layout(showlegend=False, bargap=0.1)
+    return figure
+
+
+def energy_split_figure(split: pd.DataFrame) -> go.Figure:
+    """Energy by component (CPU, GPU, RAM) as a donut."""
+    if split.empty or split["energy_kwh"].sum() <= 0:
+        return placeholder_figure(NO_DATA)
+    figure = _base("Energy by component")
+    figure.add_trace(
+        go.Pie(
+            labels=split["component"],
+            values=split["energy_kwh"],
+            hole=0.55,
+            sort=False,
+            marker={"colors": [COMPONENT_COLORS.get(c) for c in split["component"]]},
+            hovertext=[format_energy_kwh(v) for v in split["energy_kwh"]],
+            hoverinfo="label+text+percent",
+            textinfo="label+percent",
+        )
+    )
+    figure.update_layout(showlegend=False)
+    return figure
+
+
+def experiments_figure(per_experiment: pd.DataFrame, top: int = 15) -> go.Figure:
+    """Emissions per experiment, largest first (the ``top`` largest)."""
+    if per_experiment.empty:
+        return placeholder_figure(NO_DATA)
+    shown = per_experiment.head(top).iloc[::-1]
+    factor, unit = axis_unit(shown["emissions_kg"], MASS_UNITS_KG)
+    figure = _base("Emissions per experiment", height=max(240, 60 + 28 * len(shown)))
+    figure.add_trace(
+        go.Bar(
+            x=shown["emissions_kg"] / factor,
+            y=shown["experiment"],
+            orientation="h",
+            hovertext=[
+                f"{e}<br>{format_mass_kg(kg)} · {format_energy_kwh(kwh)}<br>{n} runs · "
+                f"{format_duration_s(s)}"
+                for e, kg, kwh, n, s in zip(
+                    shown["experiment"],
+                    shown["emissions_kg"],
+                    shown["energy_kwh"],
+                    shown["runs"],
+                    shown["duration_s"],
+                    strict=True,
+                )
+            ],
+            hoverinfo="text",
+        )
+    )
+    figure.update_xaxes(title_text=f"{unit} CO₂eq")
+    figure.update_yaxes(type="category")
+    return figure
+
+
+def comparison_figure(runs: pd.DataFrame, labels: list[str]) -> go.Figure:
+    """Runs side by side: energy split per component (stacked) for each run."""
+    if runs.empty:
+        return placeholder_figure("Pick two or more runs to compare")
+    columns = [("cpu_energy", "CPU"), ("gpu_energy", "GPU"), ("ram_energy", "RAM")]
+    totals = runs[[c for c, _ in columns]].fillna(0).sum(axis=1)
+    factor, unit = axis_unit(totals, ENERGY_UNITS_KWH)
+    figure = _base("Energy by component, per run")
+    for column, label in columns:
+        values = runs[column].fillna(0.0)
+        figure.add_trace(
+            go.Bar(
+                name=label,
+                x=labels,
+                y=values / factor,
+                marker_color=COMPONENT_COLORS[label],
+                hovertext=[f"{label}: {format_energy_kwh(v)}" for v in values],
+                hoverinfo="x+text",
+            )
+        )
+    figure.update_layout(barmode="stack")
+    figure.update_yaxes(title_text=unit)
+    figure.update_xaxes(type="category")
+    return figure
+
+
+def tasks_figure(tasks: pd.DataFrame) -> go.Figure:
+    """A run's tasks: emissions per task, in the order they were written."""
+    if tasks.empty:
+        return placeholder_figure("No tasks recorded for this run")
+    factor, unit = axis_unit(tasks["emissions"], MASS_UNITS_KG)
+    figure = _base("Emissions per task", height=max(220, 60 + 28 * len(tasks)))
+    figure.add_trace(
+        go.Bar(
+            x=tasks["emissions"] / factor,
+            y=tasks["task_name"].astype("str"),
+            orientation="h",
+            hovertext=[
+                f"{format_mass_kg(kg)} · {format_energy_kwh(kwh)} · {format_duration_s(s)}"
+                for kg, kwh, s in zip(
+                    tasks["emissions"], tasks["energy_consumed"], tasks["duration"], strict=True
+                )
+            ],
+            hoverinfo="y+text",
+        )
+    )
+    figure.update_xaxes(title_text=f"{unit} CO₂eq")
+    figure.update_yaxes(type="category", autorange="reversed")
+    return figure
+
+
+def projects_figure(per_project: pd.DataFrame) -> go.Figure:
+    """Emissions per project across the whole history."""
+    if per_project.empty:
+        return placeholder_figure(NO_DATA)
+    factor, unit = axis_unit(per_project["emissions_kg"], MASS_UNITS_KG)
+    shown = per_project.iloc[::-1]
+    figure = _base("Emissions per project", height=max(200, 60 + 28 * len(shown)))
+    figure.add_trace(
+        go.Bar(
+            x=shown["emissions_kg"] / factor,
+            y=shown["project"],
+            orientation="h",
+            hovertext=[
+                f"{p}<br>{format_mass_kg(kg)} · {format_energy_kwh(kwh)} · {n} runs"
+                for p, kg, kwh, n in zip(
+                    shown["project"],
+                    shown["emissions_kg"],
+                    shown["energy_kwh"],
+                    shown["runs"],
+                    strict=True,
+                )
+            ],
+            hoverinfo="text",
+        )
+    )
+    figure.update_xaxes(title_text=f"{unit} CO₂eq")
+    figure.update_yaxes(type="category")
+    return figure

@@ -1,0 +1,78 @@
+"""Human units for every number on the page, in one place.
+
+Values are stored in the contract's units (kg CO2eq, kWh, seconds) and shown in the unit that
+keeps them readable, with three significant figures: a real run never shows "0.0 kg".
+"""
+
+from __future__ import annotations
+
+import math
+
+# (threshold in the base unit, factor to divide by, unit label), largest first.
+MASS_UNITS_KG = ((1000.0, 1000.0, "t"), (1.0, 1.0, "kg"), (1e-3, 1e-3, "g"), (0.0, 1e-6, "mg"))
+ENERGY_UNITS_KWH = (
+    (1e6, 1e6, "GWh"),
+    (1e3, 1e3, "MWh"),
+    (1.0, 1.0, "kWh"),
+    (1e-3, 1e-3, "Wh"),
+    (0.0, 1e-6, "mWh"),
+)
+POWER_UNITS_W = ((1e6, 1e6, "MW"), (1e3, 1e3, "kW"), (0.0, 1.0, "W"))
+MISSING = "–"
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` significant figures, without exponent and trailing zeros."""
+    if value == 0:
+        return "0"
+    decimals = max(digits - 1 - math.floor(math.log10(abs(value))), 0)
+    text = f"{value:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _scaled(value: float | None, units: tuple[tuple[float, float, str], ...]) -> str:
+    if value is None or not math.isfinite(value):
+        return MISSING
+    magnitude = abs(value)
+    factor, label = next((f, name) for threshold, f, name in units if magnitude >= threshold)
+    return f"{significant(value / factor)} {label}"
+
+
+def format_mass_kg(mass_kg: float | None, suffix: str = " CO₂eq") -> str:
+    """A mass of CO2-equivalent given in kg, e.g. ``12.3 g CO₂eq``."""
+    text = _scaled(mass_kg, MASS_UNITS_KG)
+    return text if text == MISSING else text + suffix
+
+
+def format_energy_kwh(energy_kwh: float | None) -> str:
+    """An energy given in kWh, e.g. ``340 Wh`` or ``1.2 MWh``."""
+    return _scaled(energy_kwh, ENERGY_UNITS_KWH)
+
+
+def format_power_w(power_w: float | None) -> str:
+    """A power given in W."""
+    return _scaled(power_w, POWER_UNITS_W)
+
+
+def format_duration_s(duration_s: float | None) -> str:
+    """A duration given in seconds: ``45 s``, ``12.5 min``, ``3.2 h``, ``4.1 days``."""
+    if duration_s is None or not math.isfinite(duration_s):
+        return MISSING
+    for threshold, factor, label in ((86400.0, 86400.0, "days"), (3600.0, 3600.0, "h")):
+        if duration_s >= threshold:
+            return f"{significant(duration_s / factor)} {label}"
+    if duration_s >= 60:
+        return f"{significant(duration_s / 60)} min"
+    return f"{significant(duration_s)} s"
+
+
+def format_count(count: int) -> str:
+    """An integer with thousands separators."""
+    return f"{count:,}"
+
+
+def format_intensity(g_per_kwh: float | None) -> str:
+    """A carbon intensity in gCO2e/kWh."""
+    if g_per_kwh is None or not math.isfinite(g_per_kwh):
+        return MISSING
+    return f"{significant(g_per_kwh)} gCO₂e/kWh"

@@ -1,0 +1,105 @@
+"""Every component id of the page, in one module: tests, scripts and callbacks share these names.
+
+Ids are stable: renaming one breaks saved scripts and the browser tests. Each section owns a block;
+add a new section's ids in a block of its own at the end.
+"""
+
+# --- page state ---------------------------------------------------------------------------------
+SELECTION = "selection"  # dcc.Store: Selection.to_dict(), the single source of what is selected
+DATA_VERSION = "data-version"  # dcc.Store: the HistoryStore version shown by the page
+REFRESH = "refresh"  # dcc.Interval: polls the store for new data
+URL = "url"  # dcc.Location: the view in the query string
+URL_NOTICE = "url-notice"  # dbc.Alert: unknown values in the URL
+ERROR_NOTICE = "error-notice"  # dbc.Alert: a computation failed (details in the server log)
+
+# --- header -------------------------------------------------------------------------------------
+HEADER = "header"
+HEADER_FILES = "header-files"
+HEADER_RUNS = "header-runs"
+HEADER_DATES = "header-dates"
+SKIPPED_BADGE = "skipped-badge"
+SKIPPED_COLLAPSE = "skipped-collapse"
+SKIPPED_LIST = "skipped-list"
+EMPTY_STATE = "empty-state"
+
+# --- totals across all projects -----------------------------------------------------------------
+TOTALS_SECTION = "totals-section"
+TOTAL_ENERGY = "total-energy"
+TOTAL_EMISSIONS = "total-emissions"
+TOTAL_RUNS = "total-runs"
+TOTAL_DURATION = "total-duration"
+TOTALS_PROJECTS_GRAPH = "totals-projects-graph"
+
+# --- filters ------------------------------------------------------------------------------------
+FILTERS_SECTION = "filters-section"
+PROJECT_SELECT = "project-select"  # dcc.Dropdown; "All projects" is the value ALL
+EXPERIMENT_SELECT = "experiment-select"
+DATE_RANGE = "date-range"
+ALL = "__all__"  # the dropdowns' "All projects" / "All experiments" value
+
+# --- project view -------------------------------------------------------------------------------
+PROJECT_SECTION = "project-section"
+PROJECT_TITLE = "project-title"
+PROJECT_LOCATION = "project-location"
+PROJECT_TOTALS = "project-totals"
+PROJECT_EMISSIONS = "project-emissions"
+PROJECT_ENERGY = "project-energy"
+PROJECT_RUNS = "project-runs"
+PROJECT_DURATION = "project-duration"
+PROJECT_LAST_RUN = "project-last-run"
+EXPERIMENTS_GRAPH = "experiments-graph"
+ENERGY_SPLIT_GRAPH = "energy-split-graph"
+TIMELINE_GRAPH = "timeline-graph"
+TIMELINE_CUMULATIVE = "timeline-cumulative"  # dbc.Switch: per run / cumulative
+
+# --- runs table and run detail ------------------------------------------------------------------
+RUNS_SECTION = "runs-section"
+RUNS_TABLE = "runs-table"
+RUNS_COUNT = "runs-count"
+RUN_DETAIL = "run-detail"
+RUN_DETAIL_SPLIT = "run-detail-split"  # graph inside the detail: energy by component
+RUN_DETAIL_TASKS = "run-detail-tasks"  # graph inside the detail: emissions per task
+
+# --- run comparison -----------------------------------------------------------------------------
+COMPARISON_SECTION = "comparison-section"
+COMPARE_SELECT = "compare-select"  # dcc.Dropdown (multi): Selection.run_ids
+COMPARISON_TABLE = "comparison-table"
+COMPARISON_GRAPH = "comparison-graph"
+
+# --- real-world equivalents ---------------------------------------------------------------------
+EQUIVALENTS_SECTION = "equivalents-section"
+EQUIVALENTS_LIST = "equivalents-list"
+DISTANCE_UNIT = "distance-unit"  # dbc.RadioItems: km | mi
+
+# --- regional and cloud comparisons (carbonboard/sections/regional.py) --------------------------
+REGIONAL_SECTION = "regional-section"
+REGIONAL_SUMMARY = "regional-summary"  # what is replayed: runs, energy, places, emissions
+REGIONAL_MAP = "regional-map"  # choropleth of every country
+REGIONAL_MAP_MODE = "regional-map-mode"  # dbc.RadioItems: intensity | emissions | low_carbon
+REGIONAL_MAP_NOTE = "regional-map-note"
+REGIONAL_RANKING = "regional-ranking"  # the N cleanest, own and N dirtiest grids
+REGIONAL_RANKING_NOTE = "regional-ranking-note"
+REGIONAL_MIX = "regional-mix"  # generation mix of the ranked countries
+REGIONAL_MIX_NOTE = "regional-mix-note"
+REGIONAL_SUBNATIONAL = "regional-subnational"  # US states, Canadian provinces, Nordic zones
+REGIONAL_SUBNATIONAL_COUNTRY = "regional-subnational-country"  # dbc.RadioItems: ISO-3
+REGIONAL_SUBNATIONAL_NOTE = "regional-subnational-note"
+REGIONAL_CLOUD = "regional-cloud"  # every cloud region, provider PUE applied
+REGIONAL_CLOUD_PROVIDER = "regional-cloud-provider"  # dbc.RadioItems: all | aws | gcp | azure
+REGIONAL_CLOUD_RECOMMENDATION = "regional-cloud-recommendation"
+REGIONAL_CLOUD_NOTE = "regional-cloud-note"
+
+# --- export, report and theme (carbonboard/sections/export.py) ----------------------------------
+EXPORT_SECTION = "export-section"
+EXPORT_CSV = "export-csv"  # dbc.Button: the view's runs as CSV
+EXPORT_JSON = "export-json"  # dbc.Button: the view's runs as JSON
+EXPORT_REPORT = "export-report"  # dbc.Button: the self-contained HTML report
+EXPORT_DOWNLOAD = "export-download"  # dcc.Download shared by the three buttons
+EXPORT_CHART = "export-chart"  # dcc.Dropdown: the chart to save (filled by assets/export.js)
+EXPORT_PNG = "export-png"
+EXPORT_SVG = "export-svg"
+EXPORT_STATUS = "export-status"  # the name of the last image saved
+EXPORT_FILE_PREFIX = "export-file-prefix"  # dcc.Store: "project[_experiment]" for file names
+THEME_DARK = "theme-dark"  # dbc.Switch
+PRESENTATION_MODE = "presentation-mode"  # dbc.Switch: large fonts
+DISPLAY_PREFS = "display-prefs"  # dcc.Store (local): {"theme", "presentation"}

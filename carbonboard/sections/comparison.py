@@ -1,0 +1,134 @@
+"""Runs side by side: pick two or more runs (kept in the URL as ``runs=``); without a pick, the
+selection's experiments are compared instead."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Dash, Input, Output, dcc, html
+
+from carbonboard import ids
+from carbonboard.components import graph, loading, section_card
+from carbonboard.data import aggregate
+from carbonboard.data.store import HistoryStore
+from carbonboard.figures import comparison_figure
+from carbonboard.formatting import (
+    format_count,
+    format_duration_s,
+    format_energy_kwh,
+    format_intensity,
+    format_mass_kg,
+)
+from carbonboard.selection import Selection
+
+EXPERIMENTS_SHOWN = 12
+
+
+def layout() -> html.Section:
+    """The run picker, a side-by-side table and a stacked energy chart."""
+    return html.Section(
+        id=ids.COMPARISON_SECTION,
+        children=section_card(
+            "Compare runs",
+            dbc.Label("Runs to compare", html_for=ids.COMPARE_SELECT, className="small mb-1"),
+            dcc.Dropdown(
+                id=ids.COMPARE_SELECT,
+                multi=True,
+                placeholder="Pick two or more runs (newest first)…",
+                className="mb-3",
+            ),
+            loading(
+                html.Div(id=ids.COMPARISON_TABLE),
+                graph(ids.COMPARISON_GRAPH, filename="carbonboard_run-comparison"),
+            ),
+        ),
+    )
+
+
+def _table(header: list[str], rows: list[list[str]]) -> dbc.Table:
+    return dbc.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in header])),
+            html.Tbody([html.Tr([html.Td(cell) for cell in row]) for row in rows]),
+        ],
+        size="sm",
+        hover=True,
+        responsive=True,
+        className="mb-3",
+    )
+
+
+def run_labels(runs: pd.DataFrame) -> list[str]:
+    """Short unique labels for runs: experiment and the run id's first characters."""
+    return [
+        f"{experiment or project} · {run_id[:8]}"
+        for project, experiment, run_id in zip(
+            runs["project_name"].astype("str"),
+            runs["experiment_id"].astype("str"),
+            runs["run_id"],
+            strict=True,
+        )
+    ]
+
+
+def runs_table(runs: pd.DataFrame, labels: list[str]) -> dbc.Table:
+    """One column per run (plain text: values come from CSVs)."""
+    metrics = [
+        ("When (UTC)", [f"{t:%Y-%m-%d %H:%M}" for t in runs["timestamp"]]),
+        ("Project", list(runs["project_name"].astype("str"))),
+        ("Status", list(runs["status"].astype("str"))),
+        ("Emissions", [format_mass_kg(v) for v in runs["emissions"]]),
+        ("Energy", [format_energy_kwh(v) for v in runs["energy_consumed"]]),
+        ("Duration", [format_duration_s(v) for v in runs["duration"]]),
+        ("Intensity", [format_intensity(v) for v in runs["carbon_intensity_g_co2e_kwh"]]),
+        ("Country", list(runs["country_name"].astype("str"))),
+        ("GPU", list(runs["gpu_model"].astype("str"))),
+    ]
+    return _table(["", *labels], [[name, *values] for name, values in metrics])
+
+
+def experiments_table(runs: pd.DataFrame) -> html.Div:
+    """The selection's experiments side by side, for when no runs are picked."""
+    per = aggregate.per_experiment(runs).head(EXPERIMENTS_SHOWN)
+    if per.empty:
+        return html.Div("No runs in this selection.", className="text-body-secondary")
+    rows = [
+        [
+            row.experiment,
+            format_count(row.runs),
+            format_mass_kg(row.emissions_kg),
+            format_energy_kwh(row.energy_kwh),
+            format_duration_s(row.duration_s),
+            format_mass_kg(row.emissions_kg / row.runs),
+        ]
+        for row in per.itertuples(index=False)
+    ]
+    header = ["Experiment", "Runs", "Emissions", "Energy", "Compute time", "Emissions per run"]
+    return html.Div(
+        [
+            html.P(
+                "No runs picked: the selection's experiments side by side.",
+                className="small text-body-secondary",
+            ),
+            _table(header, rows),
+        ]
+    )
+
+
+def register_callbacks(app: Dash, store: HistoryStore) -> None:
+    """The picked runs come from the selection (``run_ids``), set by the dropdown or the URL."""
+
+    @app.callback(
+        Output(ids.COMPARISON_TABLE, "children"),
+        Output(ids.COMPARISON_GRAPH, "figure"),
+        Output(ids.COMPARISON_GRAPH, "style"),
+        Input(ids.SELECTION, "data"),
+    )
+    def update_comparison(selection_data: dict | None):
+        selection = Selection.from_dict(selection_data)
+        if len(selection.run_ids) < 2:
+            runs = store.selected_runs(selection)
+            return experiments_table(runs), comparison_figure(runs[:0], []), {"display": "none"}
+        picked = aggregate.runs_by_id(store.current().runs, selection.run_ids)
+        labels = run_labels(picked)
+        return runs_table(picked, labels), comparison_figure(picked, labels), {}

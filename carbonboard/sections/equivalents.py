@@ -1,0 +1,64 @@
+"""Real-world equivalents of the selection's emissions, each with its cited source and year."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import Dash, Input, Output, html
+
+from carbonboard import ids
+from carbonboard.components import loading, section_card
+from carbonboard.data.aggregate import totals
+from carbonboard.data.store import HistoryStore
+from carbonboard.equivalents import equivalents
+from carbonboard.formatting import format_mass_kg
+from carbonboard.selection import Selection
+
+
+def layout() -> html.Section:
+    """The km/mi switch and the list."""
+    return html.Section(
+        id=ids.EQUIVALENTS_SECTION,
+        children=section_card(
+            "What does that amount to?",
+            dbc.RadioItems(
+                id=ids.DISTANCE_UNIT,
+                options=[{"label": "km", "value": "km"}, {"label": "miles", "value": "mi"}],
+                value="km",
+                inline=True,
+                className="mb-2 small",
+            ),
+            loading(html.Div(id=ids.EQUIVALENTS_LIST)),
+        ),
+    )
+
+
+def register_callbacks(app: Dash, store: HistoryStore) -> None:
+    """Follow the selection and the distance unit."""
+
+    @app.callback(
+        Output(ids.EQUIVALENTS_LIST, "children"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.DISTANCE_UNIT, "value"),
+    )
+    def update_equivalents(selection_data: dict | None, unit: str | None):
+        emissions_kg = totals(store.selected_runs(Selection.from_dict(selection_data))).emissions_kg
+        if emissions_kg <= 0:
+            return html.Div("No emissions in this selection.", className="text-body-secondary")
+        items = [
+            html.Li(
+                [
+                    html.Span(e.text, className="fw-semibold"),
+                    html.Div(
+                        f"{e.factor.source}, {e.factor.year}",
+                        className="small text-body-secondary",
+                        title=e.factor.url,
+                    ),
+                ],
+                className="list-group-item",
+            )
+            for e in equivalents(emissions_kg, unit or "km")
+        ]
+        return [
+            html.P(f"{format_mass_kg(emissions_kg)} is about as much as:", className="mb-2"),
+            html.Ul(items, className="list-group list-group-flush"),
+        ]

@@ -1,0 +1,182 @@
+"""Filters (project, experiment, dates) and the URL: both write the one ``ids.SELECTION`` store.
+
+A single callback owns the selection so the URL, the controls and the store never disagree: a
+URL change (first load, back/forward) sets the controls; a control change pushes a new URL. Values
+the data does not know fall back to the default view with a notice, never an error.
+"""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Dash, Input, Output, ctx, dcc, html, no_update
+
+from carbonboard import ids
+from carbonboard.data.aggregate import date_range, experiments, projects, validate_selection
+from carbonboard.data.store import HistoryStore
+from carbonboard.selection import Selection, from_query, to_query
+
+COMPARE_OPTIONS_MAX = 100  # the newest runs of the selection offered for comparison
+
+
+def layout() -> html.Section:
+    """Project, experiment and date-range controls."""
+    return html.Section(
+        id=ids.FILTERS_SECTION,
+        className="filters-bar mb-4 p-3 border rounded bg-body-tertiary",
+        children=dbc.Row(
+            [
+                dbc.Col(
+                    [
+                        dbc.Label("Project", html_for=ids.PROJECT_SELECT, className="small mb-1"),
+                        dcc.Dropdown(
+                            id=ids.PROJECT_SELECT,
+                            options=[{"label": "All projects", "value": ids.ALL}],
+                            value=ids.ALL,
+                            clearable=False,
+                        ),
+                    ],
+                    md=4,
+                ),
+                dbc.Col(
+                    [
+                        dbc.Label(
+                            "Experiment", html_for=ids.EXPERIMENT_SELECT, className="small mb-1"
+                        ),
+                        dcc.Dropdown(
+                            id=ids.EXPERIMENT_SELECT,
+                            options=[{"label": "All experiments", "value": ids.ALL}],
+                            value=ids.ALL,
+                            clearable=False,
+                        ),
+                    ],
+                    md=4,
+                ),
+                dbc.Col(
+                    [
+                        dbc.Label("Dates", html_for=ids.DATE_RANGE, className="small mb-1 d-block"),
+                        dcc.DatePickerRange(
+                            id=ids.DATE_RANGE,
+                            display_format="YYYY-MM-DD",
+                            clearable=True,
+                            start_date_placeholder_text="from",
+                            end_date_placeholder_text="to",
+                        ),
+                    ],
+                    md=4,
+                ),
+            ],
+            className="g-3",
+        ),
+    )
+
+
+def _value(choice: str | None) -> str | None:
+    return None if choice in (None, "", ids.ALL) else choice
+
+
+def _day(value: str | None) -> str | None:
+    """DatePickerRange may send ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SS``."""
+    return value[:10] if value else None
+
+
+def compare_options(
+    runs: pd.DataFrame, all_runs: pd.DataFrame, selected: tuple[str, ...]
+) -> list[dict]:
+    """The newest runs of the selection, plus the ones already picked, as dropdown options."""
+    newest = runs.iloc[-COMPARE_OPTIONS_MAX:][::-1]
+    picked = all_runs[all_runs["run_id"].isin(list(selected))]
+    shown = pd.concat([picked, newest]).drop_duplicates("run_id")
+    return [
+        {
+            "label": f"{ts:%Y-%m-%d %H:%M} · {project} · {experiment or '–'} · {run_id[:8]}",
+            "value": run_id,
+        }
+        for ts, project, experiment, run_id in zip(
+            shown["timestamp"],
+            shown["project_name"].astype("str"),
+            shown["experiment_id"].astype("str"),
+            shown["run_id"],
+            strict=True,
+        )
+    ]
+
+
+def register_callbacks(app: Dash, store: HistoryStore) -> None:
+    """The selection callback: URL ⇄ controls ⇄ ``ids.SELECTION``."""
+
+    @app.callback(
+        Output(ids.SELECTION, "data"),
+        Output(ids.URL, "search"),
+        Output(ids.URL_NOTICE, "children"),
+        Output(ids.URL_NOTICE, "is_open"),
+        Output(ids.PROJECT_SELECT, "options"),
+        Output(ids.PROJECT_SELECT, "value"),
+        Output(ids.EXPERIMENT_SELECT, "options"),
+        Output(ids.EXPERIMENT_SELECT, "value"),
+        Output(ids.DATE_RANGE, "start_date"),
+        Output(ids.DATE_RANGE, "end_date"),
+        Output(ids.DATE_RANGE, "min_date_allowed"),
+        Output(ids.DATE_RANGE, "max_date_allowed"),
+        Output(ids.COMPARE_SELECT, "options"),
+        Output(ids.COMPARE_SELECT, "value"),
+        Input(ids.URL, "search"),
+        Input(ids.PROJECT_SELECT, "value"),
+        Input(ids.EXPERIMENT_SELECT, "value"),
+        Input(ids.DATE_RANGE, "start_date"),
+        Input(ids.DATE_RANGE, "end_date"),
+        Input(ids.COMPARE_SELECT, "value"),
+        Input(ids.DATA_VERSION, "data"),
+    )
+    def sync(search, project, experiment, start, end, run_ids, _version):
+        runs = store.current().runs
+        from_url = ctx.triggered_id in (None, ids.URL)
+        if from_url:
+            wanted = from_query(search)
+        else:
+            wanted = Selection(
+                project=_value(project),
+                experiment=_value(experiment),
+                date_from=_day(start),
+                date_to=_day(end),
+                run_ids=tuple(run_ids or ()),
+            )
+            if ctx.triggered_id == ids.PROJECT_SELECT:  # a new project starts on all experiments
+                wanted = Selection(
+                    wanted.project, None, wanted.date_from, wanted.date_to, wanted.run_ids
+                )
+        selection, notices = validate_selection(wanted, runs)
+        query = to_query(selection)
+        # Send only what changed: re-rendering controls is what the browser spends time on.
+        reload = from_url or ctx.triggered_id == ids.DATA_VERSION
+        new_project = reload or ctx.triggered_id == ids.PROJECT_SELECT
+        in_project = (
+            runs if selection.project is None else runs[runs["project_name"] == selection.project]
+        )
+        span = date_range(runs) if reload else None
+
+        def unless(current: object, value: object) -> object:
+            return no_update if not reload and current == value else value
+
+        return (
+            selection.to_dict(),
+            no_update if from_url or query == (search or "") else query,
+            [html.Div(n) for n in notices] if from_url else no_update,
+            bool(notices) if from_url else no_update,
+            [{"label": "All projects", "value": ids.ALL}]
+            + [{"label": p, "value": p} for p in projects(runs)]
+            if reload
+            else no_update,
+            unless(project, selection.project or ids.ALL),
+            [{"label": "All experiments", "value": ids.ALL}]
+            + [{"label": e, "value": e} for e in experiments(in_project)]
+            if new_project
+            else no_update,
+            unless(experiment, selection.experiment or ids.ALL),
+            unless(start, selection.date_from),
+            unless(end, selection.date_to),
+            f"{span[0]:%Y-%m-%d}" if span else no_update,
+            f"{span[1]:%Y-%m-%d}" if span else no_update,
+            compare_options(store.selected_runs(selection), runs, selection.run_ids),
+            unless(run_ids, list(selection.run_ids)),
+        )

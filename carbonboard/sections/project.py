@@ -1,0 +1,199 @@
+"""The project view: where it ran and the intensity used, totals, last run, experiments, energy
+split by component, and emissions over time (per run or cumulative)."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Dash, Input, Output, html
+
+from carbonboard import ids
+from carbonboard.components import graph, loading, section_card, stat_card
+from carbonboard.data import aggregate
+from carbonboard.data.store import HistoryStore
+from carbonboard.figures import (
+    emissions_over_time_figure,
+    energy_split_figure,
+    experiments_figure,
+)
+from carbonboard.formatting import (
+    format_count,
+    format_duration_s,
+    format_energy_kwh,
+    format_intensity,
+    format_mass_kg,
+)
+from carbonboard.selection import Selection
+from carbonboard.theme import STATUS_BADGE
+
+LOCATIONS_SHOWN = 6
+
+
+def layout() -> html.Section:
+    """Cards, location table and the three charts of the selection."""
+    return html.Section(
+        id=ids.PROJECT_SECTION,
+        children=[
+            html.H2(id=ids.PROJECT_TITLE, className="h4 mb-3"),
+            dbc.Row(
+                id=ids.PROJECT_TOTALS,
+                className="g-3 mb-3",
+                children=[
+                    dbc.Col(stat_card("Emissions", ids.PROJECT_EMISSIONS), md=3, sm=6),
+                    dbc.Col(stat_card("Energy", ids.PROJECT_ENERGY), md=3, sm=6),
+                    dbc.Col(stat_card("Runs", ids.PROJECT_RUNS), md=3, sm=6),
+                    dbc.Col(stat_card("Compute time", ids.PROJECT_DURATION), md=3, sm=6),
+                ],
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        section_card(
+                            "Where it ran, and the carbon intensity used",
+                            loading(html.Div(id=ids.PROJECT_LOCATION)),
+                        ),
+                        lg=7,
+                    ),
+                    dbc.Col(
+                        section_card("Last run", loading(html.Div(id=ids.PROJECT_LAST_RUN))),
+                        lg=5,
+                    ),
+                ]
+            ),
+            section_card(
+                "Emissions over time",
+                dbc.Switch(
+                    id=ids.TIMELINE_CUMULATIVE,
+                    label="Cumulative",
+                    value=False,
+                    className="mb-2",
+                ),
+                loading(graph(ids.TIMELINE_GRAPH, filename="carbonboard_emissions-over-time")),
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        section_card(
+                            "Experiments",
+                            loading(
+                                graph(ids.EXPERIMENTS_GRAPH, filename="carbonboard_experiments")
+                            ),
+                        ),
+                        lg=7,
+                    ),
+                    dbc.Col(
+                        section_card(
+                            "Energy by component",
+                            loading(
+                                graph(ids.ENERGY_SPLIT_GRAPH, filename="carbonboard_energy-split")
+                            ),
+                        ),
+                        lg=5,
+                    ),
+                ]
+            ),
+        ],
+    )
+
+
+def location_table(runs: pd.DataFrame) -> html.Div | dbc.Table:
+    """Places and intensity sources, most energy first (text only: values come from CSVs)."""
+    places = aggregate.locations(runs)
+    if places.empty:
+        return html.Div("No runs in this selection.", className="text-body-secondary")
+    head = html.Thead(
+        html.Tr([html.Th(h) for h in ("Location", "Intensity", "Source", "Runs", "Energy")])
+    )
+    rows = []
+    for row in places.head(LOCATIONS_SHOWN).itertuples(index=False):
+        where = ", ".join(part for part in (row.country, row.region, row.cloud) if part)
+        source = row.intensity_source or "not recorded"
+        source += f" ({row.intensity_year})" if row.intensity_year else ""
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(where),
+                    html.Td(format_intensity(row.intensity_g_per_kwh)),
+                    html.Td(source, className="small"),
+                    html.Td(format_count(row.runs)),
+                    html.Td(format_energy_kwh(row.energy_kwh)),
+                ]
+            )
+        )
+    more = len(places) - LOCATIONS_SHOWN
+    return html.Div(
+        [
+            dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, className="mb-0"),
+            html.Div(f"… and {more} more places", className="small") if more > 0 else None,
+        ]
+    )
+
+
+def last_run_summary(runs: pd.DataFrame) -> html.Div:
+    """The newest run: when, status, emissions, energy, duration."""
+    run = aggregate.last_run(runs)
+    if run is None:
+        return html.Div("No runs in this selection.", className="text-body-secondary")
+    status = str(run["status"]) or "finished"
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span(f"{run['timestamp']:%Y-%m-%d %H:%M} UTC", className="me-2"),
+                    dbc.Badge(status, color=STATUS_BADGE.get(status, "secondary")),
+                ],
+                className="mb-2",
+            ),
+            html.Div(f"{run['project_name']} · {run['experiment_id'] or 'no experiment'}"),
+            html.Div(str(run["run_id"]), className="small font-monospace text-body-secondary"),
+            html.Div(
+                f"{format_mass_kg(run['emissions'])} · {format_energy_kwh(run['energy_consumed'])}"
+                f" · {format_duration_s(run['duration'])}",
+                className="fw-semibold mt-2",
+            ),
+        ]
+    )
+
+
+def register_callbacks(app: Dash, store: HistoryStore) -> None:
+    """Everything in the view follows the selection."""
+
+    @app.callback(
+        Output(ids.PROJECT_TITLE, "children"),
+        Output(ids.PROJECT_EMISSIONS, "children"),
+        Output(ids.PROJECT_ENERGY, "children"),
+        Output(ids.PROJECT_RUNS, "children"),
+        Output(ids.PROJECT_DURATION, "children"),
+        Output(ids.PROJECT_LOCATION, "children"),
+        Output(ids.PROJECT_LAST_RUN, "children"),
+        Output(ids.EXPERIMENTS_GRAPH, "figure"),
+        Output(ids.ENERGY_SPLIT_GRAPH, "figure"),
+        Input(ids.SELECTION, "data"),
+    )
+    def update_project(selection_data: dict | None):
+        selection = Selection.from_dict(selection_data)
+        runs = store.selected_runs(selection)
+        total = aggregate.totals(runs)
+        title = selection.project or "All projects"
+        if selection.experiment:
+            title += f" · {selection.experiment}"
+        return (
+            title,
+            format_mass_kg(total.emissions_kg),
+            format_energy_kwh(total.energy_kwh),
+            format_count(total.runs),
+            format_duration_s(total.duration_s),
+            location_table(runs),
+            last_run_summary(runs),
+            experiments_figure(aggregate.per_experiment(runs)),
+            energy_split_figure(aggregate.energy_split(runs)),
+        )
+
+    @app.callback(
+        Output(ids.TIMELINE_GRAPH, "figure"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.TIMELINE_CUMULATIVE, "value"),
+    )
+    def update_timeline(selection_data: dict | None, cumulative: bool):
+        runs = store.selected_runs(Selection.from_dict(selection_data))
+        return emissions_over_time_figure(aggregate.emissions_series(runs), cumulative=cumulative)

@@ -1,0 +1,249 @@
+"""Where should this have run? The selection's energy on other grids and in cloud regions.
+
+The section reduces the selection to its energy per location once (cached per data snapshot and
+selection), and every view is drawn from those few numbers and from static tables built once from
+the tracker's bundled intensity data. See docs/comparisons.md for the assumptions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Dash, Input, Output, html
+
+from carbonboard import comparisons as cmp
+from carbonboard import ids
+from carbonboard.components import graph, placeholder_figure, section_card
+from carbonboard.data.aggregate import filter_runs
+from carbonboard.data.store import History, HistoryStore
+from carbonboard.formatting import format_count, format_energy_kwh, format_intensity, format_mass_kg
+from carbonboard.selection import Selection
+
+RANKING_SIZE = 5  # cleanest and dirtiest grids shown next to the selection's own
+MAP_MODE_OPTIONS = [
+    {"label": "Grid intensity", "value": "intensity"},
+    {"label": "Your emissions there", "value": "emissions"},
+    {"label": "Low-carbon share", "value": "low_carbon"},
+]
+PROVIDER_OPTIONS = [
+    {"label": "All providers", "value": "all"},
+    *({"label": name, "value": code} for code, name in cmp.PROVIDER_NAMES.items()),
+]
+SUBNATIONAL_NAMES = {"USA": "US states", "CAN": "Canadian provinces"}
+
+
+def _note(component_id: str) -> html.P:
+    """The assumptions line under a chart."""
+    return html.P(id=component_id, className="text-muted small mb-0")
+
+
+def layout() -> html.Section:
+    """The section: world map, ranking and mix, sub-national grids, cloud regions."""
+    return html.Section(
+        id=ids.REGIONAL_SECTION,
+        children=[
+            html.H2("Where should this have run?", className="h4"),
+            html.P(id=ids.REGIONAL_SUMMARY, className="text-body-secondary"),
+            section_card(
+                "Grid carbon intensity around the world",
+                dbc.RadioItems(
+                    id=ids.REGIONAL_MAP_MODE,
+                    options=MAP_MODE_OPTIONS,
+                    value="intensity",
+                    inline=True,
+                    className="mb-2",
+                ),
+                graph(ids.REGIONAL_MAP, filename="carbonboard-world-map"),
+                _note(ids.REGIONAL_MAP_NOTE),
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        section_card(
+                            "Cleanest and dirtiest grids",
+                            graph(ids.REGIONAL_RANKING, filename="carbonboard-country-ranking"),
+                            _note(ids.REGIONAL_RANKING_NOTE),
+                        ),
+                        lg=6,
+                    ),
+                    dbc.Col(
+                        section_card(
+                            "Their energy mix",
+                            graph(ids.REGIONAL_MIX, filename="carbonboard-energy-mix"),
+                            _note(ids.REGIONAL_MIX_NOTE),
+                        ),
+                        lg=6,
+                    ),
+                ]
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        section_card(
+                            "Within the country",
+                            dbc.RadioItems(
+                                id=ids.REGIONAL_SUBNATIONAL_COUNTRY, inline=True, className="mb-2"
+                            ),
+                            graph(ids.REGIONAL_SUBNATIONAL, filename="carbonboard-subnational"),
+                            _note(ids.REGIONAL_SUBNATIONAL_NOTE),
+                        ),
+                        lg=6,
+                    ),
+                    dbc.Col(
+                        section_card(
+                            "Cloud regions",
+                            dbc.RadioItems(
+                                id=ids.REGIONAL_CLOUD_PROVIDER,
+                                options=PROVIDER_OPTIONS,
+                                value="all",
+                                inline=True,
+                                className="mb-2",
+                            ),
+                            html.P(id=ids.REGIONAL_CLOUD_RECOMMENDATION, className="fw-semibold"),
+                            html.Div(
+                                graph(ids.REGIONAL_CLOUD, filename="carbonboard-cloud-regions"),
+                                style={"maxHeight": "640px", "overflowY": "auto"},
+                            ),
+                            _note(ids.REGIONAL_CLOUD_NOTE),
+                        ),
+                        lg=6,
+                    ),
+                ]
+            ),
+        ],
+    )
+
+
+class _BaselineCache:
+    """The last few selections' baselines per data version: the four callbacks of one selection
+    change share one grouping of the runs, and only the small baselines are kept."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[int, str], cmp.Baseline] = {}
+
+    def get(self, history: History, selection: dict | None) -> cmp.Baseline:
+        picked = Selection.from_dict(selection)
+        key = (history.version, json.dumps(picked.to_dict(), sort_keys=True))
+        with self._lock:
+            cached = self._entries.get(key)
+        if cached is not None:
+            return cached
+        base = cmp.baseline(filter_runs(history.runs, picked))
+        with self._lock:
+            self._entries[key] = base
+            while len(self._entries) > self._size:
+                del self._entries[next(iter(self._entries))]
+        return base
+
+
+def _subnational_countries(base: cmp.Baseline) -> list[str]:
+    """The selection's countries that have sub-national grid data, most energy first."""
+    with_regions = set(cmp.subnational_table()["country"])
+    return [iso3 for iso3 in base.country_shares().index if iso3 in with_regions]
+
+
+def register_callbacks(app: Dash, store: HistoryStore) -> None:
+    """Wire the views to the selection; every view reads the same cached baseline."""
+    cache = _BaselineCache()
+
+    def current(selection: dict | None) -> cmp.Baseline:
+        return cache.get(store.current(), selection)
+
+    @app.callback(
+        Output(ids.REGIONAL_MAP, "figure"),
+        Output(ids.REGIONAL_MAP_NOTE, "children"),
+        Output(ids.REGIONAL_SUMMARY, "children"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.REGIONAL_MAP_MODE, "value"),
+    )
+    def update_map(selection: dict | None, mode: str | None):
+        base, countries = current(selection), cmp.country_table()
+        figure = cmp.world_map_figure(base, countries, mode or "intensity")
+        return figure, cmp.grid_assumptions(base, countries, countries), _summary(base, countries)
+
+    @app.callback(
+        Output(ids.REGIONAL_RANKING, "figure"),
+        Output(ids.REGIONAL_RANKING_NOTE, "children"),
+        Output(ids.REGIONAL_MIX, "figure"),
+        Output(ids.REGIONAL_MIX_NOTE, "children"),
+        Input(ids.SELECTION, "data"),
+    )
+    def update_ranking(selection: dict | None):
+        base, countries = current(selection), cmp.country_table()
+        ranking = cmp.country_ranking(base, countries, RANKING_SIZE)
+        shown = [*base.country_shares().index, *ranking["iso3"]]
+        mix_iso3s = [i for i in dict.fromkeys(shown) if i]
+        ranked = countries.set_index("iso3").reindex(mix_iso3s)["g_co2e_per_kwh"]
+        mix_iso3s = list(ranked.sort_values(kind="stable").index)
+        return (
+            cmp.ranking_figure(ranking),
+            cmp.grid_assumptions(base, countries, countries),
+            cmp.energy_mix_figure(countries, mix_iso3s),
+            "Share of each source in the country's electricity generation, cleanest grid first; "
+            "bioenergy counts as other renewables.",
+        )
+
+    @app.callback(
+        Output(ids.REGIONAL_SUBNATIONAL_COUNTRY, "options"),
+        Output(ids.REGIONAL_SUBNATIONAL_COUNTRY, "value"),
+        Output(ids.REGIONAL_SUBNATIONAL, "figure"),
+        Output(ids.REGIONAL_SUBNATIONAL_NOTE, "children"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.REGIONAL_SUBNATIONAL_COUNTRY, "value"),
+    )
+    def update_subnational(selection: dict | None, country: str | None):
+        base, countries = current(selection), cmp.country_table()
+        available = _subnational_countries(base)
+        names = countries.set_index("iso3")["name"]
+        options = [
+            {
+                "label": SUBNATIONAL_NAMES.get(iso3, f"{names.get(iso3, iso3)}: bidding zones"),
+                "value": iso3,
+            }
+            for iso3 in available
+        ]
+        if not available:
+            message = "No run of this selection is in a country with sub-national grid data."
+            return options, None, placeholder_figure(message), message
+        country = country if country in available else available[0]
+        table = cmp.subnational_table()
+        compared = cmp.subnational_comparison(base, table, country)
+        note = cmp.grid_assumptions(base, countries, table[table["country"] == country])
+        return options, country, cmp.subnational_figure(compared, base), note
+
+    @app.callback(
+        Output(ids.REGIONAL_CLOUD, "figure"),
+        Output(ids.REGIONAL_CLOUD_RECOMMENDATION, "children"),
+        Output(ids.REGIONAL_CLOUD_NOTE, "children"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.REGIONAL_CLOUD_PROVIDER, "value"),
+    )
+    def update_cloud(selection: dict | None, provider: str | None):
+        base, countries, cloud = current(selection), cmp.country_table(), cmp.cloud_table()
+        compared = cmp.cloud_comparison(base, cloud)
+        recommendation = cmp.cloud_recommendation(base, compared)
+        missing = cmp.unknown_cloud_regions(base, cloud)
+        if missing:
+            recommendation += f" No data for this region: {', '.join(missing)}."
+        shown = (
+            compared if provider in (None, "all") else compared[compared["provider"] == provider]
+        )
+        figure = cmp.cloud_figure(shown, base)
+        return figure, recommendation, cmp.cloud_assumptions(base, countries, cloud)
+
+
+def _summary(base: cmp.Baseline, countries: pd.DataFrame) -> str:
+    """One line above the views: what is being replayed."""
+    if not base.has_energy:
+        return cmp.nothing_to_compare(base)
+    runs = f"{format_count(base.runs)} run{'s' if base.runs > 1 else ''}"
+    return (
+        f"{runs} drew {format_energy_kwh(base.energy_kwh)} in "
+        f"{cmp.describe_countries(base, countries)}: {format_mass_kg(base.emissions_kg)} at "
+        f"{format_intensity(base.g_co2e_per_kwh)}. The same energy elsewhere:"
+    )

@@ -1,0 +1,256 @@
+"""The runs table (paged, sorted and filtered on the server) and the detail of a clicked run."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Dash, Input, Output, dash_table, html
+from dash.dash_table.Format import Format, Scheme
+
+from carbonboard import ids
+from carbonboard.components import graph, loading, section_card
+from carbonboard.data import aggregate
+from carbonboard.data.store import HistoryStore
+from carbonboard.figures import energy_split_figure, tasks_figure
+from carbonboard.formatting import (
+    format_count,
+    format_duration_s,
+    format_energy_kwh,
+    format_intensity,
+    format_mass_kg,
+    format_power_w,
+)
+from carbonboard.selection import Selection
+from carbonboard.theme import STATUS_BADGE
+
+PAGE_SIZE = 15
+NUMBER = Format(precision=3, scheme=Scheme.decimal_or_exponent)
+COLUMNS = [
+    {"id": "timestamp", "name": "Time (UTC)", "type": "text"},
+    {"id": "project_name", "name": "Project", "type": "text"},
+    {"id": "experiment_id", "name": "Experiment", "type": "text"},
+    {"id": "run_id", "name": "Run", "type": "text"},
+    {"id": "status", "name": "Status", "type": "text"},
+    {"id": "duration", "name": "Duration (s)", "type": "numeric", "format": NUMBER},
+    {"id": "energy_consumed", "name": "Energy (kWh)", "type": "numeric", "format": NUMBER},
+    {"id": "emissions", "name": "Emissions (kg CO₂eq)", "type": "numeric", "format": NUMBER},
+    {"id": "country_name", "name": "Country", "type": "text"},
+    {"id": "region", "name": "Region", "type": "text"},
+    {"id": "cloud_provider", "name": "Cloud", "type": "text"},
+    {"id": "gpu_model", "name": "GPU", "type": "text"},
+]
+
+
+def layout() -> html.Section:
+    """The table, then the detail panel it feeds."""
+    return html.Section(
+        id=ids.RUNS_SECTION,
+        children=[
+            section_card(
+                "Runs",
+                html.Div(id=ids.RUNS_COUNT, className="small text-body-secondary mb-2"),
+                loading(
+                    dash_table.DataTable(
+                        id=ids.RUNS_TABLE,
+                        columns=COLUMNS,
+                        data=[],
+                        page_action="custom",
+                        page_current=0,
+                        page_size=PAGE_SIZE,
+                        sort_action="custom",
+                        sort_mode="multi",
+                        sort_by=[],
+                        filter_action="custom",
+                        filter_query="",
+                        cell_selectable=True,
+                        style_table={"overflowX": "auto"},
+                        style_cell={
+                            "fontFamily": "inherit",
+                            "fontSize": "0.85rem",
+                            "padding": "4px 8px",
+                            "maxWidth": "16rem",
+                            "overflow": "hidden",
+                            "textOverflow": "ellipsis",
+                        },
+                        style_header={"fontWeight": "600", "backgroundColor": "#f8f9fa"},
+                        style_data_conditional=[
+                            {
+                                "if": {"state": "active"},
+                                "backgroundColor": "#e7f1ff",
+                                "border": "1px solid #0d6efd",
+                            },
+                        ],
+                        tooltip_delay=300,
+                    )
+                ),
+                html.Div(
+                    "Click a run for its details. Filter with e.g. “> 0.5” or “bert”.",
+                    className="small text-body-secondary mt-2",
+                ),
+            ),
+            section_card(
+                "Run detail",
+                loading(
+                    html.Div(
+                        "Click a run in the table to see its details.",
+                        id=ids.RUN_DETAIL,
+                        className="text-body-secondary",
+                    )
+                ),
+            ),
+        ],
+    )
+
+
+def table_records(page: pd.DataFrame) -> list[dict]:
+    """A page of runs as DataTable rows: text and numbers only, NaN as empty cells."""
+    out = page.copy()
+    out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%d %H:%M")
+    for column in out.columns:
+        if isinstance(out[column].dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype("str")
+    out = out.astype(object).where(out.notna(), None)
+    records = out.to_dict("records")
+    for record in records:
+        record["id"] = record["run_id"]
+    return records
+
+
+def _fact(label: str, value: object) -> html.Tr:
+    text = str(value) if pd.notna(value) and value != "" else "not recorded"
+    return html.Tr([html.Th(label, className="fw-normal text-body-secondary"), html.Td(text)])
+
+
+def run_detail(run: pd.Series, tasks: pd.DataFrame) -> list:
+    """Everything recorded about one run (plain text: values come from CSVs)."""
+    status = str(run["status"]) or "finished"
+    cpu = f"{run['cpu_model'] or 'unknown CPU'}" + (
+        f" · {int(run['cpu_count'])} threads" if pd.notna(run["cpu_count"]) else ""
+    )
+    gpu = run["gpu_model"] or ("none" if run["gpu_count"] == 0 else "")
+    split = aggregate.energy_split(
+        run.to_frame().T.astype({c: "float64" for c, _ in aggregate.ENERGY_COMPONENTS})
+    )
+    place = ", ".join(
+        str(p)
+        for p in (run["country_name"], run["region"], run["cloud_provider"], run["cloud_region"])
+        if p
+    )
+    started = run["timestamp"] - pd.Timedelta(seconds=run["duration"])
+    source = str(run["carbon_intensity_source"] or "")
+    if run["carbon_intensity_year"]:
+        source += f" ({run['carbon_intensity_year']})"
+    facts = dbc.Table(
+        html.Tbody(
+            [
+                _fact("Project", run["project_name"]),
+                _fact("Experiment", run["experiment_id"]),
+                _fact("Started", f"{started:%Y-%m-%d %H:%M:%S} UTC"),
+                _fact("Duration", format_duration_s(run["duration"])),
+                _fact("Emissions", format_mass_kg(run["emissions"])),
+                _fact("Energy", format_energy_kwh(run["energy_consumed"])),
+                _fact("Location", place),
+                _fact("Carbon intensity", format_intensity(run["carbon_intensity_g_co2e_kwh"])),
+                _fact("Intensity source", source),
+                _fact("PUE", run["pue"]),
+                _fact("CPU", cpu),
+                _fact("GPU", gpu),
+                _fact(
+                    "RAM",
+                    f"{run['ram_total_size']:g} GB" if pd.notna(run["ram_total_size"]) else "",
+                ),
+                _fact(
+                    "Mean power CPU / GPU / RAM",
+                    " / ".join(
+                        format_power_w(run[c]) for c in ("cpu_power", "gpu_power", "ram_power")
+                    ),
+                ),
+                _fact(
+                    "Energy methods CPU / GPU / RAM",
+                    " / ".join(
+                        str(run[c]) or "–"
+                        for c in ("cpu_energy_method", "gpu_energy_method", "ram_energy_method")
+                    ),
+                ),
+                _fact("OS / Python", f"{run['os']} / {run['python_version']}"),
+                _fact("File", f"{run['source_file']}, line {run['line_number']}"),
+            ]
+        ),
+        size="sm",
+        className="mb-0",
+    )
+    figures = [
+        dbc.Col(
+            graph(
+                ids.RUN_DETAIL_SPLIT,
+                energy_split_figure(split),
+                filename=f"{run['project_name']}_run-{str(run['run_id'])[:8]}_energy",
+            ),
+            lg=6,
+        )
+    ]
+    if not tasks.empty:
+        figures.append(
+            dbc.Col(
+                graph(
+                    ids.RUN_DETAIL_TASKS,
+                    tasks_figure(tasks),
+                    filename=f"{run['project_name']}_run-{str(run['run_id'])[:8]}_tasks",
+                ),
+                lg=6,
+            )
+        )
+    return [
+        html.Div(
+            [
+                html.Span(str(run["run_id"]), className="font-monospace me-2"),
+                dbc.Badge(status, color=STATUS_BADGE.get(status, "secondary")),
+                html.Span(
+                    f" {format_count(len(tasks))} tasks" if len(tasks) else "",
+                    className="small text-body-secondary ms-2",
+                ),
+            ],
+            className="mb-2",
+        ),
+        dbc.Row([dbc.Col(facts, lg=6), *figures], className="g-3"),
+    ]
+
+
+def register_callbacks(app: Dash, store: HistoryStore) -> None:
+    """Page the table on the server; render the detail of the clicked run."""
+
+    @app.callback(
+        Output(ids.RUNS_TABLE, "data"),
+        Output(ids.RUNS_TABLE, "page_count"),
+        Output(ids.RUNS_COUNT, "children"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.RUNS_TABLE, "page_current"),
+        Input(ids.RUNS_TABLE, "page_size"),
+        Input(ids.RUNS_TABLE, "sort_by"),
+        Input(ids.RUNS_TABLE, "filter_query"),
+    )
+    def update_table(selection_data, page_current, page_size, sort_by, filter_query):
+        runs = store.selected_runs(Selection.from_dict(selection_data))
+        page, pages, matching = aggregate.page_runs(
+            runs,
+            page=page_current or 0,
+            page_size=page_size or PAGE_SIZE,
+            sort_by=sort_by,
+            filter_query=filter_query,
+        )
+        count = f"{format_count(matching)} of {format_count(len(runs))} runs"
+        return table_records(page), pages, count
+
+    @app.callback(
+        Output(ids.RUN_DETAIL, "children"),
+        Input(ids.RUNS_TABLE, "active_cell"),
+        prevent_initial_call=True,
+    )
+    def show_run(active_cell: dict | None):
+        run_id = (active_cell or {}).get("row_id")
+        history = store.current()
+        matches = history.runs[history.runs["run_id"] == run_id] if run_id else history.runs[:0]
+        if matches.empty:
+            return html.Div("Click a run in the table to see its details.")
+        tasks = history.tasks[history.tasks["run_id"] == run_id]
+        return run_detail(matches.iloc[-1], tasks)

@@ -1,0 +1,67 @@
+"""Totals across every project: energy, emissions, runs, compute time, and per-project bars."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import Dash, Input, Output, html
+
+from carbonboard import ids
+from carbonboard.components import graph, loading, stat_card
+from carbonboard.data.aggregate import per_project, totals
+from carbonboard.data.store import HistoryStore
+from carbonboard.figures import projects_figure
+from carbonboard.formatting import (
+    format_count,
+    format_duration_s,
+    format_energy_kwh,
+    format_mass_kg,
+)
+
+
+def layout() -> html.Section:
+    """Four headline numbers for the whole history."""
+    return html.Section(
+        id=ids.TOTALS_SECTION,
+        className="mb-4",
+        children=[
+            html.H2("Whole history, all projects", className="h5 text-body-secondary"),
+            dbc.Row(
+                [
+                    dbc.Col(stat_card("Emissions", ids.TOTAL_EMISSIONS), md=3, sm=6),
+                    dbc.Col(stat_card("Energy", ids.TOTAL_ENERGY), md=3, sm=6),
+                    dbc.Col(stat_card("Runs", ids.TOTAL_RUNS), md=3, sm=6),
+                    dbc.Col(stat_card("Compute time", ids.TOTAL_DURATION), md=3, sm=6),
+                ],
+                className="g-3 mb-3",
+            ),
+            dbc.Card(
+                dbc.CardBody(
+                    loading(graph(ids.TOTALS_PROJECTS_GRAPH, filename="carbonboard-projects"))
+                ),
+                className="shadow-sm",
+            ),
+        ],
+    )
+
+
+def register_callbacks(app: Dash, store: HistoryStore) -> None:
+    """Recompute on new data only: the totals do not depend on the selection."""
+
+    @app.callback(
+        Output(ids.TOTAL_EMISSIONS, "children"),
+        Output(ids.TOTAL_ENERGY, "children"),
+        Output(ids.TOTAL_RUNS, "children"),
+        Output(ids.TOTAL_DURATION, "children"),
+        Output(ids.TOTALS_PROJECTS_GRAPH, "figure"),
+        Input(ids.DATA_VERSION, "data"),
+    )
+    def update_totals(_version: int | None):
+        runs = store.current().runs
+        total = totals(runs)
+        return (
+            format_mass_kg(total.emissions_kg),
+            format_energy_kwh(total.energy_kwh),
+            format_count(total.runs),
+            format_duration_s(total.duration_s),
+            projects_figure(per_project(runs)),
+        )

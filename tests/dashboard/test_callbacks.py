@@ -1,0 +1,179 @@
+"""Callbacks through the real Flask app: the same HTTP requests the browser makes."""
+
+from __future__ import annotations
+
+import pytest
+
+from carbonboard import ids
+from carbonboard.app import create_app
+
+
+@pytest.fixture(scope="module")
+def app(module_history):
+    return create_app([str(p) for p in module_history], refresh_interval_s=0, disk_cache=False)
+
+
+def _outputs(key: str) -> list[dict] | dict:
+    parts = key.strip(".").split("...") if key.startswith("..") else [key]
+    specs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in parts]
+    return specs if key.startswith("..") else specs[0]
+
+
+def call(app, first_output: str, values: dict[str, object], changed: list[str] | None = None):
+    """POST ``/_dash-update-component`` for the callback whose outputs start with
+    ``first_output``; ``values`` maps "id.property" to the value the browser would send."""
+    callback = next(
+        c for c in app._callback_list if c["output"].strip(".").startswith(first_output)
+    )
+
+    def spec(item: dict) -> dict:
+        return {**item, "value": values.get(f"{item['id']}.{item['property']}")}
+
+    payload = {
+        "output": callback["output"],
+        "outputs": _outputs(callback["output"]),
+        "inputs": [spec(i) for i in callback["inputs"]],
+        "state": [spec(s) for s in callback["state"]],
+        "changedPropIds": changed or [],
+    }
+    response = app.server.test_client().post("/_dash-update-component", json=payload)
+    return response
+
+
+def test_page_and_assets_are_served_locally(app) -> None:
+    client = app.server.test_client()
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/assets/bootstrap.min.css" in html
+    assert "cdn" not in html.lower() and "https://" not in html.split("<footer>")[0]
+    layout = client.get("/_dash-layout").get_json()
+    assert ids.PROJECT_SELECT in str(layout)
+    gz = client.get("/_dash-layout", headers={"Accept-Encoding": "gzip"})
+    assert gz.headers["Content-Encoding"] == "gzip"
+
+
+def test_url_sets_the_selection_and_controls(app) -> None:
+    response = call(
+        app,
+        f"{ids.SELECTION}.data",
+        {f"{ids.URL}.search": "?project=nlp-bert&experiment=bert-large&runs=large-000,ghost"},
+    )
+    assert response.status_code == 200
+    out = response.get_json()["response"]
+    assert out[ids.SELECTION]["data"] == {
+        "project": "nlp-bert",
+        "experiment": "bert-large",
+        "date_from": None,
+        "date_to": None,
+        "run_ids": ["large-000"],
+    }
+    assert out[ids.PROJECT_SELECT]["value"] == "nlp-bert"
+    assert [o["value"] for o in out[ids.EXPERIMENT_SELECT]["options"]] == [
+        ids.ALL,
+        "bert-base",
+        "bert-large",
+    ]
+    assert out[ids.URL_NOTICE]["is_open"] is True
+    assert "1 unknown run id left out." in str(out[ids.URL_NOTICE]["children"])
+    assert ids.URL not in out  # a URL change never pushes another history entry
+
+
+def test_unknown_url_values_fall_back_to_the_default_view(app) -> None:
+    out = call(app, f"{ids.SELECTION}.data", {f"{ids.URL}.search": "?project=<script>&from=x"})
+    data = out.get_json()["response"]
+    assert data[ids.SELECTION]["data"]["project"] is None
+    assert data[ids.PROJECT_SELECT]["value"] == ids.ALL
+    assert "Unknown project “<script>”" in str(data[ids.URL_NOTICE]["children"])
+
+
+def test_a_control_change_pushes_the_url(app) -> None:
+    out = call(
+        app,
+        f"{ids.SELECTION}.data",
+        {
+            f"{ids.URL}.search": "",
+            f"{ids.PROJECT_SELECT}.value": "vision-resnet",
+            f"{ids.EXPERIMENT_SELECT}.value": "bert-base",  # stale: belongs to the old project
+            f"{ids.DATE_RANGE}.start_date": "2026-03-02T00:00:00",
+        },
+        changed=[f"{ids.PROJECT_SELECT}.value"],
+    ).get_json()["response"]
+    assert out[ids.URL]["search"] == "?project=vision-resnet&from=2026-03-02"
+    assert out[ids.EXPERIMENT_SELECT]["value"] == ids.ALL
+
+
+def test_runs_table_pages_on_the_server(app) -> None:
+    selection = {
+        "project": "nlp-bert",
+        "experiment": None,
+        "date_from": None,
+        "date_to": None,
+        "run_ids": [],
+    }
+    out = call(
+        app,
+        f"{ids.RUNS_TABLE}.data",
+        {
+            f"{ids.SELECTION}.data": selection,
+            f"{ids.RUNS_TABLE}.page_current": 1,
+            f"{ids.RUNS_TABLE}.page_size": 5,
+            f"{ids.RUNS_TABLE}.sort_by": [{"column_id": "run_id", "direction": "asc"}],
+            f"{ids.RUNS_TABLE}.filter_query": "{experiment_id} contains base",
+        },
+    ).get_json()["response"]
+    rows = out[ids.RUNS_TABLE]["data"]
+    assert [r["run_id"] for r in rows] == [f"bert-{i:03d}" for i in range(5, 10)]
+    assert out[ids.RUNS_TABLE]["page_count"] == 4
+    assert out[ids.RUNS_COUNT]["children"] == "20 of 22 runs"
+    assert set(rows[0]) >= {"timestamp", "emissions", "energy_consumed", "status", "id"}
+
+
+def test_run_detail_shows_tasks(app) -> None:
+    out = call(
+        app,
+        f"{ids.RUN_DETAIL}.children",
+        {f"{ids.RUNS_TABLE}.active_cell": {"row": 0, "column": 0, "row_id": "large-000"}},
+    ).get_json()["response"]
+    text = str(out[ids.RUN_DETAIL]["children"])
+    assert "large-000" in text and "3 tasks" in text
+    assert ids.RUN_DETAIL_TASKS in text
+
+
+def test_comparison_and_equivalents(app) -> None:
+    selection = {"run_ids": ["bert-000", "resnet-000"]}
+    out = call(app, f"{ids.COMPARISON_TABLE}.children", {f"{ids.SELECTION}.data": selection})
+    data = out.get_json()["response"]
+    assert len(data[ids.COMPARISON_GRAPH]["figure"]["data"]) == 3
+    assert "resnet50 · resnet-0" in str(data[ids.COMPARISON_TABLE]["children"])
+    out = call(
+        app,
+        f"{ids.EQUIVALENTS_LIST}.children",
+        {f"{ids.SELECTION}.data": {}, f"{ids.DISTANCE_UNIT}.value": "mi"},
+    )
+    assert " mi driven by an average new car" in out.get_data(as_text=True)
+
+
+def test_project_view_follows_the_selection(app) -> None:
+    out = call(
+        app,
+        f"{ids.PROJECT_TITLE}.children",
+        {f"{ids.SELECTION}.data": {"project": "vision-resnet"}},
+    ).get_json()["response"]
+    assert out[ids.PROJECT_TITLE]["children"] == "vision-resnet"
+    assert out[ids.PROJECT_RUNS]["children"] == "20"
+    assert "Poland" in str(out[ids.PROJECT_LOCATION]["children"])
+
+
+def test_a_failing_callback_shows_a_notice_not_a_trace(app, caplog) -> None:
+    response = call(app, f"{ids.RUNS_TABLE}.data", {f"{ids.RUNS_TABLE}.page_size": "abc"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["sideUpdate"][ids.ERROR_NOTICE]["is_open"] is True
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert any(record.exc_info for record in caplog.records)  # the details go to the log
+
+
+def test_debug_mode_never_enables_the_werkzeug_debugger(module_history) -> None:
+    debug_app = create_app([str(module_history[0])], refresh_interval_s=0, debug=True)
+    assert debug_app.server.debug is False

@@ -1,0 +1,123 @@
+"""Report assembly: escaping, methodology, and a page that needs no network."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from carbonboard import report
+from carbonboard.data.store import History, HistoryStore
+from carbonboard.selection import Selection
+from tracker import schema
+
+HOSTILE = '<script>alert("x")</script><img src="https://example.org/x.png">'
+STAMP = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def load_history(tmp_path: Path, columns: dict[str, list]) -> History:
+    """Runs as the dashboard has them: written to a contract CSV, read by the real loader."""
+    count = len(next(iter(columns.values())))
+    base = {
+        "timestamp": [f"2026-06-0{i + 1}T12:00:00+00:00" for i in range(count)],
+        "project_name": ["p"] * count,
+        "run_id": [f"run-{i}" for i in range(count)],
+        "duration": [60.0] * count,
+        "emissions": [0.01] * count,
+        "energy_consumed": [0.05] * count,
+        "country_name": ["France"] * count,
+        "status": ["finished"] * count,
+    }
+    rows = {**base, **columns}
+    path = tmp_path / "emissions.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=schema.FIELDNAMES)
+        writer.writeheader()
+        for i in range(count):
+            writer.writerow({name: values[i] for name, values in rows.items()})
+    return HistoryStore([path], disk_cache=False).current()
+
+
+def methodology_runs(tmp_path: Path) -> pd.DataFrame:
+    return load_history(
+        tmp_path,
+        {
+            "carbon_intensity_source": ["country:FRA", "country:FRA", "world-average", HOSTILE],
+            "carbon_intensity_year": ["2023", "2023", "2023", ""],
+            "cpu_energy_method": ["rapl", "rapl", "tdp-model", "rapl"],
+            "gpu_energy_method": ["none", "nvml-energy-counter", "none", ""],
+            "ram_energy_method": ["ram-model"] * 4,
+            "pue": [1.0, 1.0, 1.2, ""],
+        },
+    ).runs
+
+
+def test_describe_selection_says_what_the_view_is():
+    assert report.describe_selection(Selection()) == "all projects, all experiments, all dates"
+    text = report.describe_selection(
+        Selection(project="nlp", experiment="bert", date_from="2026-01-01")
+    )
+    assert text == "project nlp, experiment bert, from 2026-01-01 to today"
+
+
+def test_html_table_escapes_every_cell_and_header():
+    frame = pd.DataFrame({HOSTILE: [HOSTILE, None], "n": [1.5, float("nan")]})
+    html = report.html_table(frame, numeric=["n"])
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html
+    assert '<td class="num">1.5</td>' in html
+    assert html.count("<tr>") == 3
+
+
+def test_methodology_lists_sources_years_methods_and_pue_with_run_counts(tmp_path):
+    html = report.methodology_section(methodology_runs(tmp_path))
+    rows = re.findall(r"<tr>(.*?)</tr>", html)
+    cells = [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row) for row in rows]
+    assert ["France", "", "", "country:FRA", "2023", "2", "100 Wh", "200 gCO₂e/kWh"] in cells
+    assert ["France", "", "", "world-average", "2023", "1", "50 Wh", "200 gCO₂e/kWh"] in cells
+    assert ["rapl", "3"] in cells and ["tdp-model", "1"] in cells
+    assert ["nvml-energy-counter", "1"] in cells and ["not recorded", "1"] in cells
+    assert ["ram-model", "4"] in cells
+    assert ["1.0", "2"] in cells and ["1.2", "1"] in cells
+    assert "<script>" not in html
+
+
+def test_methodology_of_an_empty_view_still_renders(tmp_path):
+    html = report.methodology_section(methodology_runs(tmp_path).iloc[0:0])
+    assert "<h2>Methodology</h2>" in html
+
+
+def test_page_inlines_plotly_once_and_refers_to_nothing_outside(external_refs):
+    figure = go.Figure(go.Bar(x=[HOSTILE, "b"], y=[1, 2]), layout={"title": {"text": HOSTILE}})
+    html = report.page(HOSTILE, "sub", [report.figure_div(figure, "chart-one")], generated_at=STAMP)
+    assert html.count("plotly.js v") == 1
+    assert external_refs(html) == []
+    assert not re.search(r"<script[^>]*\bsrc=", html)
+    assert "<title>&lt;script&gt;" in html
+    # Data inside the figure's JSON cannot close the script element it lives in.
+    assert html.count("<script") == html.count("</script>")
+    assert "</script><img" not in html
+    assert "2026-06-01T12:00:00+00:00" in html
+
+
+def test_build_report_of_a_view_escapes_csv_text_everywhere(tmp_path, external_refs):
+    history = load_history(
+        tmp_path,
+        {
+            "project_name": [HOSTILE, HOSTILE, "other"],
+            "experiment_id": ["exp", "exp", "exp"],
+            "emissions": [0.5, 0.25, 9.0],
+            "cpu_energy": [1.0, 0.5, 9.0],
+        },
+    )
+    html = report.build_report(history, Selection(project=HOSTILE), generated_at=STAMP)
+    assert 'alert("x")</script>' not in html and "<img" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html  # the runs table
+    assert "750 g CO₂eq" in html  # totals of the selected project only
+    assert html.count('class="plotly-graph-div"') == 4  # no per-project chart for one project
+    assert "; 2 runs</p>" in html
+    assert external_refs(html) == []

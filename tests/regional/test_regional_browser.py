@@ -1,0 +1,145 @@
+"""The regional section in a real headless browser, with every non-local request blocked."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from carbonboard import ids
+from tracker.schema import FIELDNAMES
+
+pytestmark = pytest.mark.browser
+
+# On-premise sites, sub-national grids, a cloud region we know and one we do not.
+RUNS = [
+    # project, country, region, cloud provider, cloud region, energy kWh, pue
+    ("vision", "FRA", "", "", "", 2.0, 1.0),
+    ("vision", "POL", "", "", "", 1.0, 1.0),
+    ("llm", "USA", "california", "", "", 3.0, 1.2),
+    ("llm", "USA", "iowa", "gcp", "us-central1", 4.0, 1.1),
+    ("llm", "DEU", "", "ovh", "de-1", 0.5, 1.0),
+]
+
+
+@pytest.fixture(scope="module")
+def base_url(serve_app, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("regional") / "emissions.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDNAMES)
+        writer.writeheader()
+        for i, (project, country, region, provider, cloud_region, energy, pue) in enumerate(RUNS):
+            writer.writerow(
+                {
+                    "timestamp": f"2026-05-0{i + 1}T10:00:00+00:00",
+                    "project_name": project,
+                    "run_id": f"00000000-0000-0000-0000-00000000000{i}",
+                    "experiment_id": "main",
+                    "duration": 3600.0,
+                    "emissions": energy * 0.4,
+                    "energy_consumed": energy,
+                    "country_iso_code": country,
+                    "region": region,
+                    "cloud_provider": provider,
+                    "cloud_region": cloud_region,
+                    "on_cloud": "Y" if provider else "N",
+                    "pue": pue,
+                    "status": "finished",
+                    "schema_version": 1,
+                }
+            )
+    return serve_app([path])
+
+
+def open_offline(page, url: str) -> list[str]:
+    """Load the page with every request that is not for 127.0.0.1 aborted; return those."""
+    blocked: list[str] = []
+
+    def only_local(route) -> None:
+        if route.request.url.startswith("http://127.0.0.1"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(url)
+    return blocked
+
+
+def plotly_value(page, graph_id: str, expression: str):
+    """Evaluate ``expression`` on the plotly div inside the dcc.Graph ``graph_id``."""
+    return page.evaluate(
+        f"() => {{ const gd = document.querySelector('#{graph_id} .js-plotly-plot'); "
+        f"return gd ? {expression} : null; }}"
+    )
+
+
+def colorbar_title(page) -> str | None:
+    return plotly_value(page, ids.REGIONAL_MAP, "gd.data[0].colorbar.title.text")
+
+
+def test_world_map_draws_offline_and_the_toggle_changes_its_scale(page, base_url):
+    blocked = open_offline(page, base_url)
+    page.wait_for_function(
+        f"document.querySelectorAll('#{ids.REGIONAL_MAP} path.choroplethlocation').length > 150",
+        timeout=30_000,
+    )
+    drawn = page.locator(f"#{ids.REGIONAL_MAP} path.choroplethlocation").count()
+    assert drawn > 150
+    assert colorbar_title(page) == "grid intensity (gCO2e/kWh)"
+    assert (
+        page.locator(f"#{ids.REGIONAL_MAP} .cbtitle").text_content() == "grid intensity (gCO2e/kWh)"
+    )
+    intensity_max = plotly_value(page, ids.REGIONAL_MAP, "gd.data[0].zmax")
+
+    page.get_by_text("Your emissions there", exact=True).click()
+    page.wait_for_function(
+        f"document.querySelector('#{ids.REGIONAL_MAP} .cbtitle').textContent"
+        ".endsWith(' CO2e had it run there')",
+        timeout=10_000,
+    )
+    assert plotly_value(page, ids.REGIONAL_MAP, "gd.data[0].zmax") != intensity_max
+    markers = plotly_value(page, ids.REGIONAL_MAP, "gd.data[1].locations")
+    assert set(markers) == {"FRA", "POL", "USA", "DEU"}
+
+    page.get_by_text("Low-carbon share", exact=True).click()
+    page.wait_for_function(
+        f"document.querySelector('#{ids.REGIONAL_MAP} .cbtitle').textContent"
+        " === 'low-carbon share of generation (%)'",
+        timeout=10_000,
+    )
+    assert page.console_errors == []
+    assert page.failed_requests == []
+    assert blocked == []
+
+
+def test_every_view_renders_with_its_assumptions(page, base_url):
+    open_offline(page, base_url)
+    page.wait_for_function(
+        f"document.querySelectorAll('#{ids.REGIONAL_CLOUD} .bars path').length > 50", timeout=30_000
+    )
+    ranking = plotly_value(page, ids.REGIONAL_RANKING, "gd.data[0].y")
+    assert len(ranking) == 11 and "Your runs" in ranking
+    mix = plotly_value(page, ids.REGIONAL_MIX, "gd.data.map(t => t.name)")
+    assert mix == ["coal", "gas", "oil", "nuclear", "hydro", "wind", "solar", "other renewables"]
+    states = plotly_value(page, ids.REGIONAL_SUBNATIONAL, "gd.data[0].y")
+    assert len(states) > 40 and "California (yours)" in states and "Iowa (yours)" in states
+    recommendation = page.locator(f"#{ids.REGIONAL_CLOUD_RECOMMENDATION}").inner_text()
+    assert recommendation.startswith("In GCP ") and "would have emitted" in recommendation
+    assert "No data for this region: ovh de-1." in recommendation
+    cloud_note = page.locator(f"#{ids.REGIONAL_CLOUD_NOTE}").inner_text()
+    assert "AWS 1.15" in cloud_note and "GCP 1.10" in cloud_note and "Azure 1.18" in cloud_note
+    for note in (ids.REGIONAL_MAP_NOTE, ids.REGIONAL_RANKING_NOTE, ids.REGIONAL_SUBNATIONAL_NOTE):
+        assert "Same energy everywhere" in page.locator(f"#{note}").inner_text()
+
+    countries = page.locator(f"#{ids.REGIONAL_SUBNATIONAL_COUNTRY} label").all_inner_texts()
+    assert countries == ["US states"]  # Germany has no sub-national data, no run is in Canada
+    page.locator(f"#{ids.REGIONAL_CLOUD_PROVIDER}").get_by_text("AWS", exact=True).click()
+    page.wait_for_function(
+        f"document.querySelector('#{ids.REGIONAL_CLOUD} .js-plotly-plot').data[0].y"
+        ".every(label => label.startsWith('AWS '))",
+        timeout=10_000,
+    )
+    assert page.console_errors == []
+    assert page.failed_requests == []

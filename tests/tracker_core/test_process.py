@@ -1,0 +1,200 @@
+"""Whole processes: kill -9 and signals around a live run, and the ``python -m tracker`` CLI."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tracker import OfflineEmissionsTracker
+from tracker.output import runs_dir
+from tracker.power.base import JOULES_PER_KWH
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+RUN = textwrap.dedent(
+    """
+    import csv, signal, sys, time
+    from pathlib import Path
+    from tracker import OfflineEmissionsTracker
+
+    out, mode = Path(sys.argv[1]), sys.argv[2]
+
+    def users_handler(number, frame):
+        rows = list(csv.DictReader(open(out / "emissions.csv", newline="")))
+        (out / "handler.txt").write_text(rows[-1]["status"])
+        sys.exit(3)
+
+    if mode == "user-handler":
+        signal.signal(signal.SIGTERM, users_handler)
+    tracker = OfflineEmissionsTracker(
+        project_name=mode, output_dir=str(out), measure_power_secs=0.05,
+        force_cpu_power=10.0, force_ram_power=1.0, country_iso_code="FRA",
+    )
+    tracker.start()
+    print(tracker.run_id, flush=True)
+    if mode == "forgets-stop":
+        sys.exit(0)
+    try:
+        time.sleep(60)
+    except KeyboardInterrupt:
+        sys.exit(7)
+    """
+)
+
+
+def start_run(tmp_path: Path, kit, mode: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(tmp_path), mode],
+        env=kit.subprocess_env(tmp_path),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    return process, process.stdout.readline().strip()
+
+
+def wait_for(predicate, timeout_s: float = 20.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def test_kill_9_loses_at_most_one_interval(tmp_path, kit, environ):
+    process, run_id = start_run(tmp_path, kit, "doomed")
+    checkpoint = runs_dir(tmp_path / "emissions.csv") / f"{run_id}.json"
+
+    def progressed() -> dict | None:
+        try:
+            row = json.loads(checkpoint.read_text())["row"]
+        except (OSError, ValueError):
+            return None
+        return row if float(row["duration"]) >= 0.3 else None
+
+    seen = wait_for(progressed)
+    process.kill()
+    process.wait(timeout=10)
+    process.stdout.close()
+    assert not (tmp_path / "emissions.csv").exists()  # it never wrote its row
+
+    # The next tracker on the file records the dead run as crashed, with its energy so far.
+    with OfflineEmissionsTracker(
+        output_dir=str(tmp_path), power_sources=kit.steady_sources(), environ=environ
+    ):
+        pass
+    crashed, finished = kit.read_rows(tmp_path / "emissions.csv")[1]
+    assert (crashed["run_id"], crashed["status"], crashed["project_name"]) == (
+        run_id,
+        "crashed",
+        "doomed",
+    )
+    assert float(crashed["duration"]) >= float(seen["duration"])
+    assert float(crashed["cpu_energy"]) == pytest.approx(
+        10.0 * float(crashed["duration"]) / JOULES_PER_KWH, rel=1e-3
+    )
+    assert finished["status"] == "finished"
+    assert not checkpoint.exists()
+
+
+@pytest.mark.parametrize(
+    ("mode", "signal_number", "returncode"),
+    [
+        ("user-handler", signal.SIGTERM, 3),
+        ("default", signal.SIGTERM, -signal.SIGTERM),
+        ("default", signal.SIGINT, 7),  # KeyboardInterrupt reached the program
+    ],
+)
+def test_signals_write_an_interrupted_row_then_behave_as_before(
+    tmp_path, kit, mode, signal_number, returncode
+):
+    process, run_id = start_run(tmp_path, kit, mode)
+    time.sleep(0.2)
+    process.send_signal(signal_number)
+    assert process.wait(timeout=20) == returncode
+    process.stdout.close()
+    (row,) = kit.read_rows(tmp_path / "emissions.csv")[1]
+    assert (row["run_id"], row["status"]) == (run_id, "interrupted")
+    assert float(row["duration"]) >= 0.2
+    if mode == "user-handler":  # the program's own handler ran after the row was written
+        assert (tmp_path / "handler.txt").read_text() == "interrupted"
+    assert not runs_dir(tmp_path / "emissions.csv").exists()
+
+
+def test_a_run_left_open_at_exit_is_still_written(tmp_path, kit):
+    process, run_id = start_run(tmp_path, kit, "forgets-stop")
+    assert process.wait(timeout=20) == 0
+    process.stdout.close()
+    (row,) = kit.read_rows(tmp_path / "emissions.csv")[1]
+    assert (row["run_id"], row["status"]) == (run_id, "finished")
+
+
+def cli(tmp_path: Path, kit, *args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tracker", "run", *args],
+        env=kit.subprocess_env(tmp_path),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+OPTIONS = ("--project", "cli", "--offline", "--country", "FRA", "--measure-power-secs", "0.05")
+
+
+def test_cli_runs_the_command_and_passes_its_exit_code(tmp_path, kit):
+    code = "import sys, time; time.sleep(0.2); sys.exit(3)"
+    out = tmp_path / "runs" / "cli.csv"
+    process = cli(tmp_path, kit, *OPTIONS, "--output", str(out), "--", sys.executable, "-c", code)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 3
+    (row,) = kit.read_rows(out)[1]
+    assert (row["project_name"], row["status"], row["country_iso_code"]) == (
+        "cli",
+        "finished",
+        "FRA",
+    )
+    assert float(row["duration"]) >= 0.2
+    summary = stderr.strip().splitlines()[-1]
+    assert summary.startswith("carbonboard: ") and "exited with 3" in summary
+    assert "kWh" in summary and "kg CO2eq" in summary and str(out) in summary
+
+
+def test_cli_forwards_sigterm_to_the_command(tmp_path, kit):
+    code = textwrap.dedent(
+        """
+        import signal, sys, time
+        signal.signal(signal.SIGTERM, lambda n, f: sys.exit(5))
+        print("ready", flush=True)
+        time.sleep(60)
+        """
+    )
+    process = cli(tmp_path, kit, *OPTIONS, "--", sys.executable, "-c", code, stdout=subprocess.PIPE)
+    assert process.stdout.readline().strip() == "ready"
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == 5
+    (row,) = kit.read_rows(tmp_path / "emissions.csv")[1]
+    assert row["status"] == "interrupted"
+
+
+def test_cli_usage_errors(tmp_path, kit):
+    process = cli(tmp_path, kit, "--offline")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2 and "no command given" in stderr
+    process = cli(tmp_path, kit, "--pue", "0.2", "--", "true")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 2 and "pue must be >= 1" in stderr
+    process = cli(tmp_path, kit, "--offline", "--", "no-such-program-here")
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 127 and "cannot run no-such-program-here" in stderr
+    assert not (tmp_path / "emissions.csv").exists()

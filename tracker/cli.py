@@ -1,0 +1,139 @@
+"""``python -m tracker run -- CMD ARGS...``: run a command under a tracker and record its row.
+
+The command's exit code becomes ours (a command killed by signal N exits 128 + N, as in a shell);
+one summary line goes to stderr. SIGTERM, and SIGINT when not typed at the terminal (the terminal
+already sends Ctrl-C to the command itself), are forwarded to the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from tracker.config import TRACKING_MODES
+from tracker.emissions_tracker import EmissionsTracker, OfflineEmissionsTracker
+
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 127
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tracker", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a command and append its row")
+    run.add_argument("--project", dest="project_name", help="project_name of the row")
+    run.add_argument("--experiment-id", dest="experiment_id")
+    run.add_argument("--output", type=Path, help="CSV file to append to (default emissions.csv)")
+    run.add_argument("--offline", action="store_true", help="never use the network")
+    run.add_argument("--country", dest="country_iso_code", help="ISO 3166 country code")
+    run.add_argument("--region", help="sub-national region, e.g. california or SE3")
+    run.add_argument("--measure-power-secs", type=float, dest="measure_power_secs")
+    run.add_argument("--tracking-mode", choices=TRACKING_MODES, dest="tracking_mode")
+    run.add_argument("--pue", type=float)
+    run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the command and its arguments")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not command:
+        parser.error("no command given: python -m tracker run [options] -- CMD ARGS...")
+    settings = {
+        name: getattr(args, name)
+        for name in (
+            "project_name",
+            "experiment_id",
+            "country_iso_code",
+            "region",
+            "measure_power_secs",
+            "tracking_mode",
+            "pue",
+        )
+    }
+    if args.output is not None:
+        settings.update(output_dir=str(args.output.parent), output_file=args.output.name)
+    tracker_class = OfflineEmissionsTracker if args.offline else EmissionsTracker
+    try:
+        tracker = tracker_class(**settings)
+    except ValueError as error:
+        parser.error(str(error))
+    # Handlers go in before the command starts, so no signal can leave it orphaned.
+    forward = _Forwarder()
+    originals = {number: signal.signal(number, forward) for number in _signal_numbers()}
+    try:
+        try:
+            child = subprocess.Popen(command)
+        except OSError as error:  # nothing ran: no row
+            print(
+                f"carbonboard: cannot run {command[0]}: {error.strerror or error}", file=sys.stderr
+            )
+            return EXIT_NOT_FOUND
+        forward.attach(child)
+        tracker.start()
+        for number in originals:  # ours again, over the tracker's: the command decides when to end
+            signal.signal(number, forward)
+        returncode = child.wait()
+    finally:
+        for number, original in originals.items():
+            signal.signal(number, original)
+    interrupted = returncode < 0 or bool(forward.received)
+    emissions_kg = tracker._finish("interrupted" if interrupted else "finished")
+    print(_summary(command[0], returncode, tracker, emissions_kg), file=sys.stderr)
+    return returncode if returncode >= 0 else 128 - returncode
+
+
+def _signal_numbers() -> list[int]:
+    return [number for name in ("SIGINT", "SIGTERM") if (number := getattr(signal, name, None))]
+
+
+class _Forwarder:
+    """A signal handler noting each signal and passing it on to the command, except a Ctrl-C
+    typed at our terminal: the terminal sends that to the command itself."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._child: subprocess.Popen | None = None
+        self._at_terminal = _typed_at_terminal()
+
+    def __call__(self, number: int, frame: FrameType | None) -> None:
+        self.received.append(number)
+        self._send(number)
+
+    def attach(self, child: subprocess.Popen) -> None:
+        """Forward to ``child`` from now on, and what arrived while it was starting."""
+        self._child = child
+        for number in self.received:
+            self._send(number)
+
+    def _send(self, number: int) -> None:
+        if self._child is not None and not (number == signal.SIGINT and self._at_terminal):
+            self._child.send_signal(number)
+
+
+def _typed_at_terminal() -> bool:
+    """Whether Ctrl-C reaches the child directly: we are the terminal's foreground group."""
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (AttributeError, OSError, ValueError):  # no terminal, or not POSIX
+        return False
+
+
+def _summary(
+    program: str, returncode: int, tracker: EmissionsTracker, emissions_kg: float | None
+) -> str:
+    row = tracker.final_row
+    if row is None or emissions_kg is None:
+        return f"carbonboard: {program} exited with {returncode}; the run was not measured"
+    where = f" -> {tracker.output_path}" if tracker.settings.save_to_file else ""
+    return (
+        f"carbonboard: {program} exited with {returncode} after {float(row['duration']):.2f} s: "
+        f"{float(row['energy_consumed']):.3g} kWh, {emissions_kg:.3g} kg CO2eq{where}"
+    )

@@ -1,0 +1,185 @@
+"""Tracker settings: one table of names, types and defaults, resolved from five places.
+
+Precedence, highest first: constructor arguments, environment variables (``CARBONBOARD_<NAME>``,
+then CodeCarbon's ``CODECARBON_<NAME>``), the project config file (``./.carbonboard.config``
+section ``[carbonboard]``, then ``./.codecarbon.config`` section ``[codecarbon]``), the user config
+file (the same two names in the home folder), then the defaults below. Invalid values raise
+``ValueError`` naming the setting and where the value came from, when the tracker is created.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TRACKING_MODES = ("machine", "process")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# (environment variable prefix, config file name, config section), in precedence order.
+ENV_PREFIXES = ("CARBONBOARD_", "CODECARBON_")
+CONFIG_FILES = ((".carbonboard.config", "carbonboard"), (".codecarbon.config", "codecarbon"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting a tracker reads, with its default."""
+
+    project_name: str = "default"
+    experiment_id: str | None = None
+    measure_power_secs: float = 15.0
+    output_dir: str = "."
+    output_file: str = "emissions.csv"
+    save_to_file: bool = True
+    gpu_ids: tuple[int | str, ...] | None = None
+    tracking_mode: str = "machine"
+    log_level: str = "info"
+    pue: float = 1.0
+    wue: float = 0.0
+    force_cpu_power: float | None = None
+    force_ram_power: float | None = None
+    force_carbon_intensity_g_co2e_kwh: float | None = None
+    country_iso_code: str | None = None
+    region: str | None = None
+    cloud_provider: str | None = None
+    cloud_region: str | None = None
+    electricitymaps_api_token: str | None = None
+    offline: bool = False
+
+    @property
+    def output_path(self) -> Path:
+        return Path(self.output_dir) / self.output_file
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on", "y"):
+        return True
+    if text in ("0", "false", "no", "off", "n"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (true/false)")
+
+
+def _parse_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    number = float(value)  # ValueError on text that is not a number
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+def _parse_str(value: Any) -> str:
+    return os.fspath(value) if isinstance(value, os.PathLike) else str(value).strip()
+
+
+def _parse_gpu_ids(value: Any) -> tuple[int | str, ...]:
+    """``0,1`` or ``[0, 1]``: indices as ints, anything else (a GPU UUID) as text."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    ids = [str(item).strip() for item in items]
+    return tuple(int(i) if i.isdigit() else i for i in ids if i)
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "str": _parse_str,
+    "float": _parse_float,
+    "bool": _parse_bool,
+    "tuple[int | str, ...]": _parse_gpu_ids,
+}
+# Field name -> parser, from each field's annotation with its "| None" removed.
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    f.name: _PARSERS[str(f.type).removesuffix(" | None")] for f in fields(Settings)
+}
+NAMES: tuple[str, ...] = tuple(PARSERS)
+
+
+def _read_config(path: Path, section: str) -> dict[str, str]:
+    """The settings a config file's section sets; an unreadable file is logged and skipped."""
+    if not path.is_file():
+        return {}
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (OSError, configparser.Error) as error:
+        log.warning("ignoring config file %s: %s", path, error)
+        return {}
+    if not parser.has_section(section):
+        return {}
+    values = dict(parser.items(section))
+    for unknown in sorted(set(values) - set(NAMES)):
+        log.debug("config file %s: setting %r is not used by this tracker", path, unknown)
+    return {name: value for name, value in values.items() if name in NAMES}
+
+
+def _layers(environ: Mapping[str, str], cwd: Path, home: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(origin, values) for every place below the constructor, highest precedence first."""
+    layers: list[tuple[str, dict[str, Any]]] = []
+    for prefix in ENV_PREFIXES:
+        for name in NAMES:
+            key = prefix + name.upper()
+            if environ.get(key, "") != "":
+                layers.append((f"environment variable {key}", {name: environ[key]}))
+    folders = [cwd] if cwd.resolve() == home.resolve() else [cwd, home]
+    for folder in folders:
+        for file_name, section in CONFIG_FILES:
+            path = folder / file_name
+            values = _read_config(path, section)
+            if values:
+                layers.append((f"config file {path}", values))
+    return layers
+
+
+def resolve(
+    arguments: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    home: Path | None = None,
+) -> Settings:
+    """The settings in force: ``arguments`` (``None`` means "not given") over the environment,
+    the config files and the defaults. Raises ``ValueError`` for an invalid value."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    home = Path(environ.get("HOME") or Path.home()) if home is None else home
+    unknown = set(arguments) - set(NAMES)
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+    given = [("argument", {k: v for k, v in arguments.items() if v is not None})]
+    chosen: dict[str, Any] = {}
+    for origin, values in [*given, *_layers(environ, cwd, home)]:
+        for name, value in values.items():
+            if name in chosen:
+                continue
+            try:
+                chosen[name] = PARSERS[name](value)
+            except (TypeError, ValueError) as error:
+                raise ValueError(f"{name} from {origin}: {error}") from None
+            _check(name, chosen[name], origin)
+    return replace(Settings(), **chosen)
+
+
+def _check(name: str, value: Any, origin: str) -> None:
+    """Range checks: a wrong value is a clear error now, not a silently wrong figure later."""
+    problem = ""
+    if name == "measure_power_secs" and value <= 0:
+        problem = "must be > 0"
+    elif name == "pue" and value < 1:
+        problem = "must be >= 1 (a data centre cannot use less energy than its IT load)"
+    elif name in ("wue", "force_cpu_power", "force_ram_power") and value < 0:
+        problem = "must be >= 0"
+    elif name == "tracking_mode" and value not in TRACKING_MODES:
+        problem = f"must be one of {', '.join(TRACKING_MODES)}"
+    elif name == "log_level" and value.lower() not in LOG_LEVELS:
+        problem = f"must be one of {', '.join(LOG_LEVELS)}"
+    elif name in ("project_name", "output_file") and not value:
+        problem = "must not be empty"
+    if problem:
+        raise ValueError(f"{name} {problem}, got {value!r} (from {origin})")
