@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -49,8 +50,7 @@ def test_wheel_install_serves_the_assets(tmp_path):
     )
     (wheel,) = wheel_dir.glob("carbonboard-*.whl")
     env_dir = tmp_path / "venv"
-    # Dependencies come from the test environment; carbonboard itself only from the wheel.
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
     site = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -62,20 +62,31 @@ def test_wheel_install_serves_the_assets(tmp_path):
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, str(wheel)],
         check=True,
     )
+    # Dependencies come from the test environment, after the venv's own site-packages (a plain
+    # path entry: its .pth files, such as an editable install of this repo, are not processed);
+    # carbonboard itself comes only from the wheel.
+    deps = sysconfig.get_paths()["purelib"]
+    (Path(site) / "test-dependencies.pth").write_text(deps + "\n")
     probe = (
         "import carbonboard, carbonboard.assets_path as a\n"
         "from carbonboard.app import create_app\n"
         "d = a.assets_dir()\n"
         "print(carbonboard.__file__)\n"
         "print(d)\n"
-        "client = create_app([]).server.test_client()\n"
+        "import sys\n"
+        "client = create_app([sys.argv[1]]).server.test_client()\n"
         "for name in ('bootstrap.min.css', 'topojson/world_110m.json'):\n"
         "    assert (d / name).is_file(), name\n"
         "    response = client.get('/assets/' + name)\n"
         "    assert response.status_code == 200, (name, response.status_code)\n"
         "print('ok')\n"
     )
-    result = subprocess.run([python, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [python, "-c", probe, str(ROOT / "examples" / "emissions.csv")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     package_file, assets, ok = result.stdout.split()
     assert package_file.startswith(site)
