@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 3333
 FILEPATH ?= examples/emissions.csv
 
-.PHONY: run test lint format bench data examples clean
+.PHONY: run test lint format bench data examples plotly-bundle clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ data: $(VENV)/.installed-app  ## rebuild the bundled grid and CPU data from ../s
 
 examples: $(VENV)/.installed-app  ## regenerate examples/emissions.csv
 	$(BIN)/python examples/generate_history.py
+
+PLOTLY_SRC := assets/src/plotly
+plotly-bundle:  ## rebuild assets/plotly-carbonboard.min.js (needs node and npm)
+	test -d $(PLOTLY_SRC)/node_modules || (cd $(PLOTLY_SRC) && npm install --no-audit --no-fund --no-package-lock)
+	$(PLOTLY_SRC)/node_modules/.bin/esbuild $(PLOTLY_SRC)/entry.js --bundle --minify \
+		--format=iife --global-name=Plotly --target=es2016 --loader:.css=empty \
+		--define:global=window --define:define.amd=false --alias:stream=stream-browserify \
+		--legal-comments=eof --banner:js="$$(cat $(PLOTLY_SRC)/banner.js)" \
+		--outfile=assets/plotly-carbonboard.min.js
+	rm -rf $(PLOTLY_SRC)/node_modules
 
 clean:
 	rm -rf $(VENV) build dist test-artifacts .pytest_cache .ruff_cache

@@ -2,8 +2,9 @@
 
 Generates an N-row history with the CSV contract, starts ``python -m carbonboard`` as a
 subprocess, drives the page in headless Chromium and prints: server ready time (first start and
-restart from the on-disk cache), page fully rendered, project switch, bytes sent to the browser
-(everything, and without the static bundles a browser caches), and the server's RSS.
+restart from the on-disk cache), page fully rendered (the overview tab), project switch, opening
+the other tabs and switching project on the regional tab, bytes sent to the browser (everything,
+and without the static bundles a browser caches), and the server's RSS.
 
     python benchmarks/bench_dashboard.py --rows 100000
     python benchmarks/bench_dashboard.py --rows 1000000 --keep bench-data
@@ -142,11 +143,19 @@ def start_server(csv_path: Path, cache_dir: Path) -> tuple[subprocess.Popen, str
 SETTLED = """() => {
   const graphs = ['timeline-graph', 'experiments-graph', 'energy-split-graph'];
   const drawn = graphs.every(id => document.querySelector('#' + id + ' .main-svg'));
-  const rows = document.querySelectorAll('#runs-table tbody tr td').length > 0;
   const list = document.querySelector('#equivalents-list li');
   const busy = document.querySelector('[data-dash-is-loading="true"]');
-  return drawn && rows && list && !busy;
+  return drawn && list && !busy;
 }"""
+REGIONAL_SETTLED = """() => {
+  const map = document.querySelectorAll('#regional-map path.choroplethlocation').length > 150;
+  const graphs = ['regional-ranking', 'regional-mix', 'regional-subnational', 'regional-cloud'];
+  const drawn = graphs.every(id => document.querySelector('#' + id + ' .main-svg'));
+  const busy = document.querySelector('[data-dash-is-loading="true"]');
+  return map && drawn && !busy;
+}"""
+RUNS_SETTLED = """() => document.querySelectorAll('#runs-table tbody tr td').length > 0
+  && !document.querySelector('[data-dash-is-loading="true"]')"""
 
 
 def measure_page(browser, url: str, projects: list[str]) -> dict:
@@ -178,20 +187,40 @@ def measure_page(browser, url: str, projects: list[str]) -> dict:
         )
         results[f"bytes_{label}_total"] = total
         results[f"bytes_{label}_without_static"] = dynamic
+    results["project_switch_s"] = switch_projects(page, projects, SETTLED)
+    for tab, settled in (("runs", RUNS_SETTLED), ("regional", REGIONAL_SETTLED)):
+        started = time.monotonic()
+        page.click(f"#view-tabs-{tab}")
+        page.wait_for_function(settled, polling=20, timeout=60_000)
+        results[f"open_{tab}_tab_s"] = time.monotonic() - started
+    results["project_switch_regional_tab_s"] = switch_projects(
+        page, [*projects[1:], projects[0]], REGIONAL_SETTLED, title="#regional-summary"
+    )
+    context.close()
+    return results
+
+
+def switch_projects(page, projects: list[str], settled: str, title: str = "") -> float:
+    """Median seconds from picking a project until the open tab has redrawn."""
     switches = []
     for project in projects:
+        before = page.inner_text(title) if title else ""
         page.click("#project-select")
         started = time.monotonic()
         page.get_by_role("option", name=project, exact=True).click()
-        page.wait_for_function(
-            f"() => document.querySelector('#project-title')?.innerText === '{project}'",
-            polling=20,
-        )
-        page.wait_for_function(SETTLED, polling=20, timeout=60_000)
+        if title:
+            page.wait_for_function(
+                f"() => document.querySelector('{title}')?.innerText !== {json.dumps(before)}",
+                polling=20,
+            )
+        else:
+            page.wait_for_function(
+                f"() => document.querySelector('#project-title')?.innerText === '{project}'",
+                polling=20,
+            )
+        page.wait_for_function(settled, polling=20, timeout=60_000)
         switches.append(time.monotonic() - started)
-    results["project_switch_s"] = sorted(switches)[len(switches) // 2]
-    context.close()
-    return results
+    return sorted(switches)[len(switches) // 2]
 
 
 def main() -> None:

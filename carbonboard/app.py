@@ -29,6 +29,7 @@ from carbonboard.sections import (
     project,
     regional,
     runs,
+    tabs,
     totals,
 )
 from carbonboard.sections import export as export_section
@@ -36,17 +37,14 @@ from carbonboard.sections import export as export_section
 log = logging.getLogger(__name__)
 
 # The page, top to bottom. Each module: layout() -> Component, register_callbacks(app, store).
-SECTION_MODULES = [
-    header,
-    totals,
-    filters,
-    export_section,
-    project,
-    runs,
-    comparison,
-    equivalents,
-    regional,
+ABOVE_TABS = [totals, filters, export_section]
+# The tabs: (value, label, sections). Only the open tab is drawn, which keeps the page fast.
+TABS = [
+    (ids.TAB_OVERVIEW, "Overview", [project, equivalents]),
+    (ids.TAB_RUNS, "Runs and comparison", [runs, comparison]),
+    (ids.TAB_REGIONAL, "Where should this have run?", [regional]),
 ]
+SECTION_MODULES = [header, *ABOVE_TABS, *(module for *_, modules in TABS for module in modules)]
 COMPRESSIBLE = (
     "application/json",
     "application/javascript",
@@ -69,6 +67,10 @@ def _gzip_cached(path: str, body: bytes) -> bytes:
 
 def _compress(response: flask.Response) -> flask.Response:
     """gzip text responses when the browser accepts it (the page is large without)."""
+    path = flask.request.path
+    static = path.startswith(("/_dash-component-suites/", "/assets/"))
+    if static and response.direct_passthrough:  # a file sent from disk: read it to compress it
+        response.direct_passthrough = False
     if (
         response.direct_passthrough
         or response.status_code != 200
@@ -80,8 +82,6 @@ def _compress(response: flask.Response) -> flask.Response:
     body = response.get_data()
     if len(body) < COMPRESS_MIN_BYTES:
         return response
-    path = flask.request.path
-    static = path.startswith(("/_dash-component-suites/", "/assets/"))
     compressed = _gzip_cached(path, body) if static else gzip.compress(body, compresslevel=5)
     response.set_data(compressed)
     response.headers["Content-Encoding"] = "gzip"
@@ -106,6 +106,7 @@ def _page_layout(store: HistoryStore, refresh_interval_s: float):
                 dcc.Location(id=ids.URL, refresh=False),
                 dcc.Store(id=ids.SELECTION),
                 dcc.Store(id=ids.DATA_VERSION, data=store.version),
+                *tabs.stores(),
                 dcc.Interval(
                     id=ids.REFRESH,
                     interval=max(refresh_interval_s, 0.2) * 1000,
@@ -135,7 +136,8 @@ def _page_layout(store: HistoryStore, refresh_interval_s: float):
                             color="info",
                             is_open=False,
                         ),
-                        *(module.layout() for module in SECTION_MODULES[1:]),
+                        *(module.layout() for module in ABOVE_TABS),
+                        _tabs(),
                     ],
                 ),
                 html.Footer(
@@ -146,6 +148,28 @@ def _page_layout(store: HistoryStore, refresh_interval_s: float):
         )
 
     return layout
+
+
+def _tabs() -> dcc.Tabs:
+    """The views below the filters; dcc.Tabs mounts only the open one."""
+    return dcc.Tabs(
+        id=ids.VIEW_TABS,
+        value=ids.TAB_OVERVIEW,
+        className="carbonboard-tabs",
+        parent_className="carbonboard-tabs-parent mb-3",
+        content_className="pt-3",
+        children=[
+            dcc.Tab(
+                label=label,
+                value=value,
+                id=f"{ids.VIEW_TABS}-{value}",
+                className="carbonboard-tab",
+                selected_className="carbonboard-tab--selected",
+                children=[module.layout() for module in modules],
+            )
+            for value, label, modules in TABS
+        ],
+    )
 
 
 def create_app(
@@ -175,6 +199,7 @@ def create_app(
         title="carbonboard",
         update_title=None,
         assets_folder=str(assets_dir()),
+        assets_path_ignore=["^src$"],  # build recipes, not page scripts
         serve_locally=True,
         external_stylesheets=[],
         external_scripts=[],
@@ -184,6 +209,7 @@ def create_app(
     app.layout = _page_layout(store, refresh_interval_s)
     for module in SECTION_MODULES:
         module.register_callbacks(app, store)
+    tabs.register_callbacks(app)
     _register_refresh(app, store)
     app.server.after_request(_compress)
     app.server.config["carbonboard.store"] = store

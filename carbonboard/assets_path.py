@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
+
+# plotly.js for the page and the reports: only the trace types carbonboard draws (a third of the
+# full bundle). Built by `make plotly-bundle` from assets/src/plotly/.
+PLOTLY_BUNDLE = "plotly-carbonboard.min.js"
 
 
 def assets_dir() -> Path:
@@ -12,3 +17,9 @@ def assets_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "assets"
+
+
+@lru_cache(maxsize=1)
+def plotly_bundle_js() -> str:
+    """The partial plotly.js bundle's source, to inline into a standalone report."""
+    return (assets_dir() / PLOTLY_BUNDLE).read_text(encoding="utf-8")

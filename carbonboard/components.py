@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, get_app, html
 
+from carbonboard.export import slugify
 from carbonboard.theme import PLOTLY_TEMPLATE
-
-UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_filename(stem: str) -> str:
-    """A file name from free text (project names come from CSVs): letters, digits, . _ -."""
-    return UNSAFE_FILENAME.sub("-", stem).strip("-.") or "carbonboard-chart"
 
 
 def placeholder_figure(message: str = "") -> go.Figure:
@@ -34,11 +26,12 @@ def graph(
     filename: str = "carbonboard-chart",
     **graph_props,
 ) -> dcc.Graph:
-    """A dcc.Graph with the app's config: no plotly logo, meaningful image file name, and the
-    map data (topojson) served from the app's own assets, never from a CDN."""
+    """A dcc.Graph with the app's config: no plotly logo, and the map data (topojson) served from
+    the app's own assets, never from a CDN. ``filename`` (free text: it may hold a project name
+    from a CSV) names the chart's image, normalised like every download name."""
     config = {
         "displaylogo": False,
-        "toImageButtonOptions": {"filename": safe_filename(filename), "scale": 2},
+        "toImageButtonOptions": {"filename": slugify(filename), "scale": 2},
         "topojsonURL": get_app().get_asset_url("topojson/"),
     }
     return dcc.Graph(

@@ -160,7 +160,11 @@ def runs_to_json(runs: pd.DataFrame, fieldnames: tuple[str, ...] = schema.FIELDN
 
 
 def slugify(text: str) -> str:
-    """Lower-case ASCII letters, digits, dots and dashes: safe in a file name on every system."""
+    """Lower-case ASCII letters, digits, dots and dashes: safe in a file name on every system.
+
+    The one rule for every name carbonboard gives a file (downloads, and the chart images of the
+    plotly tool bar via ``components.graph``), so the same text always gives the same name.
+    """
     slug = re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.")
     return slug or "untitled"
 

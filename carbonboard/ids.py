@@ -11,6 +11,12 @@ REFRESH = "refresh"  # dcc.Interval: polls the store for new data
 URL = "url"  # dcc.Location: the view in the query string
 URL_NOTICE = "url-notice"  # dbc.Alert: unknown values in the URL
 ERROR_NOTICE = "error-notice"  # dbc.Alert: a computation failed (details in the server log)
+VIEW_TABS = "view-tabs"  # dcc.Tabs: only the open tab's charts are drawn
+TAB_OVERVIEW = "overview"  # the project view and equivalents
+TAB_RUNS = "runs"  # the runs table and the run comparison
+TAB_REGIONAL = "regional"  # where should this have run?
+RUNS_TAB_SELECTION = "runs-tab-selection"  # dcc.Store: SELECTION, updated while the tab is open
+REGIONAL_TAB_SELECTION = "regional-tab-selection"  # dcc.Store: the same for the regional tab
 
 # --- header -------------------------------------------------------------------------------------
 HEADER = "header"

@@ -1,26 +1,32 @@
-"""A self-contained HTML report of one view: totals, equivalents, charts, runs and methodology.
+"""A self-contained HTML report of one view: totals, equivalents, charts, the runs picked for
+comparison, where the runs should have run, the runs table and the methodology.
 
 The file is meant to travel (a USB stick, an email, a meeting-room laptop with no network):
-plotly.js is inlined once, figures are interactive, and nothing in it refers to another file or to
-the network. Every value that came from a CSV is HTML-escaped. A print stylesheet makes "Print to
-PDF" from the browser give a clean document.
+plotly.js and the world map's geometry are inlined once, figures are interactive, and nothing in
+it refers to another file or to the network. Every value that came from a CSV is HTML-escaped.
+A print stylesheet makes "Print to PDF" from the browser give a clean document.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
+from functools import lru_cache
 from html import escape
 
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.offline
+import plotly.io
 
+from carbonboard import comparisons as cmp
 from carbonboard import figures
 from carbonboard import formatting as fmt
+from carbonboard.assets_path import assets_dir, plotly_bundle_js
 from carbonboard.data import aggregate
 from carbonboard.data.store import History
 from carbonboard.equivalents import equivalents
+from carbonboard.sections.comparison import run_labels
 from carbonboard.selection import Selection
 
 # Interactive but self-contained: no "edit in Chart Studio" link, no logo link to the web.
@@ -34,6 +40,12 @@ METHOD_COLUMNS = {
 # CSV export holds them all.
 MAX_TABLE_RUNS = 1000
 RUN_ID_CHARS = 8
+RUN_NUMERIC_COLUMNS = ("duration", "energy", "emissions", "intensity")
+RANKING_SIZE = 5  # cleanest and dirtiest grids shown next to the view's own, as in the dashboard
+# The geometry plotly.js draws a world map with (scope "world", 110 m resolution). The dashboard
+# serves it from assets/ (the graphs' ``topojsonURL``); the report sets it in
+# ``window.PlotlyGeoAssets``, which plotly.js reads instead of fetching the file.
+WORLD_TOPOJSON = "world_110m"
 
 STYLE = """
 :root { color-scheme: light; --ink: #1d2733; --muted: #5b6673; --rule: #d5dbe1; --accent: #2e7d32; }
@@ -49,6 +61,8 @@ h3 { font-size: 1rem; margin: 16px 0 6px; }
 .card .value { font-size: 1.4rem; font-weight: 600; }
 .card .label { color: var(--muted); font-size: 0.85rem; }
 figure.chart { margin: 0 0 18px; border: 1px solid var(--rule); border-radius: 8px; padding: 8px; }
+figure.chart figcaption { color: var(--muted); font-size: 0.85rem; padding: 6px 4px 0; }
+.recommendation { font-weight: 600; }
 table { border-collapse: collapse; width: 100%; font-size: 0.85rem; }
 th, td { border-bottom: 1px solid var(--rule); padding: 4px 6px; text-align: left;
          vertical-align: top; }
@@ -120,6 +134,83 @@ def charts_section(runs: pd.DataFrame, selection: Selection) -> str:
         for slug, figure in report_figures(runs, selection).items()
     )
     return f'<section id="charts"><h2>Charts</h2>{divs}</section>'
+
+
+def comparison_section(history: History, selection: Selection) -> str:
+    """The runs picked for comparison (the selection's ``run_ids``) side by side, as the dashboard
+    compares them; nothing when no run is picked."""
+    picked = aggregate.runs_by_id(history.runs, selection.run_ids)
+    if picked.empty:
+        return ""
+    chart = figure_div(
+        figures.comparison_figure(picked, run_labels(picked)), "chart-run-comparison"
+    )
+    table = html_table(runs_table_frame(picked), numeric=RUN_NUMERIC_COLUMNS)
+    return (
+        '<section id="comparison"><h2>Compared runs</h2>'
+        f'<figure class="chart">{chart}</figure>{table}</section>'
+    )
+
+
+@lru_cache(maxsize=1)
+def geo_assets_script() -> str:
+    """The world map's geometry inline, where plotly.js looks before fetching it from a URL."""
+    path = assets_dir() / "topojson" / f"{WORLD_TOPOJSON}.json"
+    topojson = json.dumps(json.loads(path.read_text(encoding="utf-8")), separators=(",", ":"))
+    # "<" only occurs inside JSON strings, where "<\/" reads the same and cannot end the script.
+    safe = topojson.replace("</", "<\\/")
+    return (
+        "<script>(window.PlotlyGeoAssets = window.PlotlyGeoAssets || {topojson: {}})"
+        f".topojson.{WORLD_TOPOJSON} = {safe};</script>"
+    )
+
+
+def _explained_chart(
+    title: str, figure: go.Figure, slug: str, assumptions: str, lead: str = ""
+) -> str:
+    """A chart under its title (and a one-line finding), with its assumptions underneath."""
+    finding = f'<p class="recommendation">{escape(lead)}</p>' if lead else ""
+    return (
+        f"<h3>{escape(title)}</h3>{finding}"
+        f'<figure class="chart">{figure_div(figure, "chart-" + slug)}'
+        f"<figcaption>{escape(assumptions)}</figcaption></figure>"
+    )
+
+
+def regional_section(runs: pd.DataFrame) -> str:
+    """Where should this have run? The view's energy on every country's grid and in every cloud
+    region, as the dashboard's regional tab compares it, each chart with its assumptions."""
+    base, countries, cloud = cmp.baseline(runs), cmp.country_table(), cmp.cloud_table()
+    grid_assumptions = cmp.grid_assumptions(base, countries, countries)
+    compared = cmp.cloud_comparison(base, cloud)
+    recommendation = cmp.cloud_recommendation(base, compared)
+    missing = cmp.unknown_cloud_regions(base, cloud)
+    if missing:
+        recommendation += f" No data for this region: {', '.join(missing)}."
+    return (
+        '<section id="regional"><h2>Where should this have run?</h2>'
+        + geo_assets_script()
+        + _explained_chart(
+            "Grid carbon intensity around the world",
+            cmp.world_map_figure(base, countries, "intensity"),
+            "world-map",
+            grid_assumptions,
+        )
+        + _explained_chart(
+            "Cleanest and dirtiest grids",
+            cmp.ranking_figure(cmp.country_ranking(base, countries, RANKING_SIZE)),
+            "country-ranking",
+            grid_assumptions,
+        )
+        + _explained_chart(
+            "Cloud regions",
+            cmp.cloud_figure(compared, base),
+            "cloud-regions",
+            cmp.cloud_assumptions(base, countries, cloud),
+            lead=recommendation,
+        )
+        + "</section>"
+    )
 
 
 def describe_selection(selection: Selection) -> str:
@@ -226,9 +317,7 @@ def runs_section(runs: pd.DataFrame) -> str:
         if len(runs) > MAX_TABLE_RUNS
         else ""
     )
-    table = html_table(
-        runs_table_frame(runs), numeric=["duration", "energy", "emissions", "intensity"]
-    )
+    table = html_table(runs_table_frame(runs), numeric=RUN_NUMERIC_COLUMNS)
     return f'<section id="runs"><h2>Runs</h2>{note}{table}</section>'
 
 
@@ -275,7 +364,7 @@ def page(title: str, subtitle: str, body_sections: Iterable[str], generated_at: 
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{STYLE}</style>"
-        f"<script>{plotly.offline.get_plotlyjs()}</script></head><body>"
+        f"<script>{plotly_bundle_js()}</script></head><body>"
         f'<header><h1>{escape(title)}</h1><p class="muted">{escape(subtitle)}</p></header>'
         + "".join(body_sections)
         + f"<footer>Generated by carbonboard on {escape(stamp)}.</footer></body></html>\n"
@@ -285,7 +374,8 @@ def page(title: str, subtitle: str, body_sections: Iterable[str], generated_at: 
 def build_report(
     history: History, selection: Selection, generated_at: dt.datetime | None = None
 ) -> str:
-    """The report of one view, as the dashboard shows it, in one file."""
+    """The report of one view, as the dashboard shows it, in one file. The picked runs
+    (``selection.run_ids``) are compared side by side; every other section covers the view."""
     runs = aggregate.filter_runs(history.runs, selection)
     title = f"Carbon footprint: {selection.project or 'all projects'}"
     subtitle = f"{describe_selection(selection)}; {len(runs)} runs"
@@ -293,6 +383,8 @@ def build_report(
         totals_section(runs),
         equivalents_section(runs),
         charts_section(runs, selection),
+        comparison_section(history, selection),
+        regional_section(runs),
         runs_section(runs),
         methodology_section(runs),
     ]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
-from carbonboard.data.aggregate import experiments, filter_runs, projects
+from carbonboard.data.aggregate import experiments, filter_runs, projects, runs_by_id
 from carbonboard.data.paths import PathError, resolve_paths
 from carbonboard.data.store import HistoryStore
 from carbonboard.report import build_report
@@ -20,10 +21,32 @@ from carbonboard.selection import Selection
 USAGE_ERROR = 2
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     """One line on stderr and a non-zero exit: the user's mistake is not a crash."""
     click.echo(f"carbonboard report: {message}", err=True)
     raise SystemExit(USAGE_ERROR)
+
+
+def usage_message(error: click.UsageError) -> str:
+    """click's usage error as one line; a missing option says what it wants (its help text)."""
+    param = error.param if isinstance(error, click.MissingParameter) else None
+    if param is None or not param.help:
+        return " ".join(error.format_message().split())
+    wanted = param.help.rstrip(".")
+    return f"{param.opts[0]} is required: {wanted[:1].lower()}{wanted[1:]}"
+
+
+class OneLineErrors(click.Command):
+    """A command whose usage mistakes (a missing or unknown option, a bad value) are one line on
+    stderr, not click's usage block."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as error:
+            _fail(usage_message(error))
 
 
 def _iso_date(option: str, value: str | None) -> str | None:
@@ -33,7 +56,6 @@ def _iso_date(option: str, value: str | None) -> str | None:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError:
         _fail(f"{option} {value!r} is not a date (use YYYY-MM-DD)")
-    return None
 
 
 def _known(values: list[str], wanted: str | None, what: str) -> None:
@@ -42,24 +64,32 @@ def _known(values: list[str], wanted: str | None, what: str) -> None:
         _fail(f"unknown {what} {wanted!r}; known {what}s: {listed}")
 
 
-@click.command("report")
+@click.command("report", cls=OneLineErrors)
 @click.option(
     "--filepath",
     "filepaths",
     multiple=True,
     required=True,
-    help="Emissions CSV, directory or glob (repeatable), as for the dashboard.",
+    help="The emissions CSV, directory or glob to read, as for the dashboard (repeatable), "
+    "e.g. --filepath=emissions.csv.",
 )
 @click.option(
     "--out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The HTML file to write.",
+    help="The HTML file to write, e.g. --out=report.html.",
 )
 @click.option("--project", help="Only this project (default: all projects).")
 @click.option("--experiment", help="Only this experiment (default: all experiments).")
 @click.option("--from", "date_from", metavar="YYYY-MM-DD", help="First day, inclusive.")
 @click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Last day, inclusive.")
+@click.option(
+    "--run",
+    "run_ids",
+    multiple=True,
+    metavar="RUN_ID",
+    help="A run to compare side by side with the others given (repeatable).",
+)
 def report(
     filepaths: tuple[str, ...],
     out: Path,
@@ -67,13 +97,16 @@ def report(
     experiment: str | None,
     date_from: str | None,
     date_to: str | None,
+    run_ids: tuple[str, ...],
 ) -> None:
-    """Write a self-contained HTML report (charts, runs, methodology) that opens offline."""
+    """Write a self-contained HTML report (charts, regional comparisons, runs, methodology) that
+    opens offline."""
     selection = Selection(
         project=project,
         experiment=experiment,
         date_from=_iso_date("--from", date_from),
         date_to=_iso_date("--to", date_to),
+        run_ids=run_ids,
     )
     if selection.date_from and selection.date_to and selection.date_from > selection.date_to:
         _fail(f"--from {selection.date_from} is after --to {selection.date_to}")
@@ -85,6 +118,10 @@ def report(
     _known(projects(history.runs), project, "project")
     in_project = filter_runs(history.runs, Selection(project=project))
     _known(experiments(in_project), experiment, "experiment")
+    found = set(runs_by_id(history.runs, run_ids)["run_id"].astype(str))
+    unknown = [run_id for run_id in run_ids if run_id not in found]
+    if unknown:
+        _fail(f"unknown run {unknown[0]!r}: give the full run id, as in the CSV's run_id column")
     try:
         out.write_text(build_report(history, selection), encoding="utf-8")
     except OSError as error:

@@ -1,9 +1,12 @@
-"""What the user is looking at: one value object shared by filters, URL, sections and exports."""
+"""What the user is looking at: the data ``Selection`` (shared by filters, sections and exports)
+and the ``ViewOptions`` (tab and chart toggles); the URL holds both."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from urllib.parse import parse_qs, urlencode
+
+from carbonboard import ids
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,53 @@ QUERY_KEYS = {
 }
 
 
+@dataclass(frozen=True)
+class ViewOptions:
+    """How the selection is shown: the tab and the charts' toggles. Defaults stay out of the URL."""
+
+    tab: str = ids.TAB_OVERVIEW
+    cumulative: bool = False  # emissions over time: per run or cumulative
+    map_mode: str = "intensity"  # world map: intensity | emissions | low_carbon
+    cloud_provider: str = "all"  # cloud regions: all | aws | gcp | azure
+
+
+VIEW_CHOICES = {
+    "tab": (ids.TAB_OVERVIEW, ids.TAB_RUNS, ids.TAB_REGIONAL),
+    "map_mode": ("intensity", "emissions", "low_carbon"),
+    "cloud_provider": ("all", "aws", "gcp", "azure"),
+}
+VIEW_QUERY_KEYS = {"tab": "tab", "map": "map_mode", "cloud": "cloud_provider"}
+
+
+def view_from_query(search: str | None) -> tuple[ViewOptions, list[str]]:
+    """The view options of a URL, and a notice for each value we do not know (default used)."""
+    params = _params(search)
+    values: dict = {}
+    notices = []
+    for key, field_name in VIEW_QUERY_KEYS.items():
+        if key not in params:
+            continue
+        value = params[key][-1]
+        if value in VIEW_CHOICES[field_name]:
+            values[field_name] = value
+        else:
+            notices.append(f'Unknown {key} "{value}" in the address: showing the default.')
+    if "cumulative" in params:
+        values["cumulative"] = params["cumulative"][-1] in ("1", "true", "yes")
+    return ViewOptions(**values), notices
+
+
+def _params(search: str | None) -> dict[str, list[str]]:
+    return parse_qs((search or "").lstrip("?"), keep_blank_values=False)
+
+
 def from_query(search: str | None) -> Selection:
     """Parse a URL query string (with or without the leading ``?``); unknown keys are ignored.
 
     Values are not checked against the data here (see ``aggregate.validate_selection``), only
     decoded: a hand-edited URL never raises.
     """
-    params = parse_qs((search or "").lstrip("?"), keep_blank_values=False)
+    params = _params(search)
     values = {
         field_name: params[key][-1] for key, field_name in QUERY_KEYS.items() if key in params
     }
@@ -56,10 +99,18 @@ def from_query(search: str | None) -> Selection:
     return Selection(**values, run_ids=run_ids)
 
 
-def to_query(selection: Selection) -> str:
-    """The query string (with ``?``, or "" for the default view) that reproduces ``selection``."""
+def to_query(selection: Selection, view: ViewOptions | None = None) -> str:
+    """The query string (with ``?``, or "" for the default view) that reproduces ``selection``
+    and ``view``."""
     data = selection.to_dict()
     pairs = [(key, data[field_name]) for key, field_name in QUERY_KEYS.items() if data[field_name]]
     if selection.run_ids:
         pairs.append(("runs", ",".join(selection.run_ids)))
+    view = view or ViewOptions()
+    default = ViewOptions()
+    for key, field_name in VIEW_QUERY_KEYS.items():
+        if getattr(view, field_name) != getattr(default, field_name):
+            pairs.append((key, getattr(view, field_name)))
+    if view.cumulative:
+        pairs.append(("cumulative", "1"))
     return "?" + urlencode(pairs, safe=",") if pairs else ""

@@ -85,6 +85,30 @@ def page(browser) -> Iterator:
     context.close()
 
 
+@pytest.fixture
+def offline_page(browser) -> Iterator:
+    """A page with the network off, for files opened from disk: every request for anything but a
+    file is refused and recorded in ``page.refused``; console errors in ``page.console_errors``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.refused = []
+    page.console_errors = []
+
+    def only_files(route) -> None:
+        if route.request.url.startswith(("file:", "data:")):
+            route.continue_()
+        else:
+            page.refused.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_files)
+    context.set_offline(True)
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    yield page
+    context.close()
+
+
 @pytest.fixture(scope="module")
 def serve_app():
     """Serve ``carbonboard.app.create_app(filepaths, **kwargs)`` with waitress on a free port.

@@ -122,7 +122,8 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Output(ids.COMPARISON_TABLE, "children"),
         Output(ids.COMPARISON_GRAPH, "figure"),
         Output(ids.COMPARISON_GRAPH, "style"),
-        Input(ids.SELECTION, "data"),
+        Input(ids.RUNS_TAB_SELECTION, "data"),
+        prevent_initial_call=True,  # filled when the tab opens
     )
     def update_comparison(selection_data: dict | None):
         selection = Selection.from_dict(selection_data)

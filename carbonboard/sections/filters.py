@@ -14,7 +14,7 @@ from dash import Dash, Input, Output, ctx, dcc, html, no_update
 from carbonboard import ids
 from carbonboard.data.aggregate import date_range, experiments, projects, validate_selection
 from carbonboard.data.store import HistoryStore
-from carbonboard.selection import Selection, from_query, to_query
+from carbonboard.selection import Selection, ViewOptions, from_query, to_query, view_from_query
 
 COMPARE_OPTIONS_MAX = 100  # the newest runs of the selection offered for comparison
 
@@ -102,8 +102,26 @@ def compare_options(
     ]
 
 
+# The view options' controls (in the tabs) and the ViewOptions field each one sets.
+VIEW_CONTROLS = {
+    ids.VIEW_TABS: "tab",
+    ids.TIMELINE_CUMULATIVE: "cumulative",
+    ids.REGIONAL_MAP_MODE: "map_mode",
+    ids.REGIONAL_CLOUD_PROVIDER: "cloud_provider",
+}
+
+
+def _view_from_controls(values: list) -> ViewOptions:
+    """The controls' values; an unset control (not yet drawn) keeps the default."""
+    given = {field: value for field, value in zip(VIEW_CONTROLS.values(), values, strict=True)}
+    given = {field: value for field, value in given.items() if value is not None}
+    if "cumulative" in given:
+        given["cumulative"] = bool(given["cumulative"])
+    return ViewOptions(**given)
+
+
 def register_callbacks(app: Dash, store: HistoryStore) -> None:
-    """The selection callback: URL ⇄ controls ⇄ ``ids.SELECTION``."""
+    """The selection callback: URL ⇄ controls ⇄ ``ids.SELECTION`` (and the view options)."""
 
     @app.callback(
         Output(ids.SELECTION, "data"),
@@ -120,6 +138,7 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Output(ids.DATE_RANGE, "max_date_allowed"),
         Output(ids.COMPARE_SELECT, "options"),
         Output(ids.COMPARE_SELECT, "value"),
+        *(Output(control, "value") for control in VIEW_CONTROLS),
         Input(ids.URL, "search"),
         Input(ids.PROJECT_SELECT, "value"),
         Input(ids.EXPERIMENT_SELECT, "value"),
@@ -127,12 +146,15 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Input(ids.DATE_RANGE, "end_date"),
         Input(ids.COMPARE_SELECT, "value"),
         Input(ids.DATA_VERSION, "data"),
+        *(Input(control, "value") for control in VIEW_CONTROLS),
     )
-    def sync(search, project, experiment, start, end, run_ids, _version):
+    def sync(search, project, experiment, start, end, run_ids, _version, *view_values):
         runs = store.current().runs
         from_url = ctx.triggered_id in (None, ids.URL)
+        shown_view = _view_from_controls(list(view_values))
         if from_url:
             wanted = from_query(search)
+            view, view_notices = view_from_query(search)
         else:
             wanted = Selection(
                 project=_value(project),
@@ -145,8 +167,19 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
                 wanted = Selection(
                     wanted.project, None, wanted.date_from, wanted.date_to, wanted.run_ids
                 )
+            view, view_notices = shown_view, []
         selection, notices = validate_selection(wanted, runs)
-        query = to_query(selection)
+        notices += view_notices
+        query = to_query(selection, view)
+        new_query = no_update if from_url or query == (search or "") else query
+        view_outputs = [
+            no_update
+            if getattr(view, field) == getattr(shown_view, field)
+            else getattr(view, field)
+            for field in VIEW_CONTROLS.values()
+        ]
+        if ctx.triggered_id in VIEW_CONTROLS:  # a toggle: only the address changes
+            return (no_update, new_query, *[no_update] * 12, *view_outputs)
         # Send only what changed: re-rendering controls is what the browser spends time on.
         reload = from_url or ctx.triggered_id == ids.DATA_VERSION
         new_project = reload or ctx.triggered_id == ids.PROJECT_SELECT
@@ -160,7 +193,7 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
 
         return (
             selection.to_dict(),
-            no_update if from_url or query == (search or "") else query,
+            new_query,
             [html.Div(n) for n in notices] if from_url else no_update,
             bool(notices) if from_url else no_update,
             [{"label": "All projects", "value": ids.ALL}]
@@ -179,4 +212,5 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
             f"{span[1]:%Y-%m-%d}" if span else no_update,
             compare_options(store.selected_runs(selection), runs, selection.run_ids),
             unless(run_ids, list(selection.run_ids)),
+            *view_outputs,
         )

@@ -17,7 +17,7 @@ from dash import Dash, Input, Output, html
 from carbonboard import comparisons as cmp
 from carbonboard import ids
 from carbonboard.components import graph, placeholder_figure, section_card
-from carbonboard.data.aggregate import filter_runs
+from carbonboard.data.aggregate import filter_runs, runs_by_id
 from carbonboard.data.store import History, HistoryStore
 from carbonboard.formatting import format_count, format_energy_kwh, format_intensity, format_mass_kg
 from carbonboard.selection import Selection
@@ -119,7 +119,8 @@ def layout() -> html.Section:
 
 class _BaselineCache:
     """The last few selections' baselines per data version: the four callbacks of one selection
-    change share one grouping of the runs, and only the small baselines are kept."""
+    change share one grouping of the runs, and only the small baselines are kept. Runs picked for
+    comparison, when there are some, are what is replayed."""
 
     def __init__(self, size: int = 16) -> None:
         self._size = size
@@ -133,7 +134,12 @@ class _BaselineCache:
             cached = self._entries.get(key)
         if cached is not None:
             return cached
-        base = cmp.baseline(filter_runs(history.runs, picked))
+        runs = (
+            runs_by_id(history.runs, picked.run_ids)
+            if picked.run_ids
+            else filter_runs(history.runs, picked)
+        )
+        base = cmp.baseline(runs)
         with self._lock:
             self._entries[key] = base
             while len(self._entries) > self._size:
@@ -158,8 +164,9 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Output(ids.REGIONAL_MAP, "figure"),
         Output(ids.REGIONAL_MAP_NOTE, "children"),
         Output(ids.REGIONAL_SUMMARY, "children"),
-        Input(ids.SELECTION, "data"),
+        Input(ids.REGIONAL_TAB_SELECTION, "data"),
         Input(ids.REGIONAL_MAP_MODE, "value"),
+        prevent_initial_call=True,  # filled when the tab opens
     )
     def update_map(selection: dict | None, mode: str | None):
         base, countries = current(selection), cmp.country_table()
@@ -171,7 +178,8 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Output(ids.REGIONAL_RANKING_NOTE, "children"),
         Output(ids.REGIONAL_MIX, "figure"),
         Output(ids.REGIONAL_MIX_NOTE, "children"),
-        Input(ids.SELECTION, "data"),
+        Input(ids.REGIONAL_TAB_SELECTION, "data"),
+        prevent_initial_call=True,  # filled when the tab opens
     )
     def update_ranking(selection: dict | None):
         base, countries = current(selection), cmp.country_table()
@@ -193,8 +201,9 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Output(ids.REGIONAL_SUBNATIONAL_COUNTRY, "value"),
         Output(ids.REGIONAL_SUBNATIONAL, "figure"),
         Output(ids.REGIONAL_SUBNATIONAL_NOTE, "children"),
-        Input(ids.SELECTION, "data"),
+        Input(ids.REGIONAL_TAB_SELECTION, "data"),
         Input(ids.REGIONAL_SUBNATIONAL_COUNTRY, "value"),
+        prevent_initial_call=True,  # filled when the tab opens
     )
     def update_subnational(selection: dict | None, country: str | None):
         base, countries = current(selection), cmp.country_table()
@@ -220,8 +229,9 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Output(ids.REGIONAL_CLOUD, "figure"),
         Output(ids.REGIONAL_CLOUD_RECOMMENDATION, "children"),
         Output(ids.REGIONAL_CLOUD_NOTE, "children"),
-        Input(ids.SELECTION, "data"),
+        Input(ids.REGIONAL_TAB_SELECTION, "data"),
         Input(ids.REGIONAL_CLOUD_PROVIDER, "value"),
+        prevent_initial_call=True,  # filled when the tab opens
     )
     def update_cloud(selection: dict | None, provider: str | None):
         base, countries, cloud = current(selection), cmp.country_table(), cmp.cloud_table()

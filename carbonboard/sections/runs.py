@@ -223,11 +223,12 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Output(ids.RUNS_TABLE, "data"),
         Output(ids.RUNS_TABLE, "page_count"),
         Output(ids.RUNS_COUNT, "children"),
-        Input(ids.SELECTION, "data"),
+        Input(ids.RUNS_TAB_SELECTION, "data"),
         Input(ids.RUNS_TABLE, "page_current"),
         Input(ids.RUNS_TABLE, "page_size"),
         Input(ids.RUNS_TABLE, "sort_by"),
         Input(ids.RUNS_TABLE, "filter_query"),
+        prevent_initial_call=True,  # filled when the tab opens
     )
     def update_table(selection_data, page_current, page_size, sort_by, filter_query):
         runs = store.selected_runs(Selection.from_dict(selection_data))

@@ -7,7 +7,7 @@ import pytest
 
 from carbonboard.data import aggregate
 from carbonboard.data.store import HistoryStore
-from carbonboard.selection import Selection, from_query, to_query
+from carbonboard.selection import Selection, ViewOptions, from_query, to_query, view_from_query
 
 
 @pytest.fixture
@@ -131,3 +131,18 @@ def test_query_string_round_trip() -> None:
     assert to_query(Selection()) == ""
     assert from_query("?runs=a,,a,b&bogus=1&project=") == Selection(run_ids=("a", "b"))
     assert from_query(None) == Selection()
+
+
+def test_view_options_round_trip_and_unknown_values_fall_back() -> None:
+    view = ViewOptions(tab="regional", cumulative=True, map_mode="emissions", cloud_provider="gcp")
+    query = to_query(Selection("nlp-bert"), view)
+    assert query == "?project=nlp-bert&tab=regional&map=emissions&cloud=gcp&cumulative=1"
+    assert view_from_query(query) == (view, [])
+    assert from_query(query) == Selection("nlp-bert")
+    assert to_query(Selection(), ViewOptions()) == ""
+    fallback, notices = view_from_query("?tab=nowhere&map=regional&cloud=aws")
+    assert fallback == ViewOptions(cloud_provider="aws")
+    assert notices == [
+        'Unknown tab "nowhere" in the address: showing the default.',
+        'Unknown map "regional" in the address: showing the default.',
+    ]

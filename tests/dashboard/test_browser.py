@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from plotly.offline import get_plotlyjs_version
 
 from carbonboard import ids
 
 pytestmark = pytest.mark.browser
 
-SECTIONS = (
-    ids.HEADER,
-    ids.TOTALS_SECTION,
-    ids.FILTERS_SECTION,
-    ids.PROJECT_SECTION,
-    ids.RUNS_SECTION,
-    ids.COMPARISON_SECTION,
-    ids.EQUIVALENTS_SECTION,
-)
+SECTIONS = (ids.HEADER, ids.TOTALS_SECTION, ids.FILTERS_SECTION)  # above the tabs
+TAB_SECTIONS = {
+    ids.TAB_OVERVIEW: (ids.PROJECT_SECTION, ids.EQUIVALENTS_SECTION),
+    ids.TAB_RUNS: (ids.RUNS_SECTION, ids.COMPARISON_SECTION),
+    ids.TAB_REGIONAL: (ids.REGIONAL_SECTION,),
+}
 GRAPHS = (ids.TIMELINE_GRAPH, ids.EXPERIMENTS_GRAPH, ids.ENERGY_SPLIT_GRAPH)
 
 
@@ -32,25 +30,44 @@ def points(page, graph_id: str) -> int:
 
 
 def wait_rendered(page) -> None:
+    """The overview tab, drawn."""
     for graph_id in GRAPHS:
         page.wait_for_selector(f"#{graph_id} .main-svg", timeout=20_000)
+    page.wait_for_selector(f"#{ids.EQUIVALENTS_LIST} li")
+
+
+def open_runs_tab(page) -> None:
+    page.click(f"#{ids.VIEW_TABS}-{ids.TAB_RUNS}")
     page.wait_for_function(
         f"() => document.querySelectorAll('#{ids.RUNS_TABLE} tbody tr td').length > 0"
     )
-    page.wait_for_selector(f"#{ids.EQUIVALENTS_LIST} li")
 
 
 def test_the_page_renders_every_section_offline(page, base_url, artifacts_dir) -> None:
     page.goto(base_url)
     wait_rendered(page)
-    for section in SECTIONS:
+    for section in SECTIONS + TAB_SECTIONS[ids.TAB_OVERVIEW]:
         assert page.locator(f"#{section}").is_visible(), section
+    # dcc.Tabs draws only the open tab: the others are not on the page yet
+    assert page.locator(f"#{ids.RUNS_SECTION}").count() == 0
     assert page.inner_text(f"#{ids.HEADER_RUNS}") == "42 runs"
     assert page.inner_text(f"#{ids.TOTAL_RUNS}") == "42"
     assert points(page, ids.TIMELINE_GRAPH) == 42
     page.screenshot(path=str(artifacts_dir / "dashboard.png"), full_page=True)
+    open_runs_tab(page)
+    for section in TAB_SECTIONS[ids.TAB_RUNS]:
+        assert page.locator(f"#{section}").is_visible(), section
+    assert page.url.endswith("/?tab=runs")
+    page.click(f"#{ids.VIEW_TABS}-{ids.TAB_REGIONAL}")
+    page.wait_for_selector(
+        f"#{ids.REGIONAL_MAP} path.choroplethlocation", state="attached", timeout=20_000
+    )
+    assert page.locator(f"#{ids.REGIONAL_SECTION}").is_visible()
     requested = page.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)")
     assert all(url.startswith(base_url) for url in requested), requested
+    # plotly.js is the partial bundle from assets/, of the version plotly.py writes figures for
+    assert not any("plotly.min.js" in url for url in requested), requested
+    assert page.evaluate("() => window.Plotly.version") == get_plotlyjs_version()
     assert page.console_errors == []
     assert page.failed_requests == []
 
@@ -68,27 +85,43 @@ def test_switching_project_updates_figures_url_and_history(page, base_url) -> No
         "._fullData[0].y.length === 20"
     )
     assert page.url.endswith("/?project=vision-resnet")
-    assert page.inner_text(f"#{ids.RUNS_COUNT}") == "20 of 20 runs"
-    page.go_back()
+    open_runs_tab(page)
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.RUNS_COUNT}')?.innerText === '20 of 20 runs'"
+    )
+    assert page.url.endswith("/?project=vision-resnet&tab=runs")
+    page.go_back()  # back to the overview of the project
+    page.wait_for_selector(f"#{ids.TIMELINE_GRAPH} .main-svg")
+    assert points(page, ids.TIMELINE_GRAPH) == 20
+    page.go_back()  # back to all projects
     page.wait_for_function(
         f"() => document.querySelector('#{ids.PROJECT_TITLE}')?.innerText === 'All projects'"
     )
-    assert points(page, ids.TIMELINE_GRAPH) == 42
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.TIMELINE_GRAPH} .js-plotly-plot')?"
+        "._fullData[0].y.length === 42"
+    )
     assert page.console_errors == []
     assert page.failed_requests == []
 
 
 def test_a_url_reproduces_the_view_and_unknown_values_warn(page, base_url) -> None:
-    page.goto(f"{base_url}/?project=nlp-bert&experiment=bert-large&runs=large-000,large-001")
+    page.goto(
+        f"{base_url}/?project=nlp-bert&experiment=bert-large&runs=large-000,large-001&tab=runs"
+    )
+    page.wait_for_selector(f"#{ids.COMPARISON_GRAPH} .main-svg")
+    page.click(f"#{ids.VIEW_TABS}-{ids.TAB_OVERVIEW}")
     page.wait_for_function(
         f"() => document.querySelector('#{ids.PROJECT_TITLE}')?.innerText"
         " === 'nlp-bert · bert-large'"
     )
+    page.go_back()
     page.wait_for_selector(f"#{ids.COMPARISON_GRAPH} .main-svg")
     assert "large-000"[:8] in page.inner_text(f"#{ids.COMPARISON_TABLE}")
-    page.goto(f"{base_url}/?project=does-not-exist")
+    page.goto(f"{base_url}/?project=does-not-exist&tab=nowhere")
     page.wait_for_selector(f"#{ids.URL_NOTICE}")
     assert "Unknown project" in page.inner_text(f"#{ids.URL_NOTICE}")
+    assert 'Unknown tab "nowhere"' in page.inner_text(f"#{ids.URL_NOTICE}")
     page.wait_for_function(
         f"() => document.querySelector('#{ids.PROJECT_TITLE}')?.innerText === 'All projects'"
     )
@@ -98,6 +131,7 @@ def test_a_url_reproduces_the_view_and_unknown_values_warn(page, base_url) -> No
 def test_clicking_a_run_opens_its_detail(page, base_url) -> None:
     page.goto(base_url)
     wait_rendered(page)
+    open_runs_tab(page)
     page.locator(f"#{ids.RUNS_TABLE} tbody tr td").nth(3).click()
     page.wait_for_selector(f"#{ids.RUN_DETAIL_SPLIT} .main-svg")
     assert "Energy methods" in page.inner_text(f"#{ids.RUN_DETAIL}")

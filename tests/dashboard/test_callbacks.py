@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from carbonboard import ids
@@ -51,6 +53,20 @@ def test_page_and_assets_are_served_locally(app) -> None:
     assert ids.PROJECT_SELECT in str(layout)
     gz = client.get("/_dash-layout", headers={"Accept-Encoding": "gzip"})
     assert gz.headers["Content-Encoding"] == "gzip"
+
+
+def test_files_from_assets_are_compressed_and_plotly_is_the_partial_bundle(app) -> None:
+    client = app.server.test_client()
+    html = client.get("/").get_data(as_text=True)
+    assert "/assets/plotly-carbonboard.min.js" in html
+    assert "/assets/src/" not in html  # the bundle's build recipe is not a page script
+    for asset in ("/assets/bootstrap.min.css", "/assets/plotly-carbonboard.min.js"):
+        plain = client.get(asset)
+        plain.direct_passthrough = False
+        gz = client.get(asset, headers={"Accept-Encoding": "gzip"})
+        assert gz.headers["Content-Encoding"] == "gzip", asset
+        assert gzip.decompress(gz.get_data()) == plain.get_data()
+        assert len(gz.get_data()) < len(plain.get_data()) / 2.5
 
 
 def test_url_sets_the_selection_and_controls(app) -> None:
@@ -115,7 +131,7 @@ def test_runs_table_pages_on_the_server(app) -> None:
         app,
         f"{ids.RUNS_TABLE}.data",
         {
-            f"{ids.SELECTION}.data": selection,
+            f"{ids.RUNS_TAB_SELECTION}.data": selection,
             f"{ids.RUNS_TABLE}.page_current": 1,
             f"{ids.RUNS_TABLE}.page_size": 5,
             f"{ids.RUNS_TABLE}.sort_by": [{"column_id": "run_id", "direction": "asc"}],
@@ -142,7 +158,9 @@ def test_run_detail_shows_tasks(app) -> None:
 
 def test_comparison_and_equivalents(app) -> None:
     selection = {"run_ids": ["bert-000", "resnet-000"]}
-    out = call(app, f"{ids.COMPARISON_TABLE}.children", {f"{ids.SELECTION}.data": selection})
+    out = call(
+        app, f"{ids.COMPARISON_TABLE}.children", {f"{ids.RUNS_TAB_SELECTION}.data": selection}
+    )
     data = out.get_json()["response"]
     assert len(data[ids.COMPARISON_GRAPH]["figure"]["data"]) == 3
     assert "resnet50 · resnet-0" in str(data[ids.COMPARISON_TABLE]["children"])

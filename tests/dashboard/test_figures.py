@@ -9,7 +9,6 @@ import plotly.io as pio
 import pytest
 
 from carbonboard import equivalents, figures
-from carbonboard.components import safe_filename
 from carbonboard.data import aggregate
 from carbonboard.data.store import HistoryStore
 from carbonboard.theme import PLOTLY_TEMPLATE
@@ -87,8 +86,3 @@ def test_equivalents_cite_a_source_and_year() -> None:
     assert km["household_electricity_years"].text.endswith(
         "% of a US home's annual electricity emissions"
     )
-
-
-def test_safe_filenames() -> None:
-    assert safe_filename("nlp bert/../x_emissions") == "nlp-bert-..-x_emissions"
-    assert safe_filename("***") == "carbonboard-chart"

@@ -99,36 +99,23 @@ def test_project_view_exports_only_its_runs(page, base_url, history, tmp_path):
     assert math.isclose(runs["emissions"].sum(), expected["emissions"].sum(), rel_tol=1e-12)
 
 
-def test_report_opens_offline_with_its_charts(browser, page, base_url, tmp_path, external_refs):
+def test_report_opens_offline_with_its_charts(
+    offline_page, page, base_url, tmp_path, external_refs
+):
     open_page(page, base_url)
     report = download(page, ids.EXPORT_REPORT, tmp_path)
     assert report.name == "all-projects_report.html"
     assert external_refs(report.read_text(encoding="utf-8")) == []
 
-    context = browser.new_context()
-    requests: list[str] = []
-    context.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if route.request.url.startswith(("file:", "data:"))
-            else (requests.append(route.request.url), route.abort())
-        ),
-    )
-    context.set_offline(True)
-    offline = context.new_page()
-    errors: list[str] = []
-    offline.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    offline.on("pageerror", lambda e: errors.append(str(e)))
+    offline = offline_page
     offline.goto(report.as_uri())
     offline.wait_for_selector(".js-plotly-plot .main-svg", timeout=20_000)
     charts = offline.locator(".plotly-graph-div").count()
     assert charts >= 2
     assert offline.locator(".js-plotly-plot").count() == charts
     assert offline.locator("#methodology table").count() >= 4
-    context.close()
-    assert errors == []
-    assert requests == []
+    assert offline.console_errors == []
+    assert offline.refused == []
 
 
 def test_theme_and_presentation_survive_a_reload(page, base_url):

@@ -184,3 +184,26 @@ def test_loaded_history_round_trips_with_formulas_neutralised(tmp_path):
     assert (first["longitude"], first["cpu_count"], first["emissions"]) == ("-122.4", "8", "0.5")
     assert float(second["emissions"]) == 1e-9 and second["longitude"] == ""
     assert first["timestamp"] == "2026-06-01T12:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("carbonboard-world-map", "carbonboard-world-map"),
+        ("carbonboard_emissions-over-time", "carbonboard-emissions-over-time"),
+        ("NLP bert_run-1a2b3c4d_energy", "nlp-bert-run-1a2b3c4d-energy"),
+        ("nlp bert/../x_emissions", "nlp-bert-..-x-emissions"),
+        ("***", "untitled"),
+    ],
+)
+def test_chart_image_names_follow_the_download_names_rule(given, expected):
+    """The plotly tool bar's image name follows the download names' rule, whatever it is given."""
+    from dash import Dash
+
+    from carbonboard.assets_path import assets_dir
+    from carbonboard.components import graph
+
+    Dash(__name__, assets_folder=str(assets_dir()))  # graph() reads the app's asset URL
+    options = graph("chart", filename=given).config["toImageButtonOptions"]
+    assert options["filename"] == expected == export.slugify(given)
+    assert export.export_filename(None, [given], "png") == f"all-projects_{expected}.png"

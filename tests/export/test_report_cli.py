@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +14,8 @@ from click.testing import CliRunner
 
 from carbonboard.report_cli import report
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "emissions.csv"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "emissions.csv"
 
 
 def invoke(*args: str):
@@ -26,10 +31,15 @@ def one_line_error(result) -> str:
 
 
 @pytest.fixture(scope="module")
-def project() -> str:
+def example_rows() -> list[dict[str, str]]:
+    with EXAMPLE.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def project(example_rows) -> str:
     """A project of the example history (read from the file, not assumed)."""
-    header, first = EXAMPLE.read_text(encoding="utf-8").splitlines()[:2]
-    return first.split(",")[header.split(",").index("project_name")]
+    return example_rows[0]["project_name"]
 
 
 def test_report_for_one_project_is_written_and_self_contained(tmp_path, project, external_refs):
@@ -66,6 +76,60 @@ def test_bad_selection_is_one_clear_line(tmp_path, args, message):
     assert not (tmp_path / "r.html").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--filepath=EXAMPLE"],
+            "--out is required: the HTML file to write, e.g. --out=report.html",
+        ),
+        (["--out=OUT"], "--filepath is required: the emissions CSV, directory or glob to read"),
+        (["--filepath=EXAMPLE", "--out"], "Option '--out' requires an argument."),
+        (["--filepath=EXAMPLE", "--out=OUT", "--colour"], "No such option '--colour'."),
+        (["--filepath=EXAMPLE", "--out=TMP"], "Invalid value for '--out': File"),
+        (["--filepath=EXAMPLE", "--out=OUT", "--run", "nope"], "unknown run 'nope'"),
+    ],
+)
+def test_bad_arguments_are_one_clear_line_not_a_usage_block(tmp_path, args, message):
+    paths = {"EXAMPLE": str(EXAMPLE), "OUT": str(tmp_path / "r.html"), "TMP": str(tmp_path)}
+    result = invoke(*(re.sub("EXAMPLE|OUT|TMP", lambda m: paths[m.group(0)], a) for a in args))
+    line = one_line_error(result)
+    assert line.startswith("carbonboard report: ") and message in line
+    assert "Usage:" not in result.output
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_missing_out_through_the_installed_command_is_one_line(tmp_path):
+    """The real entry point (``carbonboard report``, a subcommand of the dashboard's group)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "carbonboard", "report", f"--filepath={EXAMPLE}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "carbonboard report: --out is required: the HTML file to write, e.g. --out=report.html\n"
+    )
+
+
+def test_picked_runs_are_compared_in_the_report(tmp_path, example_rows):
+    first, second = (row["run_id"] for row in example_rows[:2])
+    out = tmp_path / "r.html"
+    result = invoke(f"--filepath={EXAMPLE}", f"--out={out}", "--run", first, "--run", second)
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "<h2>Compared runs</h2>" in html and 'id="chart-run-comparison"' in html
+    assert first[:8] in html and second[:8] in html
+
+
 def test_unknown_project_lists_the_known_ones(tmp_path, project):
     result = invoke(f"--filepath={EXAMPLE}", f"--out={tmp_path / 'r.html'}", "--project", "x")
     assert project in one_line_error(result)
@@ -87,3 +151,26 @@ def test_report_is_a_subcommand_next_to_the_dashboards_own_options():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
     assert "--filepath" in result.output and "report" in result.output
+
+
+@pytest.mark.browser
+def test_report_draws_its_charts_and_world_map_with_no_network(offline_page, tmp_path):
+    """Opened from disk with every request refused: plotly.js and the map geometry are inline."""
+    out = tmp_path / "report.html"
+    assert invoke(f"--filepath={EXAMPLE}", f"--out={out}").exit_code == 0
+    page = offline_page
+    page.goto(out.as_uri())
+    page.wait_for_function(
+        "document.querySelectorAll('#chart-world-map path.choroplethlocation').length > 150",
+        timeout=30_000,
+    )
+    assert page.locator("#chart-world-map path.choroplethlocation").count() > 150
+    page.wait_for_function(
+        "document.querySelectorAll('#chart-cloud-regions .bars path').length > 50", timeout=30_000
+    )
+    ranking = page.evaluate("document.getElementById('chart-country-ranking').data[0].y")
+    assert "Your runs" in ranking
+    charts = page.locator(".plotly-graph-div").count()
+    assert page.locator(".js-plotly-plot .main-svg").count() >= charts
+    assert page.console_errors == []
+    assert page.refused == []

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import re
+from html import escape
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from carbonboard import comparisons as cmp
 from carbonboard import report
+from carbonboard.assets_path import assets_dir
 from carbonboard.data.store import History, HistoryStore
 from carbonboard.selection import Selection
 from tracker import schema
@@ -118,6 +122,92 @@ def test_build_report_of_a_view_escapes_csv_text_everywhere(tmp_path, external_r
     assert 'alert("x")</script>' not in html and "<img" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html  # the runs table
     assert "750 g CO₂eq" in html  # totals of the selected project only
-    assert html.count('class="plotly-graph-div"') == 4  # no per-project chart for one project
+    # 4 charts (no per-project chart for one project), then the map, ranking and cloud regions
+    assert html.count('class="plotly-graph-div"') == 4 + 3
     assert "; 2 runs</p>" in html
     assert external_refs(html) == []
+
+
+def plotted(html: str, div_id: str) -> tuple[list[dict], dict]:
+    """The data and layout the page hands plotly.js for one chart."""
+    call = re.search(rf'Plotly\.newPlot\(\s*"{div_id}",\s*', html)
+    assert call, f"no chart {div_id}"
+    decoder = json.JSONDecoder()
+    data, end = decoder.raw_decode(html, call.end())
+    layout, _ = decoder.raw_decode(html, html.index("{", end))
+    return data, layout
+
+
+def regional_history(tmp_path: Path) -> History:
+    """Runs in two countries, one of them in a cloud region, one in a region with no data."""
+    return load_history(
+        tmp_path,
+        {
+            "country_iso_code": ["FRA", "POL", "USA", "DEU"],
+            "region": ["", "", "iowa", ""],
+            "cloud_provider": ["", "", "gcp", "ovh"],
+            "cloud_region": ["", "", "us-central1", "de-1"],
+            "energy_consumed": [2.0, 1.0, 4.0, 0.5],
+            "pue": [1.0, 1.0, 1.1, 1.0],
+        },
+    )
+
+
+def test_regional_section_holds_the_map_ranking_and_cloud_with_their_assumptions(tmp_path):
+    runs = regional_history(tmp_path).runs
+    html = report.regional_section(runs)
+    base, countries, cloud = cmp.baseline(runs), cmp.country_table(), cmp.cloud_table()
+
+    (choropleth, stars), layout = plotted(html, "chart-world-map")
+    assert choropleth["type"] == "choropleth" and choropleth["locationmode"] == "ISO-3"
+    assert len(choropleth["locations"]) == len(countries) > 150
+    assert choropleth["colorbar"]["title"]["text"] == "grid intensity (gCO2e/kWh)"
+    assert set(stars["locations"]) == {"FRA", "POL", "USA", "DEU"}
+    assert layout["geo"]["projection"]["type"] == "natural earth"
+
+    ranking = cmp.country_ranking(base, countries, report.RANKING_SIZE)
+    (bars,), _ = plotted(html, "chart-country-ranking")
+    assert bars["y"] == list(ranking["label"]) and "Your runs" in bars["y"]
+
+    compared = cmp.cloud_comparison(base, cloud)
+    (cloud_bars,), _ = plotted(html, "chart-cloud-regions")
+    assert len(cloud_bars["y"]) == len(cloud) and "GCP us-central1 (yours)" in cloud_bars["y"]
+
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", html)
+    grid = escape(cmp.grid_assumptions(base, countries, countries))
+    assert captions == [grid, grid, escape(cmp.cloud_assumptions(base, countries, cloud))]
+    assert "Same energy everywhere" in captions[0] and "GCP 1.10" in captions[2]
+    finding = re.search(r'<p class="recommendation">(.*?)</p>', html).group(1)
+    assert finding.startswith(escape(cmp.cloud_recommendation(base, compared)))
+    assert finding.endswith("No data for this region: ovh de-1.")
+
+
+def test_regional_section_inlines_the_world_map_geometry(tmp_path):
+    html = report.regional_section(regional_history(tmp_path).runs)
+    script = re.search(r"<script>\(window\.PlotlyGeoAssets = (.*?)</script>", html).group(0)
+    assignment = re.search(r"\.topojson\.world_110m = (.*);</script>$", script)
+    inlined = json.loads(assignment.group(1).replace("<\\/", "</"))
+    asset = json.loads((assets_dir() / "topojson" / "world_110m.json").read_text(encoding="utf-8"))
+    assert inlined == asset
+    drawn = re.search(r'Plotly\.newPlot\(\s*"chart-world-map"', html)
+    assert html.index("PlotlyGeoAssets") < drawn.start()  # set before plotly.js draws the map
+
+
+def test_regional_section_of_an_empty_view_says_so(tmp_path):
+    html = report.regional_section(regional_history(tmp_path).runs.iloc[0:0])
+    assert html.count('class="plotly-graph-div"') == 3  # the map of grid intensity still draws
+    assert re.findall(r"<figcaption>(.*?)</figcaption>", html) == ["No runs in this selection."] * 3
+
+
+def test_picked_runs_are_compared_side_by_side(tmp_path):
+    history = regional_history(tmp_path)
+    picked = Selection(run_ids=("run-2", "run-0"))
+    html = report.build_report(history, picked, generated_at=STAMP)
+    data, _ = plotted(html, "chart-run-comparison")
+    assert [trace["name"] for trace in data] == ["CPU", "GPU", "RAM"]
+    assert data[0]["x"] == ["p · run-2", "p · run-0"]
+    section = re.search(r'<section id="comparison">.*?</section>', html).group(0)
+    assert re.findall(r"<td>(run-\d)</td>", section) == ["run-2", "run-0"]
+    assert "<h2>Compared runs</h2>" not in report.build_report(history, Selection(), STAMP)
+    unknown = Selection(run_ids=("no-such-run",))
+    assert 'id="comparison"' not in report.build_report(history, unknown, STAMP)

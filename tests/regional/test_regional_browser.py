@@ -80,7 +80,7 @@ def colorbar_title(page) -> str | None:
 
 
 def test_world_map_draws_offline_and_the_toggle_changes_its_scale(page, base_url):
-    blocked = open_offline(page, base_url)
+    blocked = open_offline(page, f"{base_url}/?tab=regional")
     page.wait_for_function(
         f"document.querySelectorAll('#{ids.REGIONAL_MAP} path.choroplethlocation').length > 150",
         timeout=30_000,
@@ -102,6 +102,14 @@ def test_world_map_draws_offline_and_the_toggle_changes_its_scale(page, base_url
     assert plotly_value(page, ids.REGIONAL_MAP, "gd.data[0].zmax") != intensity_max
     markers = plotly_value(page, ids.REGIONAL_MAP, "gd.data[1].locations")
     assert set(markers) == {"FRA", "POL", "USA", "DEU"}
+    assert page.url.endswith("/?tab=regional&map=emissions")
+    page.reload()  # the toggle is in the address: a reload keeps it
+    page.wait_for_function(
+        f"document.querySelector('#{ids.REGIONAL_MAP} .cbtitle')?.textContent"
+        ".endsWith(' CO2e had it run there')",
+        timeout=30_000,
+    )
+    assert page.is_checked(f"#{ids.REGIONAL_MAP_MODE} input[value=emissions]")
 
     page.get_by_text("Low-carbon share", exact=True).click()
     page.wait_for_function(
@@ -115,7 +123,7 @@ def test_world_map_draws_offline_and_the_toggle_changes_its_scale(page, base_url
 
 
 def test_every_view_renders_with_its_assumptions(page, base_url):
-    open_offline(page, base_url)
+    open_offline(page, f"{base_url}/?tab=regional")
     page.wait_for_function(
         f"document.querySelectorAll('#{ids.REGIONAL_CLOUD} .bars path').length > 50", timeout=30_000
     )
@@ -141,5 +149,19 @@ def test_every_view_renders_with_its_assumptions(page, base_url):
         ".every(label => label.startsWith('AWS '))",
         timeout=10_000,
     )
+    assert page.url.endswith("/?tab=regional&cloud=aws")
     assert page.console_errors == []
     assert page.failed_requests == []
+
+
+def test_runs_picked_for_comparison_are_what_is_replayed(page, base_url):
+    picked = "00000000-0000-0000-0000-000000000000"  # the first run, in France
+    open_offline(page, f"{base_url}/?tab=regional&runs={picked}")
+    page.wait_for_function(
+        f"document.querySelector('#{ids.REGIONAL_SUMMARY}')?.innerText.startsWith('1 run drew')",
+        timeout=30_000,
+    )
+    assert "France" in page.inner_text(f"#{ids.REGIONAL_SUMMARY}")
+    markers = plotly_value(page, ids.REGIONAL_MAP, "gd.data[1].locations")
+    assert markers == ["FRA"]
+    assert page.console_errors == []

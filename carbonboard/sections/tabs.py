@@ -1,0 +1,41 @@
+"""The tabs below the filters: a tab's sections compute only while it is open.
+
+dcc.Tabs draws only the open tab. Each other tab's sections read the selection from a store of
+their own (``TAB_SELECTIONS``) that a clientside callback fills only while that tab is open, so
+a filter change on the overview sends no request for the hidden tabs, and opening a tab brings
+its sections up to date.
+"""
+
+from __future__ import annotations
+
+from dash import Dash, Input, Output, dcc
+
+from carbonboard import ids
+
+TAB_SELECTIONS = {
+    ids.TAB_RUNS: ids.RUNS_TAB_SELECTION,
+    ids.TAB_REGIONAL: ids.REGIONAL_TAB_SELECTION,
+}
+
+FORWARD_WHEN_OPEN = """function (selection, tab) {
+    if ((tab || "%s") !== "%s") {
+        return window.dash_clientside.no_update;
+    }
+    return selection || {};
+}"""
+
+
+def stores() -> list[dcc.Store]:
+    """The tabs' selection stores, for the page layout."""
+    return [dcc.Store(id=store_id) for store_id in TAB_SELECTIONS.values()]
+
+
+def register_callbacks(app: Dash) -> None:
+    """Forward the selection to each tab's store while that tab is open."""
+    for tab, store_id in TAB_SELECTIONS.items():
+        app.clientside_callback(
+            FORWARD_WHEN_OPEN % (ids.TAB_OVERVIEW, tab),
+            Output(store_id, "data"),
+            Input(ids.SELECTION, "data"),
+            Input(ids.VIEW_TABS, "value"),
+        )
