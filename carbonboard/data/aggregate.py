@@ -293,10 +293,13 @@ def validate_selection(selection: Selection, runs: pd.DataFrame) -> tuple[Select
     if project is not None and not runs["project_name"].eq(project).any():
         notices.append(f"Unknown project “{project}”: showing all projects.")
         project = None
-    scope = runs if project is None else runs[runs["project_name"] == project]
-    if experiment is not None and not scope["experiment_id"].eq(experiment).any():
-        notices.append(f"Unknown experiment “{experiment}”: showing all experiments.")
-        experiment = None
+    if experiment is not None:  # known within the project (one column, not a copy of the runs)
+        in_scope = runs["experiment_id"].eq(experiment)
+        if project is not None:
+            in_scope &= runs["project_name"].eq(project)
+        if not in_scope.any():
+            notices.append(f"Unknown experiment “{experiment}”: showing all experiments.")
+            experiment = None
     dates = []
     for name, value in (("from", selection.date_from), ("to", selection.date_to)):
         parsed = _iso_date(value)
@@ -306,7 +309,11 @@ def validate_selection(selection: Selection, runs: pd.DataFrame) -> tuple[Select
     if dates[0] and dates[1] and dates[0] > dates[1]:
         notices.append(f"The date range {dates[0]} – {dates[1]} is reversed: ignoring it.")
         dates = [None, None]
-    known = set(runs.loc[runs["run_id"].isin(list(selection.run_ids)), "run_id"])
+    known = (
+        set(runs.loc[runs["run_id"].isin(list(selection.run_ids)), "run_id"])
+        if selection.run_ids
+        else set()
+    )
     run_ids = tuple(r for r in selection.run_ids if r in known)
     if len(run_ids) < len(selection.run_ids):
         unknown = len(selection.run_ids) - len(run_ids)

@@ -183,8 +183,10 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         # Send only what changed: re-rendering controls is what the browser spends time on.
         reload = from_url or ctx.triggered_id == ids.DATA_VERSION
         new_project = reload or ctx.triggered_id == ids.PROJECT_SELECT
-        in_project = (
-            runs if selection.project is None else runs[runs["project_name"] == selection.project]
+        in_project = (  # the one column the experiment list needs, not a copy of the runs
+            runs[["experiment_id"]]
+            if selection.project is None
+            else runs.loc[runs["project_name"] == selection.project, ["experiment_id"]]
         )
         span = date_range(runs) if reload else None
 
