@@ -157,7 +157,7 @@ def _tabs() -> dcc.Tabs:
         value=ids.TAB_OVERVIEW,
         className="carbonboard-tabs",
         parent_className="carbonboard-tabs-parent mb-3",
-        content_className="pt-3",
+        content_className="carbonboard-tab-content pt-3",
         children=[
             dcc.Tab(
                 label=label,

@@ -65,9 +65,3 @@ def section_card(title: str, *children, section_id: str | None = None, **props) 
         **card_props,
         **props,
     )
-
-
-def loading(*children, component_id: str | None = None) -> dcc.Loading:
-    """A spinner over ``children`` while their callbacks run: the page never looks frozen."""
-    props = {"id": component_id} if component_id else {}
-    return dcc.Loading(list(children), type="circle", delay_show=150, **props)

@@ -8,7 +8,7 @@ import pandas as pd
 from dash import Dash, Input, Output, dcc, html
 
 from carbonboard import ids
-from carbonboard.components import graph, loading, section_card
+from carbonboard.components import graph, section_card
 from carbonboard.data import aggregate
 from carbonboard.data.store import HistoryStore
 from carbonboard.figures import comparison_figure
@@ -37,10 +37,8 @@ def layout() -> html.Section:
                 placeholder="Pick two or more runs (newest first)…",
                 className="mb-3",
             ),
-            loading(
-                html.Div(id=ids.COMPARISON_TABLE),
-                graph(ids.COMPARISON_GRAPH, filename="carbonboard_run-comparison"),
-            ),
+            html.Div(id=ids.COMPARISON_TABLE),
+            graph(ids.COMPARISON_GRAPH, filename="carbonboard_run-comparison"),
         ),
     )
 

@@ -6,7 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, html
 
 from carbonboard import ids
-from carbonboard.components import loading, section_card
+from carbonboard.components import section_card
 from carbonboard.data.aggregate import totals
 from carbonboard.data.store import HistoryStore
 from carbonboard.equivalents import equivalents
@@ -27,7 +27,7 @@ def layout() -> html.Section:
                 inline=True,
                 className="mb-2 small",
             ),
-            loading(html.Div(id=ids.EQUIVALENTS_LIST)),
+            html.Div(id=ids.EQUIVALENTS_LIST),
         ),
     )
 

@@ -8,7 +8,7 @@ import pandas as pd
 from dash import Dash, Input, Output, html
 
 from carbonboard import ids
-from carbonboard.components import graph, loading, section_card, stat_card
+from carbonboard.components import graph, section_card, stat_card
 from carbonboard.data import aggregate
 from carbonboard.data.store import HistoryStore
 from carbonboard.figures import (
@@ -50,12 +50,12 @@ def layout() -> html.Section:
                     dbc.Col(
                         section_card(
                             "Where it ran, and the carbon intensity used",
-                            loading(html.Div(id=ids.PROJECT_LOCATION)),
+                            html.Div(id=ids.PROJECT_LOCATION),
                         ),
                         lg=7,
                     ),
                     dbc.Col(
-                        section_card("Last run", loading(html.Div(id=ids.PROJECT_LAST_RUN))),
+                        section_card("Last run", html.Div(id=ids.PROJECT_LAST_RUN)),
                         lg=5,
                     ),
                 ]
@@ -68,25 +68,21 @@ def layout() -> html.Section:
                     value=False,
                     className="mb-2",
                 ),
-                loading(graph(ids.TIMELINE_GRAPH, filename="carbonboard_emissions-over-time")),
+                graph(ids.TIMELINE_GRAPH, filename="carbonboard_emissions-over-time"),
             ),
             dbc.Row(
                 [
                     dbc.Col(
                         section_card(
                             "Experiments",
-                            loading(
-                                graph(ids.EXPERIMENTS_GRAPH, filename="carbonboard_experiments")
-                            ),
+                            graph(ids.EXPERIMENTS_GRAPH, filename="carbonboard_experiments"),
                         ),
                         lg=7,
                     ),
                     dbc.Col(
                         section_card(
                             "Energy by component",
-                            loading(
-                                graph(ids.ENERGY_SPLIT_GRAPH, filename="carbonboard_energy-split")
-                            ),
+                            graph(ids.ENERGY_SPLIT_GRAPH, filename="carbonboard_energy-split"),
                         ),
                         lg=5,
                     ),

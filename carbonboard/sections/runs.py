@@ -8,7 +8,7 @@ from dash import Dash, Input, Output, dash_table, html
 from dash.dash_table.Format import Format, Scheme
 
 from carbonboard import ids
-from carbonboard.components import graph, loading, section_card
+from carbonboard.components import graph, section_card
 from carbonboard.data import aggregate
 from carbonboard.data.store import HistoryStore
 from carbonboard.figures import energy_split_figure, tasks_figure
@@ -49,39 +49,37 @@ def layout() -> html.Section:
             section_card(
                 "Runs",
                 html.Div(id=ids.RUNS_COUNT, className="small text-body-secondary mb-2"),
-                loading(
-                    dash_table.DataTable(
-                        id=ids.RUNS_TABLE,
-                        columns=COLUMNS,
-                        data=[],
-                        page_action="custom",
-                        page_current=0,
-                        page_size=PAGE_SIZE,
-                        sort_action="custom",
-                        sort_mode="multi",
-                        sort_by=[],
-                        filter_action="custom",
-                        filter_query="",
-                        cell_selectable=True,
-                        style_table={"overflowX": "auto"},
-                        style_cell={
-                            "fontFamily": "inherit",
-                            "fontSize": "0.85rem",
-                            "padding": "4px 8px",
-                            "maxWidth": "16rem",
-                            "overflow": "hidden",
-                            "textOverflow": "ellipsis",
+                dash_table.DataTable(
+                    id=ids.RUNS_TABLE,
+                    columns=COLUMNS,
+                    data=[],
+                    page_action="custom",
+                    page_current=0,
+                    page_size=PAGE_SIZE,
+                    sort_action="custom",
+                    sort_mode="multi",
+                    sort_by=[],
+                    filter_action="custom",
+                    filter_query="",
+                    cell_selectable=True,
+                    style_table={"overflowX": "auto"},
+                    style_cell={
+                        "fontFamily": "inherit",
+                        "fontSize": "0.85rem",
+                        "padding": "4px 8px",
+                        "maxWidth": "16rem",
+                        "overflow": "hidden",
+                        "textOverflow": "ellipsis",
+                    },
+                    style_header={"fontWeight": "600", "backgroundColor": "#f8f9fa"},
+                    style_data_conditional=[
+                        {
+                            "if": {"state": "active"},
+                            "backgroundColor": "#e7f1ff",
+                            "border": "1px solid #0d6efd",
                         },
-                        style_header={"fontWeight": "600", "backgroundColor": "#f8f9fa"},
-                        style_data_conditional=[
-                            {
-                                "if": {"state": "active"},
-                                "backgroundColor": "#e7f1ff",
-                                "border": "1px solid #0d6efd",
-                            },
-                        ],
-                        tooltip_delay=300,
-                    )
+                    ],
+                    tooltip_delay=300,
                 ),
                 html.Div(
                     "Click a run for its details. Filter with e.g. “> 0.5” or “bert”.",
@@ -90,12 +88,10 @@ def layout() -> html.Section:
             ),
             section_card(
                 "Run detail",
-                loading(
-                    html.Div(
-                        "Click a run in the table to see its details.",
-                        id=ids.RUN_DETAIL,
-                        className="text-body-secondary",
-                    )
+                html.Div(
+                    "Click a run in the table to see its details.",
+                    id=ids.RUN_DETAIL,
+                    className="text-body-secondary",
                 ),
             ),
         ],

@@ -6,7 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, html
 
 from carbonboard import ids
-from carbonboard.components import graph, loading, stat_card
+from carbonboard.components import graph, stat_card
 from carbonboard.data.aggregate import per_project, totals
 from carbonboard.data.store import HistoryStore
 from carbonboard.figures import projects_figure
@@ -35,9 +35,7 @@ def layout() -> html.Section:
                 className="g-3 mb-3",
             ),
             dbc.Card(
-                dbc.CardBody(
-                    loading(graph(ids.TOTALS_PROJECTS_GRAPH, filename="carbonboard-projects"))
-                ),
+                dbc.CardBody(graph(ids.TOTALS_PROJECTS_GRAPH, filename="carbonboard-projects")),
                 className="shadow-sm",
             ),
         ],
