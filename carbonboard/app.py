@@ -19,7 +19,6 @@ from dash.exceptions import PreventUpdate
 
 from carbonboard import __version__, ids
 from carbonboard.assets_path import assets_dir
-from carbonboard.data.paths import resolve_paths
 from carbonboard.data.store import STALE_AFTER_S, HistoryStore
 from carbonboard.sections import (
     comparison,
@@ -181,14 +180,15 @@ def create_app(
     stale_after_s: float = STALE_AFTER_S,
     debug: bool = False,
 ) -> Dash:
-    """The dashboard over ``filepaths`` (files, directories or globs; see ``resolve_paths``).
+    """The dashboard over ``filepaths`` (files, directories or globs, the latter two watched for
+    new files; see ``HistoryStore.from_arguments``).
 
     ``refresh_interval_s``: how often open pages poll for new data (0 disables). ``debug`` turns
     on Dash's dev-tools UI in the browser and verbose logging; it never enables the Werkzeug
     debugger.
     """
-    store = HistoryStore(
-        resolve_paths(filepaths),
+    store = HistoryStore.from_arguments(
+        filepaths,
         cache_dir=Path(cache_dir) if cache_dir else None,
         disk_cache=disk_cache,
         stale_after_s=stale_after_s,

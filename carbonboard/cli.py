@@ -113,22 +113,25 @@ def main(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        paths = resolve_paths(filepaths)
+        resolve_paths(filepaths)  # fail early, in one line, before the port check
     except PathError as error:
         _fail(str(error))
     problem = check_port(host, port)
     if problem:
         _fail(problem, SERVE_ERROR)
-    serve(paths, host=host, port=port, refresh_interval_s=refresh_interval_s, debug=debug)
+    serve(list(filepaths), host=host, port=port, refresh_interval_s=refresh_interval_s, debug=debug)
 
 
-def serve(paths: list, *, host: str, port: int, refresh_interval_s: float, debug: bool) -> None:
-    """Load the history, then serve it with waitress until interrupted."""
+def serve(
+    filepaths: list[str], *, host: str, port: int, refresh_interval_s: float, debug: bool
+) -> None:
+    """Load the history (directories and globs stay watched for new files), then serve it with
+    waitress until interrupted."""
     from waitress import create_server
 
     from carbonboard.app import create_app
 
-    app = create_app([str(p) for p in paths], refresh_interval_s=refresh_interval_s, debug=debug)
+    app = create_app(filepaths, refresh_interval_s=refresh_interval_s, debug=debug)
     history = app.server.config["carbonboard.store"].current()
     try:
         server = create_server(app.server, host=host, port=port, threads=WAITRESS_THREADS)

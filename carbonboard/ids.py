@@ -15,7 +15,8 @@ VIEW_TABS = "view-tabs"  # dcc.Tabs: only the open tab's charts are drawn
 TAB_OVERVIEW = "overview"  # the project view and equivalents
 TAB_RUNS = "runs"  # the runs table and the run comparison
 TAB_REGIONAL = "regional"  # where should this have run?
-RUNS_TAB_SELECTION = "runs-tab-selection"  # dcc.Store: SELECTION, updated while the tab is open
+OVERVIEW_TAB_SELECTION = "overview-tab-selection"  # dcc.Store: SELECTION, while the tab is open
+RUNS_TAB_SELECTION = "runs-tab-selection"  # dcc.Store: the same for the runs tab
 REGIONAL_TAB_SELECTION = "regional-tab-selection"  # dcc.Store: the same for the regional tab
 
 # --- header -------------------------------------------------------------------------------------

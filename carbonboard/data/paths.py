@@ -1,7 +1,8 @@
 """Turn what the user typed (files, directories, globs) into the CSV files to load.
 
 Shared by the dashboard and the ``report`` command so both accept the same ``--filepath`` values
-and fail with the same one-line messages.
+and fail with the same one-line messages. Directories and globs are also kept as ``PathSpec``s,
+which the dashboard's store lists again on every refresh so files that appear later are loaded.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ import csv
 import glob
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tracker import schema
 
 HEADER_BYTES = 64 * 1024  # a header longer than this is not ours
+DIRECTORY, GLOB = "directory", "glob"  # the kinds of PathSpec
 
 
 class PathError(Exception):
@@ -58,16 +61,63 @@ def _check_file(path: Path, shown: str) -> None:
         raise PathError(f"{shown} is not an emissions CSV: its header lacks {', '.join(missing)}")
 
 
-def _csv_in_directory(directory: Path) -> list[Path]:
-    """The emissions/tasks CSVs directly inside ``directory``; other CSVs are ignored."""
-    found = []
-    for path in sorted(directory.glob("*.csv")):
-        try:
-            header = read_header(path)
-        except OSError:
-            continue
-        if header is not None and (not header or is_history_header(header)):
-            found.append(path)
+def is_history_csv(path: Path) -> bool:
+    """An emissions or tasks CSV, or an empty file (one just created); False when unreadable."""
+    try:
+        header = read_header(path)
+    except OSError:
+        return False
+    return header is not None and (not header or is_history_header(header))
+
+
+@dataclass(frozen=True)
+class PathSpec:
+    """A directory or glob ``--filepath`` value as typed, so it can be listed again later: files
+    that appear in it are loaded, files that leave it drop out."""
+
+    text: str
+    kind: str  # "directory" | "glob"
+
+    def candidates(self) -> list[Path]:
+        """What it names now, sorted and unchecked: a directory's ``*.csv`` (none once the
+        directory is gone), a glob's matching files."""
+        if self.kind == DIRECTORY:
+            return sorted(Path(self.text).expanduser().glob("*.csv"))
+        matches = (Path(m) for m in sorted(glob.glob(os.path.expanduser(self.text))))
+        return [m for m in matches if m.is_file()]
+
+
+def parse_argument(value: str | os.PathLike) -> Path | PathSpec:
+    """What a ``--filepath`` value names: a directory or a glob (a ``PathSpec``), else a file."""
+    text = os.fspath(value)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return PathSpec(text, DIRECTORY)
+    if not path.exists() and glob.has_magic(text):
+        return PathSpec(text, GLOB)
+    return path
+
+
+def _checked_files(text: str) -> list[Path]:
+    """The CSV files one ``--filepath`` value names now, or PathError."""
+    source = parse_argument(text)
+    if isinstance(source, Path):
+        if not source.exists():
+            raise PathError(f"{text} does not exist")
+        if not source.is_file():
+            raise PathError(f"{text} is not a regular file")
+        _check_file(source, text)
+        return [source]
+    found = source.candidates()
+    if source.kind == DIRECTORY:
+        found = [path for path in found if is_history_csv(path)]  # other CSVs are ignored
+        if not found:
+            raise PathError(f"no emissions CSV in directory {text}")
+        return found
+    if not found:
+        raise PathError(f"no file matches {text}")
+    for match in found:
+        _check_file(match, str(match))
     return found
 
 
@@ -77,33 +127,8 @@ def resolve_paths(specs: Iterable[str | os.PathLike]) -> list[Path]:
     Raises PathError (one line) for a path that does not exist, a glob or directory without any
     emissions CSV, or a file that is not an emissions CSV.
     """
-    resolved: list[Path] = []
     specs = list(specs)
     if not specs:
         raise PathError("no --filepath given")
-    for spec in specs:
-        text = os.fspath(spec)
-        path = Path(text).expanduser()
-        if path.is_dir():
-            found = _csv_in_directory(path)
-            if not found:
-                raise PathError(f"no emissions CSV in directory {text}")
-        elif path.exists():
-            if not path.is_file():
-                raise PathError(f"{text} is not a regular file")
-            _check_file(path, text)
-            found = [path]
-        elif glob.has_magic(text):
-            matches = [Path(m) for m in sorted(glob.glob(os.path.expanduser(text)))]
-            found = [m for m in matches if m.is_file()]
-            if not found:
-                raise PathError(f"no file matches {text}")
-            for match in found:
-                _check_file(match, str(match))
-        else:
-            raise PathError(f"{text} does not exist")
-        resolved.extend(found)
-    unique: dict[Path, None] = {}
-    for path in resolved:
-        unique.setdefault(path.resolve(), None)
-    return list(unique)
+    resolved = [path for spec in specs for path in _checked_files(os.fspath(spec))]
+    return list(dict.fromkeys(path.resolve() for path in resolved))

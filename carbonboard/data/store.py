@@ -1,36 +1,39 @@
 """The history, parsed once and kept on the server; re-read only when a file changes.
 
-``HistoryStore.current()`` stats the files (cheap) and returns the cached ``History`` unless a
-file's size or mtime changed: a file that only grew is parsed from where the last read stopped,
-anything else is parsed again. Large files are also cached on disk (a pickle keyed on path, size
-and mtime) so a restart on a million rows does not re-parse the CSV. ``version`` increases with
-every change, so pages poll it cheaply and recompute only when it moved.
+``HistoryStore.current()`` lists the directories and globs it follows, stats the files (cheap) and
+returns the cached ``History`` unless a file appeared, left, or changed size or mtime: a file that
+only grew is parsed from where the last read stopped, anything else is parsed again. Large files
+are also cached on disk (a pickle keyed on path, size and mtime) so a restart on a million rows
+does not re-parse the CSV. ``version`` increases with every change, so pages poll it cheaply and
+recompute only when it moved.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import os
 import pickle
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 from carbonboard.data.aggregate import filter_runs
 from carbonboard.data.loader import LOADER_VERSION, Parsed, Skipped, concat, parse
+from carbonboard.data.paths import PathSpec, is_history_csv, parse_argument, resolve_paths
 from carbonboard.selection import Selection
 
 log = logging.getLogger(__name__)
 
 DISK_CACHE_MIN_BYTES = 8 * 1024 * 1024  # smaller files parse faster than a pickle round trip
 STALE_AFTER_S = 30 * 60.0  # a "running" run silent for longer than this has crashed
-SELECTION_CACHE_SIZE = 8
+SELECTION_CACHE_SIZE = 8  # selections kept per data version
 RUN_KEY = ["source_file", "run_id"]
 TASK_KEY = ["source_file", "run_id", "task_name"]
 
@@ -127,27 +130,119 @@ def mark_crashed(runs: pd.DataFrame, now: dt.datetime, stale_after_s: float) -> 
     return runs
 
 
+class _SelectionCache:
+    """The runs of the last few selections of the newest data version, each filtered once.
+
+    The sections of a page ask for the same selection at the same moment: the first caller
+    filters and the others wait for its result. Bounded twice: SELECTION_CACHE_SIZE selections,
+    and filtered copies of at most the table's row count in all (a selection of everything is the
+    table itself, shared, and costs nothing).
+    """
+
+    def __init__(self, size: int = SELECTION_CACHE_SIZE) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._version = 0
+        self._entries: OrderedDict[Selection, Future] = OrderedDict()
+
+    def get(self, history: History, selection: Selection) -> pd.DataFrame:
+        key = replace(selection, run_ids=())  # filter_runs ignores the runs picked
+        mine: Future = Future()
+        with self._lock:
+            if history.version > self._version:
+                self._entries.clear()
+                self._version = history.version
+            newest = history.version == self._version  # else a caller on an older snapshot
+            found = self._entries.get(key) if newest else None
+            if found is not None:
+                self._entries.move_to_end(key)
+            elif newest:
+                self._entries[key] = mine
+        if found is not None:
+            return found.result()
+        try:
+            runs = filter_runs(history.runs, key)
+        except BaseException as error:
+            mine.set_exception(error)  # the callers waiting for it raise too
+            with self._lock:
+                if self._entries.get(key) is mine:
+                    del self._entries[key]
+            raise
+        mine.set_result(runs)
+        with self._lock:
+            self._trim(history.runs)
+        return runs
+
+    def _trim(self, table: pd.DataFrame) -> None:
+        """Drop the least recently used selections, then the least recently used copies, until
+        both bounds hold."""
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        copies = [
+            (key, len(future.result()))
+            for key, future in self._entries.items()
+            if future.done() and future.exception() is None and future.result() is not table
+        ]
+        excess = sum(rows for _, rows in copies) - len(table)
+        for key, rows in copies:  # oldest first; the newest alone is within the bound
+            if excess <= 0:
+                break
+            del self._entries[key]
+            excess -= rows
+
+
 class HistoryStore:
-    """The parsed history of a fixed list of files, refreshed on change; thread-safe."""
+    """The parsed history of files, directories and globs, refreshed on change; thread-safe.
+
+    ``paths``: a path is a file, loaded for as long as the store lives (gone, it shows as
+    unreadable); a ``PathSpec`` is a directory or glob, listed again on every ``current()`` so
+    the emissions CSVs that appear in it are loaded and those that leave it drop out.
+    ``from_arguments`` builds one from ``--filepath`` values.
+    """
 
     def __init__(
         self,
-        paths: list[Path] | list[str],
+        paths: Sequence[str | os.PathLike | PathSpec],
         *,
         cache_dir: Path | None = None,
         disk_cache: bool = True,
         stale_after_s: float = STALE_AFTER_S,
     ) -> None:
-        self.paths = [Path(p) for p in paths]
+        self._sources = [p if isinstance(p, PathSpec) else Path(p) for p in paths]
+        self.paths: list[Path] = []  # the files loaded, as of the last current()
         self.cache_dir = cache_dir or default_cache_dir()
         self.disk_cache = disk_cache
         self.stale_after_s = stale_after_s
-        self._states = {path: _FileState() for path in self.paths}
+        self._states: dict[Path, _FileState] = {}
+        self._rejected: dict[Path, tuple[int, int]] = {}  # other CSVs seen: size and mtime
+        self._resolved: dict[Path, Path] = {}  # a directory's or glob's files, resolved
         self._lock = threading.Lock()
         self._history: History | None = None
         self._version = 0
         self._crash_check_at: pd.Timestamp | None = None
-        self._selected: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+        self._selected = _SelectionCache()
+
+    @classmethod
+    def from_arguments(
+        cls,
+        arguments: Iterable[str | os.PathLike],
+        *,
+        cache_dir: Path | None = None,
+        disk_cache: bool = True,
+        stale_after_s: float = STALE_AFTER_S,
+    ) -> HistoryStore:
+        """A store over ``--filepath`` values (files, directories, globs) that follows the
+        directories and globs. Raises PathError, as ``resolve_paths`` does, for a value that
+        cannot load now."""
+        arguments = list(arguments)
+        resolve_paths(arguments)
+        sources = [parse_argument(argument) for argument in arguments]
+        return cls(
+            [s if isinstance(s, PathSpec) else s.resolve() for s in sources],
+            cache_dir=cache_dir,
+            disk_cache=disk_cache,
+            stale_after_s=stale_after_s,
+        )
 
     @property
     def version(self) -> int:
@@ -155,41 +250,71 @@ class HistoryStore:
         return self._version
 
     def current(self) -> History:
-        """The up-to-date history: cached unless a file changed (or a running run went stale)."""
+        """The up-to-date history: cached unless a file appeared, left or changed (or a running
+        run went stale)."""
         with self._lock:
+            self.paths = self._listing()
+            left = self._states.keys() - set(self.paths)
+            for path in left:
+                del self._states[path]
             changed = [path for path in self.paths if self._refresh(path)]
             now = dt.datetime.now(dt.timezone.utc)
             stale = self._crash_check_at is not None and pd.Timestamp(now) >= self._crash_check_at
-            if changed or stale or self._history is None:
+            if changed or left or stale or self._history is None:
                 self._version += 1
                 self._history = self._build(now)
             return self._history
 
     def selected_runs(self, selection: Selection) -> pd.DataFrame:
-        """``filter_runs`` of the current runs, memoised: every section of a page asks for the
-        same selection at once, and filtering a million rows is worth doing once."""
-        history = self.current()
-        key = (history.version, id(history.runs), json.dumps(selection.to_dict(), sort_keys=True))
-        with self._lock:
-            if key in self._selected:
-                self._selected.move_to_end(key)
-                return self._selected[key]
-        runs = filter_runs(history.runs, selection)
-        with self._lock:
-            self._selected[key] = runs
-            while len(self._selected) > SELECTION_CACHE_SIZE:
-                self._selected.popitem(last=False)
-        return runs
+        """``filter_runs`` of the current runs, filtered once per selection and data version:
+        every section of a page asks for the same selection at once. The frame is shared:
+        callers must not modify it."""
+        return self._selected.get(self.current(), selection)
+
+    def _listing(self) -> list[Path]:
+        """The files to load now, in argument order, each once: the files given, and the
+        emissions CSVs a directory or glob names at this moment. Cheap on every poll: headers
+        are read only for files not seen before, paths are resolved once."""
+        found: dict[Path, None] = {}
+        resolved: dict[Path, Path] = {}
+        for source in self._sources:
+            if isinstance(source, Path):
+                found.setdefault(source, None)
+                continue
+            for candidate in source.candidates():
+                path = resolved[candidate] = self._resolved.get(candidate) or candidate.resolve()
+                if path in self._states or self._accepts(path):
+                    found.setdefault(path, None)
+        self._resolved = resolved
+        seen = set(resolved.values())
+        self._rejected = {p: s for p, s in self._rejected.items() if p in seen}
+        return list(found)
+
+    def _accepts(self, path: Path) -> bool:
+        """A file new to a directory or glob loads if it is an emissions or tasks CSV; another
+        CSV is not read again until its size or mtime changes."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        signature = (stat.st_size, stat.st_mtime_ns)
+        if self._rejected.get(path) == signature:
+            return False
+        if is_history_csv(path):
+            self._rejected.pop(path, None)
+            return True
+        if path not in self._rejected:
+            log.info("ignoring %s: not an emissions CSV", path)
+        self._rejected[path] = signature
+        return False
 
     def _refresh(self, path: Path) -> bool:
         """Re-read ``path`` if it changed since the last look; True when it did."""
-        state = self._states[path]
+        state = self._states.setdefault(path, _FileState())
         try:
             stat = path.stat()
         except OSError as error:
-            changed = state.error != (error.strerror or "unreadable")
-            self._states[path] = _FileState(error=error.strerror or "unreadable")
-            return changed
+            return self._unreadable(path, error)
         if stat.st_size == state.size and stat.st_mtime_ns == state.mtime_ns:
             return False
         try:
@@ -210,8 +335,18 @@ class HistoryStore:
             state.size, state.mtime_ns, state.error = stat.st_size, stat.st_mtime_ns, ""
             state.signature = _signature(path, state.parsed[-1].end_offset)
         except OSError as error:
-            self._states[path] = _FileState(error=error.strerror or "unreadable")
+            self._unreadable(path, error)
         return True
+
+    def _unreadable(self, path: Path, error: OSError) -> bool:
+        """Forget what ``path`` held (its runs leave the totals) and warn once; True when this
+        is news."""
+        reason = error.strerror or "unreadable"
+        news = self._states[path].error != reason
+        if news:
+            log.warning("cannot read %s (%s): showing the other files", path, reason)
+        self._states[path] = _FileState(error=reason)
+        return news
 
     def _cache_file(self, path: Path, stat: os.stat_result) -> Path:
         key = f"{LOADER_VERSION}:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"

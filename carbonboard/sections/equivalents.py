@@ -37,8 +37,9 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
 
     @app.callback(
         Output(ids.EQUIVALENTS_LIST, "children"),
-        Input(ids.SELECTION, "data"),
+        Input(ids.OVERVIEW_TAB_SELECTION, "data"),
         Input(ids.DISTANCE_UNIT, "value"),
+        prevent_initial_call=True,  # filled when the tab opens
     )
     def update_equivalents(selection_data: dict | None, unit: str | None):
         emissions_kg = totals(store.selected_runs(Selection.from_dict(selection_data))).emissions_kg

@@ -164,7 +164,8 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Output(ids.PROJECT_LAST_RUN, "children"),
         Output(ids.EXPERIMENTS_GRAPH, "figure"),
         Output(ids.ENERGY_SPLIT_GRAPH, "figure"),
-        Input(ids.SELECTION, "data"),
+        Input(ids.OVERVIEW_TAB_SELECTION, "data"),
+        prevent_initial_call=True,  # filled when the tab opens
     )
     def update_project(selection_data: dict | None):
         selection = Selection.from_dict(selection_data)
@@ -187,8 +188,9 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
 
     @app.callback(
         Output(ids.TIMELINE_GRAPH, "figure"),
-        Input(ids.SELECTION, "data"),
+        Input(ids.OVERVIEW_TAB_SELECTION, "data"),
         Input(ids.TIMELINE_CUMULATIVE, "value"),
+        prevent_initial_call=True,  # filled when the tab opens
     )
     def update_timeline(selection_data: dict | None, cumulative: bool):
         runs = store.selected_runs(Selection.from_dict(selection_data))

@@ -17,8 +17,8 @@ from dash import Dash, Input, Output, html
 from carbonboard import comparisons as cmp
 from carbonboard import ids
 from carbonboard.components import graph, placeholder_figure, section_card
-from carbonboard.data.aggregate import filter_runs, runs_by_id
-from carbonboard.data.store import History, HistoryStore
+from carbonboard.data.aggregate import runs_by_id
+from carbonboard.data.store import HistoryStore
 from carbonboard.formatting import format_count, format_energy_kwh, format_intensity, format_mass_kg
 from carbonboard.selection import Selection
 
@@ -127,8 +127,8 @@ class _BaselineCache:
         self._lock = threading.Lock()
         self._entries: dict[tuple[int, str], cmp.Baseline] = {}
 
-    def get(self, history: History, selection: dict | None) -> cmp.Baseline:
-        picked = Selection.from_dict(selection)
+    def get(self, store: HistoryStore, selection: dict | None) -> cmp.Baseline:
+        history, picked = store.current(), Selection.from_dict(selection)
         key = (history.version, json.dumps(picked.to_dict(), sort_keys=True))
         with self._lock:
             cached = self._entries.get(key)
@@ -137,7 +137,7 @@ class _BaselineCache:
         runs = (
             runs_by_id(history.runs, picked.run_ids)
             if picked.run_ids
-            else filter_runs(history.runs, picked)
+            else store.selected_runs(picked)  # shared with the other sections
         )
         base = cmp.baseline(runs)
         with self._lock:
@@ -158,7 +158,7 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
     cache = _BaselineCache()
 
     def current(selection: dict | None) -> cmp.Baseline:
-        return cache.get(store.current(), selection)
+        return cache.get(store, selection)
 
     @app.callback(
         Output(ids.REGIONAL_MAP, "figure"),

@@ -1,9 +1,9 @@
 """The tabs below the filters: a tab's sections compute only while it is open.
 
-dcc.Tabs draws only the open tab. Each other tab's sections read the selection from a store of
-their own (``TAB_SELECTIONS``) that a clientside callback fills only while that tab is open, so
-a filter change on the overview sends no request for the hidden tabs, and opening a tab brings
-its sections up to date.
+dcc.Tabs draws only the open tab. Each tab's sections read the selection from a store of their
+own (``TAB_SELECTIONS``) that a clientside callback fills only while that tab is open, so a
+filter change sends requests for the open tab only (the server's time goes to what is seen),
+and opening a tab brings its sections up to date.
 """
 
 from __future__ import annotations
@@ -13,15 +13,17 @@ from dash import Dash, Input, Output, dcc
 from carbonboard import ids
 
 TAB_SELECTIONS = {
+    ids.TAB_OVERVIEW: ids.OVERVIEW_TAB_SELECTION,
     ids.TAB_RUNS: ids.RUNS_TAB_SELECTION,
     ids.TAB_REGIONAL: ids.REGIONAL_TAB_SELECTION,
 }
 
+# A null selection: the URL has not been read yet (the filters callback always sets one).
 FORWARD_WHEN_OPEN = """function (selection, tab) {
-    if ((tab || "%s") !== "%s") {
+    if (!selection || (tab || "%s") !== "%s") {
         return window.dash_clientside.no_update;
     }
-    return selection || {};
+    return selection;
 }"""
 
 

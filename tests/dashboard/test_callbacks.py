@@ -167,7 +167,7 @@ def test_comparison_and_equivalents(app) -> None:
     out = call(
         app,
         f"{ids.EQUIVALENTS_LIST}.children",
-        {f"{ids.SELECTION}.data": {}, f"{ids.DISTANCE_UNIT}.value": "mi"},
+        {f"{ids.OVERVIEW_TAB_SELECTION}.data": {}, f"{ids.DISTANCE_UNIT}.value": "mi"},
     )
     assert " mi driven by an average new car" in out.get_data(as_text=True)
 
@@ -176,7 +176,7 @@ def test_project_view_follows_the_selection(app) -> None:
     out = call(
         app,
         f"{ids.PROJECT_TITLE}.children",
-        {f"{ids.SELECTION}.data": {"project": "vision-resnet"}},
+        {f"{ids.OVERVIEW_TAB_SELECTION}.data": {"project": "vision-resnet"}},
     ).get_json()["response"]
     assert out[ids.PROJECT_TITLE]["children"] == "vision-resnet"
     assert out[ids.PROJECT_RUNS]["children"] == "20"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from carbonboard.data.paths import PathError, resolve_paths
+from carbonboard.data.paths import PathError, PathSpec, parse_argument, resolve_paths
 
 
 def test_file_directory_and_glob(history_files, tmp_path) -> None:
@@ -50,3 +50,20 @@ def test_files_that_are_not_emissions_csv(tmp_path) -> None:
         resolve_paths([other])
     with pytest.raises(PathError, match="no --filepath"):
         resolve_paths([])
+
+
+def test_directories_and_globs_are_kept_to_list_again(history_files, tmp_path) -> None:
+    emissions, tasks = history_files
+    assert parse_argument(str(emissions)) == emissions
+    assert parse_argument(tmp_path / "missing.csv") == tmp_path / "missing.csv"
+    directory = parse_argument(tmp_path)
+    pattern = parse_argument(str(tmp_path / "*.csv"))
+    assert directory == PathSpec(str(tmp_path), "directory")
+    assert pattern == PathSpec(str(tmp_path / "*.csv"), "glob")
+    assert directory.candidates() == pattern.candidates() == [emissions, tasks]
+    late = tmp_path / "late.csv"
+    late.touch()
+    assert directory.candidates() == [emissions, tasks, late]
+    tasks.unlink()
+    assert pattern.candidates() == [emissions, late]
+    assert PathSpec(str(tmp_path / "gone"), "directory").candidates() == []

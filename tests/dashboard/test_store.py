@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from carbonboard.data import store as store_module
+from carbonboard.data.aggregate import filter_runs
 from carbonboard.data.store import HistoryStore
 from carbonboard.selection import Selection
 
@@ -105,7 +109,77 @@ def test_a_vanished_file_is_reported_not_raised(tmp_path, make_row, csv_writer) 
 def test_selected_runs_is_memoised(history_files, project) -> None:
     store = HistoryStore(list(history_files), disk_cache=False)
     selection = Selection(project=project)
-    assert store.selected_runs(selection) is store.selected_runs(Selection(project=project))
+    runs = store.selected_runs(selection)
+    assert store.selected_runs(Selection(project=project)) is runs
+    # the runs picked for comparison do not change which runs are selected
+    assert store.selected_runs(Selection(project=project, run_ids=("bert-001",))) is runs
+    assert runs.equals(filter_runs(store.current().runs, selection))
+
+
+def test_new_data_invalidates_the_selected_runs(tmp_path, make_row, csv_writer) -> None:
+    path = csv_writer(tmp_path / "h.csv", [make_row(run_id="a"), make_row(run_id="x", project="x")])
+    store = HistoryStore([path], disk_cache=False)
+    selection = Selection(project="nlp-bert")
+    first = store.selected_runs(selection)
+    assert list(first["run_id"]) == ["a"]
+    csv_writer(path, [make_row(run_id="b")], mode="a")
+    again = store.selected_runs(selection)
+    assert again is not first
+    assert list(again["run_id"]) == ["a", "b"]
+    assert store.selected_runs(selection) is again
+
+
+def test_callers_asking_at_once_share_one_filtering(history_files, monkeypatch) -> None:
+    store = HistoryStore(list(history_files), disk_cache=False)
+    store.current()
+    calls = []
+    real_filter = store_module.filter_runs
+
+    def slow_filter(runs, selection):
+        calls.append(selection)
+        time.sleep(0.2)  # long enough for every caller to arrive while it runs
+        return real_filter(runs, selection)
+
+    monkeypatch.setattr(store_module, "filter_runs", slow_filter)
+    callers = 6
+    barrier = threading.Barrier(callers)
+
+    def ask(_: int):
+        barrier.wait()
+        return store.selected_runs(Selection(project="vision-resnet"))
+
+    with ThreadPoolExecutor(callers) as pool:
+        results = list(pool.map(ask, range(callers)))
+    assert calls == [Selection(project="vision-resnet")]
+    assert all(runs is results[0] for runs in results)
+    assert len(results[0]) == 20
+
+
+def test_a_failing_selection_is_not_cached(history_files) -> None:
+    store = HistoryStore(list(history_files), disk_cache=False)
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            store.selected_runs(Selection(date_from="not-a-date"))
+    assert len(store.selected_runs(Selection(project="nlp-bert"))) == 22
+
+
+def test_cached_copies_hold_at_most_the_table_s_rows(history_files) -> None:
+    store = HistoryStore(list(history_files), disk_cache=False)
+    table = store.current().runs
+    everything = store.selected_runs(Selection())
+    assert everything is table  # not a copy: it costs nothing
+    resnet = store.selected_runs(Selection(project="vision-resnet"))
+    bert = store.selected_runs(Selection(project="nlp-bert"))
+    assert len(bert) + len(resnet) == len(table)  # one table's worth of copies: both kept
+    assert store.selected_runs(Selection(project="vision-resnet")) is resnet
+    assert store.selected_runs(Selection(project="nlp-bert")) is bert
+    late = store.selected_runs(Selection(date_from="2026-03-20"))
+    assert 0 < len(late) < len(resnet)
+    # over the bound: the least recently used copy (resnet) is dropped, the others stay
+    assert store.selected_runs(Selection()) is everything
+    assert store.selected_runs(Selection(project="nlp-bert")) is bert
+    assert store.selected_runs(Selection(date_from="2026-03-20")) is late
+    assert store.selected_runs(Selection(project="vision-resnet")) is not resnet
 
 
 def test_a_file_rewritten_larger_is_not_taken_for_an_append(tmp_path, make_row, csv_writer):
