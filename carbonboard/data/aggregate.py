@@ -56,17 +56,36 @@ class Totals:
 
 def filter_runs(runs: pd.DataFrame, selection: Selection) -> pd.DataFrame:
     """The runs in the selection's project, experiment and (inclusive) date range."""
-    mask = pd.Series(True, index=runs.index)
-    if selection.project is not None:
-        mask &= runs["project_name"] == selection.project
-    if selection.experiment is not None:
-        mask &= runs["experiment_id"] == selection.experiment
-    if selection.date_from is not None:
-        mask &= runs["timestamp"] >= pd.Timestamp(selection.date_from, tz="UTC")
-    if selection.date_to is not None:
-        end = pd.Timestamp(selection.date_to, tz="UTC") + pd.Timedelta(days=1)
-        mask &= runs["timestamp"] < end
-    return runs if mask.all() else runs[mask]
+    runs = _date_range_of(runs, selection.date_from, selection.date_to)
+    mask = None
+    for column, value in (
+        ("project_name", selection.project),
+        ("experiment_id", selection.experiment),
+    ):
+        if value is not None:
+            matches = runs[column] == value
+            mask = matches if mask is None else mask & matches
+    return runs if mask is None or mask.all() else runs[mask]
+
+
+def _date_range_of(runs: pd.DataFrame, date_from: str | None, date_to: str | None) -> pd.DataFrame:
+    """The runs from ``date_from`` to ``date_to`` (inclusive days). The store keeps runs sorted by
+    time, so this is a slice found by binary search, not a copy of the table."""
+    if date_from is None and date_to is None:
+        return runs
+    start = pd.Timestamp(date_from, tz="UTC") if date_from else None
+    end = pd.Timestamp(date_to, tz="UTC") + pd.Timedelta(days=1) if date_to else None
+    stamps = runs["timestamp"]
+    if not stamps.is_monotonic_increasing:  # a frame not from the store
+        keep = pd.Series(True, index=runs.index)
+        if start is not None:
+            keep &= stamps >= start
+        if end is not None:
+            keep &= stamps < end
+        return runs[keep]
+    first = stamps.searchsorted(start, side="left") if start is not None else 0
+    stop = stamps.searchsorted(end, side="left") if end is not None else len(runs)
+    return runs.iloc[first:stop]
 
 
 def totals(runs: pd.DataFrame) -> Totals:

@@ -25,6 +25,20 @@ def test_filter_by_project_experiment_and_inclusive_dates(runs) -> None:
     assert sorted(set(days["timestamp"].dt.day)) == [2, 3]
 
 
+@pytest.mark.parametrize(
+    "dates", [("2026-03-02", "2026-03-03"), ("2026-03-02", None), (None, "2026-03-02")]
+)
+def test_a_date_range_is_the_same_sliced_from_sorted_runs_or_masked(runs, dates) -> None:
+    selection = Selection(project="nlp-bert", date_from=dates[0], date_to=dates[1])
+    assert runs["timestamp"].is_monotonic_increasing  # the store's order: a binary search
+    sliced = aggregate.filter_runs(runs, selection)
+    shuffled = runs.sample(frac=1.0, random_state=3)  # any order: a mask
+    masked = aggregate.filter_runs(shuffled, selection)
+    assert 0 < len(sliced) < len(runs)
+    assert sorted(sliced["run_id"]) == sorted(masked["run_id"])
+    assert set(sliced["project_name"]) == {"nlp-bert"}
+
+
 def test_totals_and_breakdowns(runs) -> None:
     bert = aggregate.filter_runs(runs, Selection(project="nlp-bert"))
     total = aggregate.totals(bert)
