@@ -130,18 +130,16 @@ class _BaselineCache:
     def get(self, store: HistoryStore, selection: dict | None) -> cmp.Baseline:
         history, picked = store.current(), Selection.from_dict(selection)
         key = (history.version, json.dumps(picked.to_dict(), sort_keys=True))
-        with self._lock:
+        with self._lock:  # held while computing: the other three callbacks wait, not redo it
             cached = self._entries.get(key)
-        if cached is not None:
-            return cached
-        runs = (
-            runs_by_id(history.runs, picked.run_ids)
-            if picked.run_ids
-            else store.selected_runs(picked)  # shared with the other sections
-        )
-        base = cmp.baseline(runs)
-        with self._lock:
-            self._entries[key] = base
+            if cached is not None:
+                return cached
+            runs = (
+                runs_by_id(history.runs, picked.run_ids)
+                if picked.run_ids
+                else store.selected_runs(picked)  # shared with the other sections
+            )
+            base = self._entries[key] = cmp.baseline(runs)
             while len(self._entries) > self._size:
                 del self._entries[next(iter(self._entries))]
         return base
