@@ -51,14 +51,21 @@ class ViewOptions:
     cumulative: bool = False  # emissions over time: per run or cumulative
     map_mode: str = "intensity"  # world map: intensity | emissions | low_carbon
     cloud_provider: str = "all"  # cloud regions: all | aws | gcp | azure
+    distance_unit: str = "km"  # equivalents: km | mi
 
 
 VIEW_CHOICES = {
     "tab": (ids.TAB_OVERVIEW, ids.TAB_RUNS, ids.TAB_REGIONAL),
     "map_mode": ("intensity", "emissions", "low_carbon"),
     "cloud_provider": ("all", "aws", "gcp", "azure"),
+    "distance_unit": ("km", "mi"),
 }
-VIEW_QUERY_KEYS = {"tab": "tab", "map": "map_mode", "cloud": "cloud_provider"}
+VIEW_QUERY_KEYS = {
+    "tab": "tab",
+    "map": "map_mode",
+    "cloud": "cloud_provider",
+    "distance": "distance_unit",
+}
 
 
 def view_from_query(search: str | None) -> tuple[ViewOptions, list[str]]:

@@ -108,6 +108,7 @@ VIEW_CONTROLS = {
     ids.TIMELINE_CUMULATIVE: "cumulative",
     ids.REGIONAL_MAP_MODE: "map_mode",
     ids.REGIONAL_CLOUD_PROVIDER: "cloud_provider",
+    ids.DISTANCE_UNIT: "distance_unit",
 }
 
 

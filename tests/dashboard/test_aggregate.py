@@ -148,9 +148,11 @@ def test_query_string_round_trip() -> None:
 
 
 def test_view_options_round_trip_and_unknown_values_fall_back() -> None:
-    view = ViewOptions(tab="regional", cumulative=True, map_mode="emissions", cloud_provider="gcp")
+    view = ViewOptions("regional", True, "emissions", "gcp", "mi")
     query = to_query(Selection("nlp-bert"), view)
-    assert query == "?project=nlp-bert&tab=regional&map=emissions&cloud=gcp&cumulative=1"
+    assert query == (
+        "?project=nlp-bert&tab=regional&map=emissions&cloud=gcp&distance=mi&cumulative=1"
+    )
     assert view_from_query(query) == (view, [])
     assert from_query(query) == Selection("nlp-bert")
     assert to_query(Selection(), ViewOptions()) == ""

@@ -31,8 +31,11 @@ def points(page, graph_id: str) -> int:
 
 def wait_rendered(page) -> None:
     """The overview tab, drawn."""
-    for graph_id in GRAPHS:
-        page.wait_for_selector(f"#{graph_id} .main-svg", timeout=20_000)
+    for graph_id in GRAPHS:  # a figure from the server, not the empty placeholder
+        page.wait_for_function(
+            f"() => document.querySelector('#{graph_id} .js-plotly-plot')?.data?.length > 0",
+            timeout=20_000,
+        )
     page.wait_for_selector(f"#{ids.EQUIVALENTS_LIST} li")
 
 
@@ -91,8 +94,10 @@ def test_switching_project_updates_figures_url_and_history(page, base_url) -> No
     )
     assert page.url.endswith("/?project=vision-resnet&tab=runs")
     page.go_back()  # back to the overview of the project
-    page.wait_for_selector(f"#{ids.TIMELINE_GRAPH} .main-svg")
-    assert points(page, ids.TIMELINE_GRAPH) == 20
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.TIMELINE_GRAPH} .js-plotly-plot')?"
+        "._fullData[0]?.y.length === 20"
+    )
     page.go_back()  # back to all projects
     page.wait_for_function(
         f"() => document.querySelector('#{ids.PROJECT_TITLE}')?.innerText === 'All projects'"
@@ -135,4 +140,26 @@ def test_clicking_a_run_opens_its_detail(page, base_url) -> None:
     page.locator(f"#{ids.RUNS_TABLE} tbody tr td").nth(3).click()
     page.wait_for_selector(f"#{ids.RUN_DETAIL_SPLIT} .main-svg")
     assert "Energy methods" in page.inner_text(f"#{ids.RUN_DETAIL}")
+    assert page.console_errors == []
+
+
+def test_every_overview_control_survives_a_reload(page, base_url) -> None:
+    page.goto(f"{base_url}/?project=nlp-bert&from=2026-03-02&to=2026-03-20&distance=mi")
+    wait_rendered(page)
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.EQUIVALENTS_LIST}')?.innerText.includes(' mi driven')"
+    )
+    page.click(f"label[for={ids.TIMELINE_CUMULATIVE}]")  # a toggle pushes a new address
+    page.wait_for_function("() => location.search.endsWith('&cumulative=1')")
+    page.reload()
+    wait_rendered(page)
+    assert page.is_checked(f"#{ids.TIMELINE_CUMULATIVE}")
+    assert page.is_checked(f"#{ids.DISTANCE_UNIT} input[value=mi]")
+    assert page.input_value(".dash-datepicker-start-date") == "2026-03-02"
+    assert page.input_value(".dash-datepicker-end-date") == "2026-03-20"
+    assert page.inner_text(f"#{ids.PROJECT_TITLE}") == "nlp-bert"
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.TIMELINE_GRAPH} .js-plotly-plot')?"
+        "._fullLayout.title.text === 'Cumulative emissions'"
+    )
     assert page.console_errors == []

@@ -127,6 +127,11 @@ def test_every_view_renders_with_its_assumptions(page, base_url):
     page.wait_for_function(
         f"document.querySelectorAll('#{ids.REGIONAL_CLOUD} .bars path').length > 50", timeout=30_000
     )
+    for graph_id in (ids.REGIONAL_RANKING, ids.REGIONAL_MIX, ids.REGIONAL_SUBNATIONAL):
+        page.wait_for_function(  # each view answers on its own: wait for all to be drawn
+            f"document.querySelector('#{graph_id} .js-plotly-plot')?.data?.length > 0",
+            timeout=30_000,
+        )
     ranking = plotly_value(page, ids.REGIONAL_RANKING, "gd.data[0].y")
     assert len(ranking) == 11 and "Your runs" in ranking
     mix = plotly_value(page, ids.REGIONAL_MIX, "gd.data.map(t => t.name)")
@@ -162,6 +167,10 @@ def test_runs_picked_for_comparison_are_what_is_replayed(page, base_url):
         timeout=30_000,
     )
     assert "France" in page.inner_text(f"#{ids.REGIONAL_SUMMARY}")
+    page.wait_for_function(  # the map is drawn after the summary line
+        f"document.querySelector('#{ids.REGIONAL_MAP} .js-plotly-plot')?.data?.length > 1",
+        timeout=30_000,
+    )
     markers = plotly_value(page, ids.REGIONAL_MAP, "gd.data[1].locations")
     assert markers == ["FRA"]
     assert page.console_errors == []
