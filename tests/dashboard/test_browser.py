@@ -163,3 +163,24 @@ def test_every_overview_control_survives_a_reload(page, base_url) -> None:
         "._fullLayout.title.text === 'Cumulative emissions'"
     )
     assert page.console_errors == []
+
+
+def test_the_tabs_work_from_the_keyboard(page, base_url) -> None:
+    page.goto(base_url)
+    wait_rendered(page)
+    overview = f"#{ids.VIEW_TABS}-{ids.TAB_OVERVIEW}"
+    assert page.get_attribute(f"#{ids.VIEW_TABS}", "role") == "tablist"
+    assert page.get_attribute(overview, "aria-selected") == "true"
+    page.focus(overview)
+    page.keyboard.press("ArrowRight")  # to "Runs and comparison", which opens
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#{ids.RUNS_TABLE} tbody tr td').length > 0"
+    )
+    runs_tab = f"#{ids.VIEW_TABS}-{ids.TAB_RUNS}"
+    assert page.get_attribute(runs_tab, "aria-selected") == "true"
+    assert page.evaluate("() => document.activeElement.id") == f"{ids.VIEW_TABS}-{ids.TAB_RUNS}"
+    page.focus(overview)
+    page.keyboard.press("Enter")
+    wait_rendered(page)
+    assert page.get_attribute(runs_tab, "aria-selected") == "false"
+    assert page.console_errors == []
