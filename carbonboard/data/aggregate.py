@@ -37,6 +37,8 @@ OPERATORS = {
     ">": "gt", "gt": "gt", ">=": "ge", "ge": "ge",
     "contains": "contains", "datestartswith": "datestartswith",
 }  # fmt: skip
+# DataTable's case variants of each operator: "scontains", "ieq", "s<", ... (s: sensitive)
+CASE_PREFIXES = {"s": True, "i": False}
 
 
 @dataclass(frozen=True)
@@ -222,22 +224,26 @@ def locations(runs: pd.DataFrame) -> pd.DataFrame:
     return places.sort_values("energy_kwh", ascending=False, ignore_index=True)
 
 
-def parse_filter_query(query: str | None) -> list[tuple[str, str, str]]:
-    """DataTable's ``filter_query`` (``{col} op value && ...``) as (column, operator, value)."""
+def parse_filter_query(query: str | None) -> list[tuple[str, str, str, bool]]:
+    """DataTable's ``filter_query`` (``{col} op value && ...``) as (column, operator, value,
+    case-sensitive). A bare operator ignores case, as do ``i`` variants; ``s`` variants do not."""
     terms = []
     for part in (query or "").split(" && "):
         match = FILTER_TERM.match(part)
         if not match:
             continue
         column, operator, value = match.groups()
+        case_sensitive = False
+        if operator not in OPERATORS and operator[:1] in CASE_PREFIXES:
+            operator, case_sensitive = operator[1:], CASE_PREFIXES[operator[:1]]
         if operator in OPERATORS:
-            terms.append((column, OPERATORS[operator], value.strip().strip("\"'`")))
+            terms.append((column, OPERATORS[operator], value.strip().strip("\"'`"), case_sensitive))
     return terms
 
 
-def _term_mask(column: pd.Series, operator: str, value: str) -> pd.Series:
+def _term_mask(column: pd.Series, operator: str, value: str, case_sensitive: bool) -> pd.Series:
     if operator == "contains":
-        return column.astype("str").str.contains(value, case=False, regex=False)
+        return column.astype("str").str.contains(value, case=case_sensitive, regex=False)
     if operator == "datestartswith":
         return column.astype("str").str.startswith(value)
     if pd.api.types.is_numeric_dtype(column):
@@ -249,8 +255,10 @@ def _term_mask(column: pd.Series, operator: str, value: str) -> pd.Series:
             target = pd.Timestamp(value, tz="UTC")
         except ValueError:
             return pd.Series(False, index=column.index)
-    else:
+    elif case_sensitive:
         column, target = column.astype("str"), value
+    else:
+        column, target = column.astype("str").str.lower(), value.lower()
     return getattr(column, operator)(target)
 
 
@@ -268,9 +276,9 @@ def page_runs(
     ``sort_by``/``filter_query`` are ignored, so a hand-edited request cannot raise.
     """
     view = runs
-    for column, operator, value in parse_filter_query(filter_query):
+    for column, operator, value, case_sensitive in parse_filter_query(filter_query):
         if column in RUN_TABLE_COLUMNS:
-            view = view[_term_mask(view[column], operator, value)]
+            view = view[_term_mask(view[column], operator, value, case_sensitive)]
     valid = [s for s in sort_by or [] if s.get("column_id") in RUN_TABLE_COLUMNS]
     if valid:
         view = view.sort_values(

@@ -85,7 +85,11 @@ def layout() -> html.Section:
                         section_card(
                             "Within the country",
                             dbc.RadioItems(
-                                id=ids.REGIONAL_SUBNATIONAL_COUNTRY, inline=True, className="mb-2"
+                                id=ids.REGIONAL_SUBNATIONAL_COUNTRY,
+                                inline=True,
+                                className="mb-2",
+                                persistence=True,  # the country picked survives a reload
+                                persistence_type="session",
                             ),
                             graph(ids.REGIONAL_SUBNATIONAL, filename="carbonboard-subnational"),
                             _note(ids.REGIONAL_SUBNATIONAL_NOTE),

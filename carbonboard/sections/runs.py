@@ -60,6 +60,11 @@ def layout() -> html.Section:
                     sort_mode="multi",
                     sort_by=[],
                     filter_action="custom",
+                    filter_options={"case": "insensitive"},
+                    # sorting, filter and page survive a reload (kept in this browser tab)
+                    persistence=True,
+                    persisted_props=["sort_by", "filter_query", "page_current"],
+                    persistence_type="session",
                     filter_query="",
                     cell_selectable=True,
                     style_table={"overflowX": "auto"},

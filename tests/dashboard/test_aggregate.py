@@ -100,11 +100,28 @@ def test_server_side_paging_sorting_and_filtering(runs) -> None:
 
 def test_filter_query_parsing() -> None:
     assert aggregate.parse_filter_query('{a} contains "x y" && {b} >= 3 && {c} eq z') == [
-        ("a", "contains", "x y"),
-        ("b", "ge", "3"),
-        ("c", "eq", "z"),
+        ("a", "contains", "x y", False),
+        ("b", "ge", "3", False),
+        ("c", "eq", "z", False),
     ]
+    # the table's own case variants: s = case-sensitive, i = insensitive
+    assert aggregate.parse_filter_query("{a} scontains X && {b} ieq Y && {c} s< 2") == [
+        ("a", "contains", "X", True),
+        ("b", "eq", "Y", False),
+        ("c", "lt", "2", True),
+    ]
+    assert aggregate.parse_filter_query("{a} xcontains X && {b} bogus 1") == []
     assert aggregate.parse_filter_query(None) == []
+
+
+def test_the_tables_case_variants_filter_runs(runs) -> None:
+    def matching(query: str) -> int:
+        return aggregate.page_runs(runs, page=0, page_size=5, filter_query=query)[2]
+
+    assert matching("{project_name} icontains RESNET") == 20
+    assert matching("{project_name} scontains RESNET") == 0
+    assert matching("{project_name} scontains resnet") == 20
+    assert matching("{project_name} ieq VISION-RESNET") == 20
 
 
 def test_runs_by_id_keeps_the_order(runs) -> None:

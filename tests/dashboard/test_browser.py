@@ -184,3 +184,20 @@ def test_the_tabs_work_from_the_keyboard(page, base_url) -> None:
     wait_rendered(page)
     assert page.get_attribute(runs_tab, "aria-selected") == "false"
     assert page.console_errors == []
+
+
+def test_the_runs_table_keeps_its_filter_over_a_reload(page, base_url) -> None:
+    page.goto(f"{base_url}/?tab=runs")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#{ids.RUNS_TABLE} tbody tr td').length > 0"
+    )
+    page.fill(f"#{ids.RUNS_TABLE} th.dash-filter[data-dash-column=project_name] input", "ResNet")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.RUNS_COUNT}')?.innerText === '20 of 42 runs'"
+    )
+    page.reload()
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.RUNS_COUNT}')?.innerText === '20 of 42 runs'"
+    )
+    assert page.console_errors == []
