@@ -193,10 +193,8 @@ def _line_numbers(first_line: int, rows: int, bad_lines: list[int]) -> np.ndarra
 
 
 def empty_frame(kind: str) -> pd.DataFrame:
-    """A zero-row frame with the contract's columns and dtypes."""
-    names = list(fieldnames_for(kind))
-    frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in names})
-    return normalise(frame, kind, "")
+    """A zero-row frame with the contract's columns and dtypes (``normalise`` adds each)."""
+    return normalise(pd.DataFrame(index=pd.RangeIndex(0)), kind, "")
 
 
 def normalise(frame: pd.DataFrame, kind: str, source: str) -> pd.DataFrame:

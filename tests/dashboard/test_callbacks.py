@@ -9,6 +9,8 @@ import pytest
 from carbonboard import ids
 from carbonboard.app import create_app
 
+from .conftest import write_csv
+
 
 @pytest.fixture(scope="module")
 def app(module_history):
@@ -195,3 +197,21 @@ def test_a_failing_callback_shows_a_notice_not_a_trace(app, caplog) -> None:
 def test_debug_mode_never_enables_the_werkzeug_debugger(module_history) -> None:
     debug_app = create_app([str(module_history[0])], refresh_interval_s=0, debug=True)
     assert debug_app.server.debug is False
+
+
+def test_a_header_only_file_gives_empty_views_not_errors(tmp_path) -> None:
+    path = write_csv(tmp_path / "emissions.csv", [])
+    empty = create_app([str(path)], refresh_interval_s=0, disk_cache=False)
+    table = call(
+        empty,
+        f"{ids.RUNS_TABLE}.data",
+        {f"{ids.RUNS_TAB_SELECTION}.data": {}, f"{ids.RUNS_TABLE}.page_size": 15},
+    ).get_json()
+    assert "sideUpdate" not in table  # no error notice
+    assert table["response"][ids.RUNS_TABLE]["data"] == []
+    assert table["response"][ids.RUNS_COUNT]["children"] == "0 of 0 runs"
+    project = call(
+        empty, f"{ids.PROJECT_TITLE}.children", {f"{ids.OVERVIEW_TAB_SELECTION}.data": {}}
+    ).get_json()
+    assert "sideUpdate" not in project
+    assert project["response"][ids.PROJECT_RUNS]["children"] == "0"
