@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -533,10 +534,11 @@ def cloud_assumptions(base: Baseline, countries: pd.DataFrame, cloud: pd.DataFra
 # Figures (all with the app's template; masses on axes in the unit that suits the values)
 
 
-def _mix_hover(countries: pd.DataFrame) -> tuple[list[list], str]:
-    """customdata and hover lines showing each country's generation mix."""
+def _mix_hover(countries: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """customdata and hover lines showing each country's generation mix. An array, not nested
+    lists: plotly validates a list element by element, an array at once."""
     columns = countries[["name", "year", *MIX_SOURCES]]
-    customdata = columns.astype(object).where(columns.notna(), None).to_numpy().tolist()
+    customdata = columns.astype(object).where(columns.notna(), None).to_numpy()
     lines = "<br>".join(
         f"{source.replace('_', ' ')}: %{{customdata[{i + 2}]:.0f}} %"
         for i, source in enumerate(MIX_SOURCES)

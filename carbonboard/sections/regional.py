@@ -12,7 +12,7 @@ import threading
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output, html
+from dash import Dash, Input, Output, ctx, html, no_update
 
 from carbonboard import comparisons as cmp
 from carbonboard import ids
@@ -155,98 +155,116 @@ def _subnational_countries(base: cmp.Baseline) -> list[str]:
     return [iso3 for iso3 in base.country_shares().index if iso3 in with_regions]
 
 
-def register_callbacks(app: Dash, store: HistoryStore) -> None:
-    """Wire the views to the selection; every view reads the same cached baseline."""
-    cache = _BaselineCache()
+def map_views(base: cmp.Baseline, mode: str | None) -> tuple:
+    """World map, its assumptions, and the summary line above the views."""
+    countries = cmp.country_table()
+    figure = cmp.world_map_figure(base, countries, mode or "intensity")
+    return figure, cmp.grid_assumptions(base, countries, countries), _summary(base, countries)
 
-    def current(selection: dict | None) -> cmp.Baseline:
-        return cache.get(store, selection)
+
+def ranking_views(base: cmp.Baseline) -> tuple:
+    """Cleanest and dirtiest grids next to the selection's own, and their generation mix."""
+    countries = cmp.country_table()
+    ranking = cmp.country_ranking(base, countries, RANKING_SIZE)
+    shown = [*base.country_shares().index, *ranking["iso3"]]
+    mix_iso3s = [i for i in dict.fromkeys(shown) if i]
+    ranked = countries.set_index("iso3").reindex(mix_iso3s)["g_co2e_per_kwh"]
+    mix_iso3s = list(ranked.sort_values(kind="stable").index)
+    return (
+        cmp.ranking_figure(ranking),
+        cmp.grid_assumptions(base, countries, countries),
+        cmp.energy_mix_figure(countries, mix_iso3s),
+        "Share of each source in the country's electricity generation, cleanest grid first; "
+        "bioenergy counts as other renewables.",
+    )
+
+
+def subnational_views(base: cmp.Baseline, country: str | None) -> tuple:
+    """The country picker (the selection's countries with sub-national data) and the chart."""
+    countries = cmp.country_table()
+    available = _subnational_countries(base)
+    names = countries.set_index("iso3")["name"]
+    options = [
+        {
+            "label": SUBNATIONAL_NAMES.get(iso3, f"{names.get(iso3, iso3)}: bidding zones"),
+            "value": iso3,
+        }
+        for iso3 in available
+    ]
+    if not available:
+        message = "No run of this selection is in a country with sub-national grid data."
+        return options, None, placeholder_figure(message), message
+    country = country if country in available else available[0]
+    table = cmp.subnational_table()
+    compared = cmp.subnational_comparison(base, table, country)
+    note = cmp.grid_assumptions(base, countries, table[table["country"] == country])
+    return options, country, cmp.subnational_figure(compared, base), note
+
+
+def cloud_views(base: cmp.Baseline, provider: str | None) -> tuple:
+    """Every cloud region (or one provider's), the recommendation and the assumptions."""
+    countries, cloud = cmp.country_table(), cmp.cloud_table()
+    compared = cmp.cloud_comparison(base, cloud)
+    recommendation = cmp.cloud_recommendation(base, compared)
+    missing = cmp.unknown_cloud_regions(base, cloud)
+    if missing:
+        recommendation += f" No data for this region: {', '.join(missing)}."
+    shown = compared if provider in (None, "all") else compared[compared["provider"] == provider]
+    figure = cmp.cloud_figure(shown, base)
+    return figure, recommendation, cmp.cloud_assumptions(base, countries, cloud)
+
+
+def register_callbacks(app: Dash, store: HistoryStore) -> None:
+    """One callback for the tab: a new selection redraws every view from one baseline in one
+    response (the browser draws them in one pass); a toggle redraws only its own view."""
+    cache = _BaselineCache()
 
     @app.callback(
         Output(ids.REGIONAL_MAP, "figure"),
         Output(ids.REGIONAL_MAP_NOTE, "children"),
         Output(ids.REGIONAL_SUMMARY, "children"),
-        Input(ids.REGIONAL_TAB_SELECTION, "data"),
-        Input(ids.REGIONAL_MAP_MODE, "value"),
-        prevent_initial_call=True,  # filled when the tab opens
-    )
-    def update_map(selection: dict | None, mode: str | None):
-        base, countries = current(selection), cmp.country_table()
-        figure = cmp.world_map_figure(base, countries, mode or "intensity")
-        return figure, cmp.grid_assumptions(base, countries, countries), _summary(base, countries)
-
-    @app.callback(
         Output(ids.REGIONAL_RANKING, "figure"),
         Output(ids.REGIONAL_RANKING_NOTE, "children"),
         Output(ids.REGIONAL_MIX, "figure"),
         Output(ids.REGIONAL_MIX_NOTE, "children"),
-        Input(ids.REGIONAL_TAB_SELECTION, "data"),
-        prevent_initial_call=True,  # filled when the tab opens
-    )
-    def update_ranking(selection: dict | None):
-        base, countries = current(selection), cmp.country_table()
-        ranking = cmp.country_ranking(base, countries, RANKING_SIZE)
-        shown = [*base.country_shares().index, *ranking["iso3"]]
-        mix_iso3s = [i for i in dict.fromkeys(shown) if i]
-        ranked = countries.set_index("iso3").reindex(mix_iso3s)["g_co2e_per_kwh"]
-        mix_iso3s = list(ranked.sort_values(kind="stable").index)
-        return (
-            cmp.ranking_figure(ranking),
-            cmp.grid_assumptions(base, countries, countries),
-            cmp.energy_mix_figure(countries, mix_iso3s),
-            "Share of each source in the country's electricity generation, cleanest grid first; "
-            "bioenergy counts as other renewables.",
-        )
-
-    @app.callback(
         Output(ids.REGIONAL_SUBNATIONAL_COUNTRY, "options"),
         Output(ids.REGIONAL_SUBNATIONAL_COUNTRY, "value"),
         Output(ids.REGIONAL_SUBNATIONAL, "figure"),
         Output(ids.REGIONAL_SUBNATIONAL_NOTE, "children"),
-        Input(ids.REGIONAL_TAB_SELECTION, "data"),
-        Input(ids.REGIONAL_SUBNATIONAL_COUNTRY, "value"),
-        prevent_initial_call=True,  # filled when the tab opens
-    )
-    def update_subnational(selection: dict | None, country: str | None):
-        base, countries = current(selection), cmp.country_table()
-        available = _subnational_countries(base)
-        names = countries.set_index("iso3")["name"]
-        options = [
-            {
-                "label": SUBNATIONAL_NAMES.get(iso3, f"{names.get(iso3, iso3)}: bidding zones"),
-                "value": iso3,
-            }
-            for iso3 in available
-        ]
-        if not available:
-            message = "No run of this selection is in a country with sub-national grid data."
-            return options, None, placeholder_figure(message), message
-        country = country if country in available else available[0]
-        table = cmp.subnational_table()
-        compared = cmp.subnational_comparison(base, table, country)
-        note = cmp.grid_assumptions(base, countries, table[table["country"] == country])
-        return options, country, cmp.subnational_figure(compared, base), note
-
-    @app.callback(
         Output(ids.REGIONAL_CLOUD, "figure"),
         Output(ids.REGIONAL_CLOUD_RECOMMENDATION, "children"),
         Output(ids.REGIONAL_CLOUD_NOTE, "children"),
         Input(ids.REGIONAL_TAB_SELECTION, "data"),
+        Input(ids.REGIONAL_MAP_MODE, "value"),
+        Input(ids.REGIONAL_SUBNATIONAL_COUNTRY, "value"),
         Input(ids.REGIONAL_CLOUD_PROVIDER, "value"),
         prevent_initial_call=True,  # filled when the tab opens
     )
-    def update_cloud(selection: dict | None, provider: str | None):
-        base, countries, cloud = current(selection), cmp.country_table(), cmp.cloud_table()
-        compared = cmp.cloud_comparison(base, cloud)
-        recommendation = cmp.cloud_recommendation(base, compared)
-        missing = cmp.unknown_cloud_regions(base, cloud)
-        if missing:
-            recommendation += f" No data for this region: {', '.join(missing)}."
-        shown = (
-            compared if provider in (None, "all") else compared[compared["provider"] == provider]
+    def update(selection: dict | None, mode: str | None, country: str | None, provider: str | None):
+        base = cache.get(store, selection)
+        trigger = ctx.triggered_id
+        every = trigger not in (
+            ids.REGIONAL_MAP_MODE,
+            ids.REGIONAL_SUBNATIONAL_COUNTRY,
+            ids.REGIONAL_CLOUD_PROVIDER,
         )
-        figure = cmp.cloud_figure(shown, base)
-        return figure, recommendation, cmp.cloud_assumptions(base, countries, cloud)
+
+        def when(changed: bool, views, *args, outputs: int) -> tuple:
+            return views(base, *args) if changed else (no_update,) * outputs
+
+        return (
+            *when(every or trigger == ids.REGIONAL_MAP_MODE, map_views, mode, outputs=3),
+            *when(every, ranking_views, outputs=4),
+            *when(
+                every or trigger == ids.REGIONAL_SUBNATIONAL_COUNTRY,
+                subnational_views,
+                country,
+                outputs=4,
+            ),
+            *when(
+                every or trigger == ids.REGIONAL_CLOUD_PROVIDER, cloud_views, provider, outputs=3
+            ),
+        )
 
 
 def _summary(base: cmp.Baseline, countries: pd.DataFrame) -> str:

@@ -215,3 +215,39 @@ def test_a_header_only_file_gives_empty_views_not_errors(tmp_path) -> None:
     ).get_json()
     assert "sideUpdate" not in project
     assert project["response"][ids.PROJECT_RUNS]["children"] == "0"
+
+
+def test_the_regional_tab_redraws_everything_on_a_selection_and_one_view_on_a_toggle(app) -> None:
+    values = {
+        f"{ids.REGIONAL_TAB_SELECTION}.data": {"project": "nlp-bert"},
+        f"{ids.REGIONAL_MAP_MODE}.value": "intensity",
+        f"{ids.REGIONAL_CLOUD_PROVIDER}.value": "gcp",
+    }
+    everything = call(
+        app, f"{ids.REGIONAL_MAP}.figure", values, [f"{ids.REGIONAL_TAB_SELECTION}.data"]
+    ).get_json()["response"]
+    assert set(everything) == {
+        ids.REGIONAL_MAP,
+        ids.REGIONAL_MAP_NOTE,
+        ids.REGIONAL_SUMMARY,
+        ids.REGIONAL_RANKING,
+        ids.REGIONAL_RANKING_NOTE,
+        ids.REGIONAL_MIX,
+        ids.REGIONAL_MIX_NOTE,
+        ids.REGIONAL_SUBNATIONAL_COUNTRY,
+        ids.REGIONAL_SUBNATIONAL,
+        ids.REGIONAL_SUBNATIONAL_NOTE,
+        ids.REGIONAL_CLOUD,
+        ids.REGIONAL_CLOUD_RECOMMENDATION,
+        ids.REGIONAL_CLOUD_NOTE,
+    }
+    regions = everything[ids.REGIONAL_CLOUD]["figure"]["data"][0]["y"]
+    assert regions and all(label.startswith("GCP ") for label in regions)
+    toggled = call(
+        app, f"{ids.REGIONAL_MAP}.figure", values, [f"{ids.REGIONAL_CLOUD_PROVIDER}.value"]
+    ).get_json()["response"]
+    assert set(toggled) == {
+        ids.REGIONAL_CLOUD,
+        ids.REGIONAL_CLOUD_RECOMMENDATION,
+        ids.REGIONAL_CLOUD_NOTE,
+    }
