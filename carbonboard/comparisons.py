@@ -610,9 +610,8 @@ def world_map_figure(base: Baseline, countries: pd.DataFrame, mode: str = "inten
         projection_type="natural earth",
         showframe=False,
         showcoastlines=False,
-        showcountries=True,
-        countrycolor="#ffffff",
-        showland=True,
+        showcountries=False,  # the choropleth outlines each country: borders twice cost 40 %
+        showland=True,  # places without data stay visible, in the land colour
         lataxis_range=[-58, 85],
     )
     figure.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0}, height=460)
