@@ -52,6 +52,9 @@ plotly-bundle:  ## rebuild assets/plotly-carbonboard.min.js (needs node and npm)
 		--define:global=window --define:define.amd=false --alias:stream=stream-browserify \
 		--legal-comments=eof --banner:js="$$(cat $(PLOTLY_SRC)/banner.js)" \
 		--outfile=assets/plotly-carbonboard.min.js
+	# map geometry defaults to our own assets, never plotly's CDN (the graphs also say so)
+	sed -i 's#dflt:"https://cdn.plot.ly/un/"#dflt:"assets/topojson/"#' assets/plotly-carbonboard.min.js
+	! grep -q "https://cdn" assets/plotly-carbonboard.min.js
 	rm -rf $(PLOTLY_SRC)/node_modules
 
 clean:

@@ -62,6 +62,9 @@ def test_files_from_assets_are_compressed_and_plotly_is_the_partial_bundle(app) 
     html = client.get("/").get_data(as_text=True)
     assert "/assets/plotly-carbonboard.min.js" in html
     assert "/assets/src/" not in html  # the bundle's build recipe is not a page script
+    bundle = client.get("/assets/plotly-carbonboard.min.js")
+    bundle.direct_passthrough = False
+    assert b"https://cdn" not in bundle.get_data()  # not even as plotly's default map URL
     for asset in ("/assets/bootstrap.min.css", "/assets/plotly-carbonboard.min.js"):
         plain = client.get(asset)
         plain.direct_passthrough = False
