@@ -16,6 +16,8 @@ from carbonboard.data.aggregate import date_range, experiments, projects, valida
 from carbonboard.data.store import HistoryStore
 from carbonboard.selection import Selection, ViewOptions, from_query, to_query, view_from_query
 
+ALL_PROJECTS = "All projects"
+ALL_EXPERIMENTS = "All experiments"
 COMPARE_OPTIONS_MAX = 100  # the newest runs of the selection offered for comparison
 
 
@@ -26,32 +28,8 @@ def layout() -> html.Section:
         className="filters-bar mb-4 p-3 border rounded bg-body-tertiary",
         children=dbc.Row(
             [
-                dbc.Col(
-                    [
-                        dbc.Label("Project", html_for=ids.PROJECT_SELECT, className="small mb-1"),
-                        dcc.Dropdown(
-                            id=ids.PROJECT_SELECT,
-                            options=[{"label": "All projects", "value": ids.ALL}],
-                            value=ids.ALL,
-                            clearable=False,
-                        ),
-                    ],
-                    md=4,
-                ),
-                dbc.Col(
-                    [
-                        dbc.Label(
-                            "Experiment", html_for=ids.EXPERIMENT_SELECT, className="small mb-1"
-                        ),
-                        dcc.Dropdown(
-                            id=ids.EXPERIMENT_SELECT,
-                            options=[{"label": "All experiments", "value": ids.ALL}],
-                            value=ids.ALL,
-                            clearable=False,
-                        ),
-                    ],
-                    md=4,
-                ),
+                _choice("Project", ids.PROJECT_SELECT, ALL_PROJECTS),
+                _choice("Experiment", ids.EXPERIMENT_SELECT, ALL_EXPERIMENTS),
                 dbc.Col(
                     [
                         dbc.Label("Dates", html_for=ids.DATE_RANGE, className="small mb-1 d-block"),
@@ -68,6 +46,27 @@ def layout() -> html.Section:
             ],
             className="g-3",
         ),
+    )
+
+
+def _options(everything: str, values: list[str]) -> list[dict]:
+    """Dropdown options: "everything" (ids.ALL, no filter) first, then each value."""
+    return [{"label": everything, "value": ids.ALL}] + [{"label": v, "value": v} for v in values]
+
+
+def _choice(label: str, component_id: str, everything: str) -> dbc.Col:
+    """A labelled dropdown that starts on "everything"; the data fills its options."""
+    return dbc.Col(
+        [
+            dbc.Label(label, html_for=component_id, className="small mb-1"),
+            dcc.Dropdown(
+                id=component_id,
+                options=_options(everything, []),
+                value=ids.ALL,
+                clearable=False,
+            ),
+        ],
+        md=4,
     )
 
 
@@ -199,15 +198,9 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
             new_query,
             [html.Div(n) for n in notices] if from_url else no_update,
             bool(notices) if from_url else no_update,
-            [{"label": "All projects", "value": ids.ALL}]
-            + [{"label": p, "value": p} for p in projects(runs)]
-            if reload
-            else no_update,
+            _options(ALL_PROJECTS, projects(runs)) if reload else no_update,
             unless(project, selection.project or ids.ALL),
-            [{"label": "All experiments", "value": ids.ALL}]
-            + [{"label": e, "value": e} for e in experiments(in_project)]
-            if new_project
-            else no_update,
+            _options(ALL_EXPERIMENTS, experiments(in_project)) if new_project else no_update,
             unless(experiment, selection.experiment or ids.ALL),
             unless(start, selection.date_from),
             unless(end, selection.date_to),
