@@ -405,6 +405,13 @@ def cloud_recommendation(base: Baseline, compared: pd.DataFrame) -> str:
     return f"{count} would have beaten your grid. {sentence}"
 
 
+def cloud_finding(base: Baseline, cloud: pd.DataFrame, compared: pd.DataFrame) -> str:
+    """The recommendation, then the selection's cloud regions we have no figures for."""
+    missing = unknown_cloud_regions(base, cloud)
+    gap = f" No data for this region: {', '.join(missing)}." if missing else ""
+    return cloud_recommendation(base, compared) + gap
+
+
 def _recommend(base: Baseline, best: pd.Series, provider_name: str) -> str:
     """'In <region> this would have emitted 93 % less: 1.2 kg instead of 17 kg.'"""
     there, here = _kg(best["emissions_kg"]), _kg(base.emissions_kg)
@@ -531,6 +538,8 @@ def cloud_assumptions(base: Baseline, countries: pd.DataFrame, cloud: pd.DataFra
 
 
 # --------------------------------------------------------------------------------------------
+RANKING_SIZE = 5  # cleanest and dirtiest grids shown next to the selection's own
+
 # Figures (all with the app's template; masses on axes in the unit that suits the values)
 
 

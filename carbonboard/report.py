@@ -41,7 +41,6 @@ METHOD_COLUMNS = {
 MAX_TABLE_RUNS = 1000
 RUN_ID_CHARS = 8
 RUN_NUMERIC_COLUMNS = ("duration", "energy", "emissions", "intensity")
-RANKING_SIZE = 5  # cleanest and dirtiest grids shown next to the view's own, as in the dashboard
 # The geometry plotly.js draws a world map with (scope "world", 110 m resolution). The dashboard
 # serves it from assets/ (the graphs' ``topojsonURL``); the report sets it in
 # ``window.PlotlyGeoAssets``, which plotly.js reads instead of fetching the file.
@@ -183,10 +182,7 @@ def regional_section(runs: pd.DataFrame) -> str:
     base, countries, cloud = cmp.baseline(runs), cmp.country_table(), cmp.cloud_table()
     grid_assumptions = cmp.grid_assumptions(base, countries, countries)
     compared = cmp.cloud_comparison(base, cloud)
-    recommendation = cmp.cloud_recommendation(base, compared)
-    missing = cmp.unknown_cloud_regions(base, cloud)
-    if missing:
-        recommendation += f" No data for this region: {', '.join(missing)}."
+    recommendation = cmp.cloud_finding(base, cloud, compared)
     return (
         '<section id="regional"><h2>Where should this have run?</h2>'
         + geo_assets_script()
@@ -198,7 +194,7 @@ def regional_section(runs: pd.DataFrame) -> str:
         )
         + _explained_chart(
             "Cleanest and dirtiest grids",
-            cmp.ranking_figure(cmp.country_ranking(base, countries, RANKING_SIZE)),
+            cmp.ranking_figure(cmp.country_ranking(base, countries, cmp.RANKING_SIZE)),
             "country-ranking",
             grid_assumptions,
         )

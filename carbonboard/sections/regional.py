@@ -22,7 +22,6 @@ from carbonboard.data.store import HistoryStore
 from carbonboard.formatting import format_count, format_energy_kwh, format_intensity, format_mass_kg
 from carbonboard.selection import Selection
 
-RANKING_SIZE = 5  # cleanest and dirtiest grids shown next to the selection's own
 MAP_MODE_OPTIONS = [
     {"label": "Grid intensity", "value": "intensity"},
     {"label": "Your emissions there", "value": "emissions"},
@@ -165,7 +164,7 @@ def map_views(base: cmp.Baseline, mode: str | None) -> tuple:
 def ranking_views(base: cmp.Baseline) -> tuple:
     """Cleanest and dirtiest grids next to the selection's own, and their generation mix."""
     countries = cmp.country_table()
-    ranking = cmp.country_ranking(base, countries, RANKING_SIZE)
+    ranking = cmp.country_ranking(base, countries, cmp.RANKING_SIZE)
     shown = [*base.country_shares().index, *ranking["iso3"]]
     mix_iso3s = [i for i in dict.fromkeys(shown) if i]
     ranked = countries.set_index("iso3").reindex(mix_iso3s)["g_co2e_per_kwh"]
@@ -205,10 +204,7 @@ def cloud_views(base: cmp.Baseline, provider: str | None) -> tuple:
     """Every cloud region (or one provider's), the recommendation and the assumptions."""
     countries, cloud = cmp.country_table(), cmp.cloud_table()
     compared = cmp.cloud_comparison(base, cloud)
-    recommendation = cmp.cloud_recommendation(base, compared)
-    missing = cmp.unknown_cloud_regions(base, cloud)
-    if missing:
-        recommendation += f" No data for this region: {', '.join(missing)}."
+    recommendation = cmp.cloud_finding(base, cloud, compared)
     shown = compared if provider in (None, "all") else compared[compared["provider"] == provider]
     figure = cmp.cloud_figure(shown, base)
     return figure, recommendation, cmp.cloud_assumptions(base, countries, cloud)

@@ -165,7 +165,7 @@ def test_regional_section_holds_the_map_ranking_and_cloud_with_their_assumptions
     assert set(stars["locations"]) == {"FRA", "POL", "USA", "DEU"}
     assert layout["geo"]["projection"]["type"] == "natural earth"
 
-    ranking = cmp.country_ranking(base, countries, report.RANKING_SIZE)
+    ranking = cmp.country_ranking(base, countries, cmp.RANKING_SIZE)
     (bars,), _ = plotted(html, "chart-country-ranking")
     assert bars["y"] == list(ranking["label"]) and "Your runs" in bars["y"]
 

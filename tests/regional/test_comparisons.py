@@ -205,6 +205,9 @@ def test_unknown_cloud_region_is_reported_not_an_error():
     assert cmp.unknown_cloud_regions(base, CLOUD) == ["aws mars-1"]
     assert not compared["is_current"].any()
     assert cmp.cloud_recommendation(base, compared).startswith("In AWS eu-north-1")
+    finding = cmp.cloud_finding(base, CLOUD, compared)
+    assert finding.startswith(cmp.cloud_recommendation(base, compared))
+    assert finding.endswith(" No data for this region: aws mars-1.")
 
 
 def test_zero_energy_compares_nothing_and_divides_by_nothing():
