@@ -121,9 +121,9 @@ def layout() -> html.Section:
 
 
 class _BaselineCache:
-    """The last few selections' baselines per data version: the four callbacks of one selection
-    change share one grouping of the runs, and only the small baselines are kept. Runs picked for
-    comparison, when there are some, are what is replayed."""
+    """The last few selections' baselines per data version: a toggle (map colour, provider,
+    country) redraws its view without grouping the runs again, and only the small baselines are
+    kept. Runs picked for comparison, when there are some, are what is replayed."""
 
     def __init__(self, size: int = 16) -> None:
         self._size = size
@@ -133,7 +133,7 @@ class _BaselineCache:
     def get(self, store: HistoryStore, selection: dict | None) -> cmp.Baseline:
         history, picked = store.current(), Selection.from_dict(selection)
         key = (history.version, json.dumps(picked.to_dict(), sort_keys=True))
-        with self._lock:  # held while computing: the other three callbacks wait, not redo it
+        with self._lock:  # held while computing: two pages asking at once group the runs once
             cached = self._entries.get(key)
             if cached is not None:
                 return cached
