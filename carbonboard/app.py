@@ -1,7 +1,8 @@
 """The Dash application factory: one page, every asset served locally, data kept on the server.
 
 ``create_app(filepaths)`` loads the history into a ``HistoryStore`` and wires the sections listed
-in ``SECTION_MODULES`` (each exposes ``layout()`` and ``register_callbacks(app, store)``). Serve
+in ``SECTION_MODULES`` (each exposes ``layout()`` and ``register_callbacks(app, store)``): the
+header, the sections above the tabs, then the sections of each tab (``TABS``). Serve
 ``app.server`` with a production WSGI server (the CLI uses waitress); never Flask's debugger.
 """
 
@@ -111,7 +112,7 @@ def _page_layout(store: HistoryStore, refresh_interval_s: float):
                     interval=max(refresh_interval_s, 0.2) * 1000,
                     disabled=refresh_interval_s <= 0,
                 ),
-                SECTION_MODULES[0].layout(),
+                header.layout(),
                 dbc.Container(
                     fluid=True,
                     className="carbonboard-main pb-5",
