@@ -6,6 +6,8 @@ project of grams is not drawn as 0.000 kg); hover texts use carbonboard.formatti
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -91,36 +93,43 @@ def energy_split_figure(split: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def experiments_figure(per_experiment: pd.DataFrame, top: int = 15) -> go.Figure:
-    """Emissions per experiment, largest first (the ``top`` largest)."""
-    if per_experiment.empty:
-        return placeholder_figure(NO_DATA)
-    shown = per_experiment.head(top).iloc[::-1]
+def _group_bars(
+    shown: pd.DataFrame, label: str, title: str, min_height: int, hover: Callable[[tuple], str]
+) -> go.Figure:
+    """Emissions per group as horizontal bars; ``shown`` is largest first, drawn on top.
+    ``hover(row)`` is the hover text of one group."""
+    shown = shown.iloc[::-1]
     factor, unit = axis_unit(shown["emissions_kg"], MASS_UNITS_KG)
-    figure = _base("Emissions per experiment", height=max(240, 60 + 28 * len(shown)))
+    figure = _base(title, height=max(min_height, 60 + 28 * len(shown)))
     figure.add_trace(
         go.Bar(
             x=shown["emissions_kg"] / factor,
-            y=shown["experiment"],
+            y=shown[label],
             orientation="h",
-            hovertext=[
-                f"{e}<br>{format_mass_kg(kg)} · {format_energy_kwh(kwh)}<br>{n} runs · "
-                f"{format_duration_s(s)}"
-                for e, kg, kwh, n, s in zip(
-                    shown["experiment"],
-                    shown["emissions_kg"],
-                    shown["energy_kwh"],
-                    shown["runs"],
-                    shown["duration_s"],
-                    strict=True,
-                )
-            ],
+            hovertext=[hover(row) for row in shown.itertuples(index=False)],
             hoverinfo="text",
         )
     )
     figure.update_xaxes(title_text=f"{unit} CO₂eq")
     figure.update_yaxes(type="category")
     return figure
+
+
+def experiments_figure(per_experiment: pd.DataFrame, top: int = 15) -> go.Figure:
+    """Emissions per experiment, largest first (the ``top`` largest)."""
+    if per_experiment.empty:
+        return placeholder_figure(NO_DATA)
+    return _group_bars(
+        per_experiment.head(top),
+        "experiment",
+        "Emissions per experiment",
+        240,
+        lambda e: (
+            f"{e.experiment}<br>{format_mass_kg(e.emissions_kg)} · "
+            f"{format_energy_kwh(e.energy_kwh)}<br>{e.runs} runs · "
+            f"{format_duration_s(e.duration_s)}"
+        ),
+    )
 
 
 def comparison_figure(runs: pd.DataFrame, labels: list[str]) -> go.Figure:
@@ -178,27 +187,13 @@ def projects_figure(per_project: pd.DataFrame) -> go.Figure:
     """Emissions per project across the whole history."""
     if per_project.empty:
         return placeholder_figure(NO_DATA)
-    factor, unit = axis_unit(per_project["emissions_kg"], MASS_UNITS_KG)
-    shown = per_project.iloc[::-1]
-    figure = _base("Emissions per project", height=max(200, 60 + 28 * len(shown)))
-    figure.add_trace(
-        go.Bar(
-            x=shown["emissions_kg"] / factor,
-            y=shown["project"],
-            orientation="h",
-            hovertext=[
-                f"{p}<br>{format_mass_kg(kg)} · {format_energy_kwh(kwh)} · {n} runs"
-                for p, kg, kwh, n in zip(
-                    shown["project"],
-                    shown["emissions_kg"],
-                    shown["energy_kwh"],
-                    shown["runs"],
-                    strict=True,
-                )
-            ],
-            hoverinfo="text",
-        )
+    return _group_bars(
+        per_project,
+        "project",
+        "Emissions per project",
+        200,
+        lambda p: (
+            f"{p.project}<br>{format_mass_kg(p.emissions_kg)} · "
+            f"{format_energy_kwh(p.energy_kwh)} · {p.runs} runs"
+        ),
     )
-    figure.update_xaxes(title_text=f"{unit} CO₂eq")
-    figure.update_yaxes(type="category")
-    return figure
