@@ -40,7 +40,7 @@ from carbonboard.formatting import (
     format_intensity,
     format_mass_kg,
 )
-from carbonboard.theme import PLOTLY_TEMPLATE
+from carbonboard.theme import themed_figure
 from tracker import intensity
 from tracker.intensity import Intensity
 
@@ -576,55 +576,57 @@ def world_map_figure(base: Baseline, countries: pd.DataFrame, mode: str = "inten
         title, colorscale = "grid intensity (gCO2e/kWh)", INTENSITY_COLORSCALE
         value_line = "%{z:.0f} gCO2e/kWh"
     zmax = 100.0 if mode == "low_carbon" else float(z.quantile(COLOR_CAP_QUANTILE))
-    figure = go.Figure(
-        go.Choropleth(
-            locations=countries["iso3"],
-            locationmode="ISO-3",
-            z=z,
-            zmin=0.0,
-            zmax=zmax if zmax > 0 else None,
-            colorscale=colorscale,
-            colorbar={"title": {"text": title, "side": "right"}, "thickness": 14},
-            marker={"line": {"width": 0.3, "color": "#ffffff"}},
-            customdata=customdata,
-            hovertemplate=(
+    traces = [
+        {
+            "type": "choropleth",
+            "locations": countries["iso3"].to_numpy(),
+            "locationmode": "ISO-3",
+            "z": np.asarray(z, dtype=float),
+            "zmin": 0.0,
+            "zmax": zmax if zmax > 0 else None,
+            "colorscale": colorscale,
+            "colorbar": {"title": {"text": title, "side": "right"}, "thickness": 14},
+            "marker": {"line": {"width": 0.3, "color": "#ffffff"}},
+            "customdata": customdata,
+            "hovertemplate": (
                 f"<b>%{{customdata[0]}}</b> (%{{customdata[1]}})<br>{value_line}<br>"
                 f"{mix_lines}<extra></extra>"
             ),
-            name=title,
-        ),
-        layout={"template": PLOTLY_TEMPLATE},
-    )
+            "name": title,
+        }
+    ]
     shares = base.country_shares()
-    known = shares[shares.index.isin(set(countries["iso3"]))]
+    known = shares[shares.index.isin(set(countries["iso3"]))].sort_index()
     if not known.empty:
-        figure.add_trace(
-            go.Scattergeo(
-                locations=list(known.index),
-                locationmode="ISO-3",
-                mode="markers",
-                marker={
+        traces.append(
+            {
+                "type": "scattergeo",
+                "locations": list(known.index),
+                "locationmode": "ISO-3",
+                "mode": "markers",
+                "marker": {
                     "symbol": "star",
-                    "size": [10 + 14 * share for share in known],
+                    "size": [round(10 + 14 * share) for share in known],  # whole pixels
                     "color": HIGHLIGHT_COLOR,
                     "line": {"width": 1, "color": "#ffffff"},
                 },
-                text=[f"your runs: {share * 100:.0f} % of the energy" for share in known],
-                hovertemplate="%{location}: %{text}<extra></extra>",
-                name="your runs",
-                showlegend=False,
-            )
+                "text": [f"your runs: {share * 100:.0f} % of the energy" for share in known],
+                "hovertemplate": "%{location}: %{text}<extra></extra>",
+                "name": "your runs",
+                "showlegend": False,
+            }
         )
-    figure.update_geos(
-        projection_type="natural earth",
-        showframe=False,
-        showcoastlines=False,
-        showcountries=False,  # the choropleth outlines each country: borders twice cost 40 %
-        showland=True,  # places without data stay visible, in the land colour
-        lataxis_range=[-58, 85],
+    geo = {
+        "projection": {"type": "natural earth"},
+        "showframe": False,
+        "showcoastlines": False,
+        "showcountries": False,  # the choropleth outlines each country: borders twice cost 40 %
+        "showland": True,  # places without data stay visible, in the land colour
+        "lataxis": {"range": [-58, 85]},
+    }
+    return themed_figure(
+        traces, {"geo": geo, "margin": {"l": 0, "r": 0, "t": 10, "b": 0}, "height": 460}
     )
-    figure.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 0}, height=460)
-    return figure
 
 
 def energy_mix_figure(countries: pd.DataFrame, iso3s: list[str]) -> go.Figure:
@@ -632,28 +634,27 @@ def energy_mix_figure(countries: pd.DataFrame, iso3s: list[str]) -> go.Figure:
     rows = countries.set_index("iso3").reindex([i for i in iso3s if i in set(countries["iso3"])])
     if rows.empty:
         return placeholder_figure("No generation mix for these countries")
-    figure = go.Figure(layout={"template": PLOTLY_TEMPLATE})
-    for source in MIX_SOURCES:
-        label = source.replace("_", " ")
-        figure.add_trace(
-            go.Bar(
-                y=rows["name"],
-                x=rows[source],
-                name=label,
-                marker={"color": MIX_COLORS[source]},
-                orientation="h",
-                hovertemplate=f"%{{y}}: {label} %{{x:.1f}} %<extra></extra>",
-            )
-        )
-    figure.update_layout(
-        barmode="stack",
-        xaxis={"title": {"text": "share of electricity generation (%)"}, "range": [0, 100]},
-        yaxis={"autorange": "reversed"},
-        legend={"orientation": "h", "y": -0.25, "yanchor": "top"},
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        height=max(320, 26 * len(rows) + 140),
-    )
-    return figure
+    traces = [
+        {
+            "type": "bar",
+            "y": rows["name"].to_numpy(),
+            "x": rows[source].to_numpy(dtype=float),
+            "name": source.replace("_", " "),
+            "marker": {"color": MIX_COLORS[source]},
+            "orientation": "h",
+            "hovertemplate": f"%{{y}}: {source.replace('_', ' ')} %{{x:.1f}} %<extra></extra>",
+        }
+        for source in MIX_SOURCES
+    ]
+    layout = {
+        "barmode": "stack",
+        "xaxis": {"title": {"text": "share of electricity generation (%)"}, "range": [0, 100]},
+        "yaxis": {"autorange": "reversed"},
+        "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"},
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "height": max(320, 26 * len(rows) + 140),
+    }
+    return themed_figure(traces, layout)
 
 
 def _saving_label(saving: float) -> str:
@@ -674,34 +675,51 @@ def _emission_bars(
     """Sorted horizontal bars of masses (first on top), optionally with a dashed line at the
     selection's own emissions."""
     factor, unit = axis_unit(emissions_kg, MASS_UNITS_KG)
-    figure = go.Figure(
-        go.Bar(
-            y=labels,
-            x=emissions_kg / factor,
-            orientation="h",
-            marker={"color": colors},
-            text=text,
-            textposition="auto" if text else None,
-            hovertext=hover,
-            hoverinfo="text",
-        ),
-        layout={"template": PLOTLY_TEMPLATE},
-    )
+    bars = {
+        "type": "bar",
+        "y": labels,
+        "x": np.asarray(emissions_kg, dtype=float) / factor,
+        "orientation": "h",
+        "marker": {"color": colors},
+        "hovertext": hover,
+        "hoverinfo": "text",
+    }
+    if text:
+        bars.update(text=text, textposition="auto")
+    layout = {
+        "xaxis": {"title": {"text": f"{unit} CO2e {x_title}"}},
+        "yaxis": {"autorange": "reversed", "automargin": True},
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "height": max(320, (28 if text else 16) * len(labels) + 100),
+        "bargap": 0.15,
+    }
     if baseline_kg is not None and math.isfinite(baseline_kg):
-        figure.add_vline(
-            x=baseline_kg / factor,
-            line={"dash": "dash", "color": HIGHLIGHT_COLOR},
-            annotation_text=f"your runs: {_kg(baseline_kg)}",
-            annotation_position="top right",
-        )
-    figure.update_layout(
-        xaxis={"title": {"text": f"{unit} CO2e {x_title}"}},
-        yaxis={"autorange": "reversed", "automargin": True},
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        height=max(320, (28 if text else 16) * len(labels) + 100),
-        bargap=0.15,
-    )
-    return figure
+        x = baseline_kg / factor  # a dashed line at the selection's own emissions, labelled
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "x0": x,
+                "x1": x,
+                "xref": "x",
+                "y0": 0,
+                "y1": 1,
+                "yref": "y domain",
+                "line": {"dash": "dash", "color": HIGHLIGHT_COLOR},
+            }
+        ]
+        layout["annotations"] = [
+            {
+                "text": f"your runs: {_kg(baseline_kg)}",
+                "x": x,
+                "xref": "x",
+                "xanchor": "left",
+                "y": 1,
+                "yref": "y domain",
+                "yanchor": "top",
+                "showarrow": False,
+            }
+        ]
+    return themed_figure([bars], layout)
 
 
 def ranking_figure(ranking: pd.DataFrame) -> go.Figure:

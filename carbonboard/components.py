@@ -7,17 +7,16 @@ import plotly.graph_objects as go
 from dash import dcc, get_app, html
 
 from carbonboard.export import slugify
-from carbonboard.theme import PLOTLY_TEMPLATE
+from carbonboard.theme import MUTED_COLOR, themed_figure
 
 
 def placeholder_figure(message: str = "") -> go.Figure:
     """An empty figure (no axes) with an optional centred message."""
-    figure = go.Figure(layout={"template": PLOTLY_TEMPLATE, "height": 300})
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
+    layout = {"height": 300, "xaxis": {"visible": False}, "yaxis": {"visible": False}}
     if message:
-        figure.add_annotation(text=message, showarrow=False, font={"color": "#6c757d"})
-    return figure
+        note = {"text": message, "showarrow": False, "font": {"color": MUTED_COLOR}}
+        layout["annotations"] = [note]
+    return themed_figure([], layout)
 
 
 def graph(

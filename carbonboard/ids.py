@@ -95,6 +95,7 @@ REGIONAL_CLOUD = "regional-cloud"  # every cloud region, provider PUE applied
 REGIONAL_CLOUD_PROVIDER = "regional-cloud-provider"  # dbc.RadioItems: all | aws | gcp | azure
 REGIONAL_CLOUD_RECOMMENDATION = "regional-cloud-recommendation"
 REGIONAL_CLOUD_NOTE = "regional-cloud-note"
+REGIONAL_DRAWN = "regional-drawn"  # dcc.Store: digest of each figure the browser shows
 
 # --- export, report and theme (carbonboard/sections/export.py) ----------------------------------
 EXPORT_SECTION = "export-section"

@@ -72,3 +72,15 @@ def build_template() -> go.layout.Template:
 
 
 pio.templates[PLOTLY_TEMPLATE] = build_template()
+
+
+def themed_figure(data: list[dict], layout: dict) -> go.Figure:
+    """A figure in the app's template from plain plotly dicts, without plotly.py's property-by-
+    property validation.
+
+    Validation costs milliseconds per trace on every request (the regional tab's five charts took
+    50 ms to validate and 4 ms to build); the figure tests validate each builder's output strictly
+    instead, so a wrong property name still fails, in the test suite rather than in production.
+    """
+    spec = {"data": data, "layout": {"template": pio.templates[PLOTLY_TEMPLATE], **layout}}
+    return go.Figure(spec, _validate=False)

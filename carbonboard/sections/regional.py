@@ -7,12 +7,14 @@ the tracker's bundled intensity data. See docs/comparisons.md for the assumption
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output, ctx, html, no_update
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from plotly.io.json import to_json_plotly
 
 from carbonboard import comparisons as cmp
 from carbonboard import ids
@@ -46,6 +48,7 @@ def layout() -> html.Section:
         children=[
             html.H2("Where should this have run?", className="h4"),
             html.P(id=ids.REGIONAL_SUMMARY, className="text-body-secondary"),
+            dcc.Store(id=ids.REGIONAL_DRAWN),
             section_card(
                 "Grid carbon intensity around the world",
                 dbc.RadioItems(
@@ -210,33 +213,70 @@ def cloud_views(base: cmp.Baseline, provider: str | None) -> tuple:
     return figure, recommendation, cmp.cloud_assumptions(base, countries, cloud)
 
 
+OUTPUTS = (  # every view's outputs, in the order the view functions return them
+    (ids.REGIONAL_MAP, "figure"),
+    (ids.REGIONAL_MAP_NOTE, "children"),
+    (ids.REGIONAL_SUMMARY, "children"),
+    (ids.REGIONAL_RANKING, "figure"),
+    (ids.REGIONAL_RANKING_NOTE, "children"),
+    (ids.REGIONAL_MIX, "figure"),
+    (ids.REGIONAL_MIX_NOTE, "children"),
+    (ids.REGIONAL_SUBNATIONAL_COUNTRY, "options"),
+    (ids.REGIONAL_SUBNATIONAL_COUNTRY, "value"),
+    (ids.REGIONAL_SUBNATIONAL, "figure"),
+    (ids.REGIONAL_SUBNATIONAL_NOTE, "children"),
+    (ids.REGIONAL_CLOUD, "figure"),
+    (ids.REGIONAL_CLOUD_RECOMMENDATION, "children"),
+    (ids.REGIONAL_CLOUD_NOTE, "children"),
+)
+
+
+def figure_digest(figure) -> str:
+    """A short fingerprint of a figure as the browser receives it."""
+    payload = to_json_plotly(figure).encode()
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
+
+
+def skip_drawn_figures(values: list, drawn: dict | None) -> tuple[list, dict]:
+    """Replace each figure identical to the one the browser already shows by ``no_update``.
+
+    Selections often share a view (the same countries give the same intensity map and mix):
+    redrawing an identical map costs the browser far more than hashing it costs here. Returns
+    the values to send and the digests of what the browser shows afterwards."""
+    shown = dict(drawn or {})
+    sent = list(values)
+    for position, (component, prop) in enumerate(OUTPUTS):
+        if prop != "figure" or sent[position] is no_update:
+            continue
+        digest = figure_digest(sent[position])
+        if shown.get(component) == digest:
+            sent[position] = no_update
+        shown[component] = digest
+    return sent, shown
+
+
 def register_callbacks(app: Dash, store: HistoryStore) -> None:
     """One callback for the tab: a new selection redraws every view from one baseline in one
     response (the browser draws them in one pass); a toggle redraws only its own view."""
     cache = _BaselineCache()
 
     @app.callback(
-        Output(ids.REGIONAL_MAP, "figure"),
-        Output(ids.REGIONAL_MAP_NOTE, "children"),
-        Output(ids.REGIONAL_SUMMARY, "children"),
-        Output(ids.REGIONAL_RANKING, "figure"),
-        Output(ids.REGIONAL_RANKING_NOTE, "children"),
-        Output(ids.REGIONAL_MIX, "figure"),
-        Output(ids.REGIONAL_MIX_NOTE, "children"),
-        Output(ids.REGIONAL_SUBNATIONAL_COUNTRY, "options"),
-        Output(ids.REGIONAL_SUBNATIONAL_COUNTRY, "value"),
-        Output(ids.REGIONAL_SUBNATIONAL, "figure"),
-        Output(ids.REGIONAL_SUBNATIONAL_NOTE, "children"),
-        Output(ids.REGIONAL_CLOUD, "figure"),
-        Output(ids.REGIONAL_CLOUD_RECOMMENDATION, "children"),
-        Output(ids.REGIONAL_CLOUD_NOTE, "children"),
+        *(Output(component, prop) for component, prop in OUTPUTS),
+        Output(ids.REGIONAL_DRAWN, "data"),
         Input(ids.REGIONAL_TAB_SELECTION, "data"),
         Input(ids.REGIONAL_MAP_MODE, "value"),
         Input(ids.REGIONAL_SUBNATIONAL_COUNTRY, "value"),
         Input(ids.REGIONAL_CLOUD_PROVIDER, "value"),
+        State(ids.REGIONAL_DRAWN, "data"),
         prevent_initial_call=True,  # filled when the tab opens
     )
-    def update(selection: dict | None, mode: str | None, country: str | None, provider: str | None):
+    def update(
+        selection: dict | None,
+        mode: str | None,
+        country: str | None,
+        provider: str | None,
+        drawn: dict | None,
+    ):
         base = cache.get(store, selection)
         trigger = ctx.triggered_id
         every = trigger not in (
@@ -248,19 +288,26 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         def when(changed: bool, views, *args, outputs: int) -> tuple:
             return views(base, *args) if changed else (no_update,) * outputs
 
-        return (
-            *when(every or trigger == ids.REGIONAL_MAP_MODE, map_views, mode, outputs=3),
-            *when(every, ranking_views, outputs=4),
-            *when(
-                every or trigger == ids.REGIONAL_SUBNATIONAL_COUNTRY,
-                subnational_views,
-                country,
-                outputs=4,
-            ),
-            *when(
-                every or trigger == ids.REGIONAL_CLOUD_PROVIDER, cloud_views, provider, outputs=3
-            ),
+        values, shown = skip_drawn_figures(
+            [
+                *when(every or trigger == ids.REGIONAL_MAP_MODE, map_views, mode, outputs=3),
+                *when(every, ranking_views, outputs=4),
+                *when(
+                    every or trigger == ids.REGIONAL_SUBNATIONAL_COUNTRY,
+                    subnational_views,
+                    country,
+                    outputs=4,
+                ),
+                *when(
+                    every or trigger == ids.REGIONAL_CLOUD_PROVIDER,
+                    cloud_views,
+                    provider,
+                    outputs=3,
+                ),
+            ],
+            drawn,
         )
+        return (*values, shown)
 
 
 def _summary(base: cmp.Baseline, countries: pd.DataFrame) -> str:

@@ -231,9 +231,12 @@ def test_the_regional_tab_redraws_everything_on_a_selection_and_one_view_on_a_to
     ).get_json()["response"]
     callback = next(c for c in app._callback_list if ids.REGIONAL_CLOUD_NOTE in c["output"])
     every_view = {spec["id"] for spec in _outputs(callback["output"])}
-    assert len(every_view) == 13 and set(everything) == every_view
+    assert len(every_view) == 14 and set(everything) == every_view
     regions = everything[ids.REGIONAL_CLOUD]["figure"]["data"][0]["y"]
     assert regions and all(label.startswith("GCP ") for label in regions)
+    drawn = everything[ids.REGIONAL_DRAWN]["data"]
+    values[f"{ids.REGIONAL_DRAWN}.data"] = drawn
+    values[f"{ids.REGIONAL_CLOUD_PROVIDER}.value"] = "aws"
     toggled = call(
         app, f"{ids.REGIONAL_MAP}.figure", values, [f"{ids.REGIONAL_CLOUD_PROVIDER}.value"]
     ).get_json()["response"]
@@ -241,4 +244,31 @@ def test_the_regional_tab_redraws_everything_on_a_selection_and_one_view_on_a_to
         ids.REGIONAL_CLOUD,
         ids.REGIONAL_CLOUD_RECOMMENDATION,
         ids.REGIONAL_CLOUD_NOTE,
+        ids.REGIONAL_DRAWN,
     }
+
+
+def test_the_regional_tab_does_not_send_figures_the_browser_already_shows(app) -> None:
+    values = {
+        f"{ids.REGIONAL_TAB_SELECTION}.data": {"project": "nlp-bert"},
+        f"{ids.REGIONAL_MAP_MODE}.value": "intensity",
+        f"{ids.REGIONAL_CLOUD_PROVIDER}.value": "all",
+    }
+    changed = [f"{ids.REGIONAL_TAB_SELECTION}.data"]
+    first = call(app, f"{ids.REGIONAL_MAP}.figure", values, changed).get_json()["response"]
+    figures = {ids.REGIONAL_MAP, ids.REGIONAL_RANKING, ids.REGIONAL_MIX, ids.REGIONAL_CLOUD}
+    assert figures <= set(first)
+    drawn = first[ids.REGIONAL_DRAWN]["data"]
+    assert figures <= set(drawn)
+    # The same selection again (a reload of the tab's store): the texts come, no figure does.
+    values[f"{ids.REGIONAL_DRAWN}.data"] = drawn
+    again = call(app, f"{ids.REGIONAL_MAP}.figure", values, changed).get_json()["response"]
+    assert not figures & set(again)
+    assert again[ids.REGIONAL_SUMMARY] == first[ids.REGIONAL_SUMMARY]
+    assert again[ids.REGIONAL_DRAWN]["data"] == drawn
+    # Another selection: the charts of its numbers are redrawn, and their digests change.
+    values[f"{ids.REGIONAL_TAB_SELECTION}.data"] = {"project": "vision-resnet"}
+    other = call(app, f"{ids.REGIONAL_MAP}.figure", values, changed).get_json()["response"]
+    assert {ids.REGIONAL_RANKING, ids.REGIONAL_CLOUD} <= set(other)
+    digests = other[ids.REGIONAL_DRAWN]["data"]
+    assert digests[ids.REGIONAL_CLOUD] != drawn[ids.REGIONAL_CLOUD]

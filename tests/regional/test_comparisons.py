@@ -6,9 +6,12 @@ import math
 import time
 
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from carbonboard import comparisons as cmp
+from carbonboard.components import placeholder_figure
+from carbonboard.theme import FONT_FAMILY, themed_figure
 from tracker import intensity
 from tracker.intensity import WORLD_AVERAGE, Intensity
 from tracker.schema import FIELDNAMES
@@ -335,3 +338,37 @@ def test_many_sources_are_counted_not_listed():
     base = cmp.baseline(runs(*places), table_lookup)
     assert cmp.describe_sources(base) == "bundled figures for 4 locations"
     assert cmp.describe_sources(cmp.baseline(runs(run("FRA")), table_lookup)) == "country:FRA"
+
+
+def every_regional_figure() -> dict[str, go.Figure]:
+    """Each builder in each of its states: a cloud run in the USA, and an empty selection."""
+    cloud_run = run("USA", 10.0, region="iowa", provider="gcp", cloud_region="us-central1")
+    base = cmp.baseline(runs(cloud_run, run("FRA", 2.0)), table_lookup)
+    empty = cmp.baseline(runs(), table_lookup)
+    figures = {f"map-{mode}": cmp.world_map_figure(base, COUNTRIES, mode) for mode in cmp.MAP_MODES}
+    for label, selection in (("", base), ("-empty", empty)):
+        ranking = cmp.country_ranking(selection, COUNTRIES)
+        states = cmp.subnational_comparison(selection, SUBNATIONAL, "USA")
+        figures[f"ranking{label}"] = cmp.ranking_figure(ranking)
+        figures[f"subnational{label}"] = cmp.subnational_figure(states, selection)
+        figures[f"cloud{label}"] = cmp.cloud_figure(
+            cmp.cloud_comparison(selection, CLOUD), selection
+        )
+    figures["mix"] = cmp.energy_mix_figure(COUNTRIES, ["POL", "FRA"])
+    figures["placeholder"] = placeholder_figure("nothing")
+    return figures
+
+
+@pytest.mark.parametrize("name", sorted(every_regional_figure()))
+def test_figures_built_without_validation_pass_plotly_strict_validation(name):
+    """The builders skip plotly.py's validation for speed; every property they set is checked
+    here instead: strict construction raises on an unknown property or an invalid value."""
+    spec = every_regional_figure()[name].to_plotly_json()
+    go.Figure(spec)
+    assert spec["layout"]["template"]["layout"]["font"]["family"] == FONT_FAMILY
+
+
+def test_strict_validation_catches_what_the_fast_builder_lets_through():
+    wrong = themed_figure([{"type": "bar", "colour": "red"}], {}).to_plotly_json()
+    with pytest.raises(ValueError, match="colour"):
+        go.Figure(wrong)
