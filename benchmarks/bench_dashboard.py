@@ -4,7 +4,8 @@ Generates an N-row history with the CSV contract, starts ``python -m carbonboard
 subprocess, drives the page in headless Chromium and prints: server ready time (first start and
 restart from the on-disk cache), page fully rendered (the overview tab), project switch, opening
 the other tabs and switching project on the regional tab, bytes sent to the browser (everything,
-and without the static bundles a browser caches), and the server's RSS.
+and without the static bundles a browser caches), and the server's RSS. Switches and tab opens are
+timed in the page, from the click to the first frame with every chart of the tab drawn.
 
     python benchmarks/bench_dashboard.py --rows 100000
     python benchmarks/bench_dashboard.py --rows 1000000 --keep bench-data
@@ -189,10 +190,9 @@ def measure_page(browser, url: str, projects: list[str]) -> dict:
         results[f"bytes_{label}_without_static"] = dynamic
     results["project_switch_s"] = switch_projects(page, projects, SETTLED)
     for tab, settled in (("runs", RUNS_SETTLED), ("regional", REGIONAL_SETTLED)):
-        started = time.monotonic()
-        page.click(f"#view-tabs-{tab}")
-        page.wait_for_function(settled, polling=20, timeout=60_000)
-        results[f"open_{tab}_tab_s"] = time.monotonic() - started
+        results[f"open_{tab}_tab_s"] = timed_click(
+            page, page.locator(f"#view-tabs-{tab}"), "() => true", settled
+        )
     results["project_switch_regional_tab_s"] = switch_projects(
         page, [*projects[1:], projects[0]], REGIONAL_SETTLED, title="#regional-summary"
     )
@@ -200,26 +200,41 @@ def measure_page(browser, url: str, projects: list[str]) -> dict:
     return results
 
 
+def timed_click(page, target, changed: str, settled: str) -> float:
+    """Seconds, in the page's own clock, from the click on ``target`` to the first frame where
+    ``changed`` and ``settled`` hold: what the user waits for. The test driver's own time to find
+    the element and to notice the result is not counted."""
+    page.evaluate(
+        """() => { window.__clickedAt = window.__settledAt = null;
+          document.addEventListener('click', () => { window.__clickedAt = performance.now(); },
+                                    {capture: true, once: true}); }"""
+    )
+    target.click()
+    page.wait_for_function(
+        f"""() => {{
+          if (window.__clickedAt === null || !({changed})() || !({settled})()) return false;
+          window.__settledAt = performance.now();
+          return true;
+        }}""",
+        polling="raf",
+        timeout=60_000,
+    )
+    return page.evaluate("window.__settledAt - window.__clickedAt") / 1000
+
+
 def switch_projects(page, projects: list[str], settled: str, title: str = "") -> float:
-    """Median seconds from picking a project until the open tab has redrawn."""
+    """Median seconds from the click on a project until the open tab has redrawn."""
     switches = []
     for project in projects:
-        before = page.inner_text(title) if title else ""
-        page.click("#project-select")
-        started = time.monotonic()
-        page.get_by_role("option", name=project, exact=True).click()
-        if title:
-            page.wait_for_function(
-                f"() => document.querySelector('{title}')?.innerText !== {json.dumps(before)}",
-                polling=20,
-            )
+        if title:  # the view's headline text changes when its new figures arrive
+            before = json.dumps(page.inner_text(title))
+            changed = f"() => document.querySelector('{title}')?.innerText !== {before}"
         else:
-            page.wait_for_function(
-                f"() => document.querySelector('#project-title')?.innerText === '{project}'",
-                polling=20,
-            )
-        page.wait_for_function(settled, polling=20, timeout=60_000)
-        switches.append(time.monotonic() - started)
+            changed = f"() => document.querySelector('#project-title')?.innerText === '{project}'"
+        page.click("#project-select")
+        option = page.get_by_role("option", name=project, exact=True)
+        option.wait_for()
+        switches.append(timed_click(page, option, changed, settled))
     return sorted(switches)[len(switches) // 2]
 
 

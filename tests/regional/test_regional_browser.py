@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 
@@ -174,3 +175,66 @@ def test_runs_picked_for_comparison_are_what_is_replayed(page, base_url):
     markers = plotly_value(page, ids.REGIONAL_MAP, "gd.data[1].locations")
     assert markers == ["FRA"]
     assert page.console_errors == []
+
+
+REGIONAL_GRAPHS = (
+    ids.REGIONAL_MAP,
+    ids.REGIONAL_RANKING,
+    ids.REGIONAL_MIX,
+    ids.REGIONAL_SUBNATIONAL,
+    ids.REGIONAL_CLOUD,
+)
+
+
+def mark_figures(page) -> None:
+    """Tag the data each regional chart shows now: a redraw replaces it (Plotly.react)."""
+    page.evaluate(
+        """(graphs) => graphs.forEach(id => {
+          document.querySelector('#' + id + ' .js-plotly-plot').data.shownBefore = true;
+        })""",
+        list(REGIONAL_GRAPHS),
+    )
+
+
+def redrawn(page) -> set[str]:
+    return {g for g in REGIONAL_GRAPHS if not plotly_value(page, g, "gd.data.shownBefore")}
+
+
+def pick(page, control: str, option: str) -> set[str]:
+    """Pick ``option`` in a dropdown, wait for the regional tab's answer to be applied and return
+    the components it updated."""
+    first_output = f"..{ids.REGIONAL_MAP}.figure..."
+    with page.expect_response(
+        lambda r: (
+            "_dash-update-component" in r.url
+            and json.loads(r.request.post_data)["output"].startswith(first_output)
+        )
+    ) as answer:
+        page.click(f"#{control}")
+        page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_function("!document.querySelector('[data-dash-is-loading=\"true\"]')")
+    return set(answer.value.json()["response"])
+
+
+def test_a_selection_with_the_same_figures_redraws_nothing(page, base_url):
+    open_offline(page, f"{base_url}/?tab=regional&project=vision")
+    page.wait_for_function(
+        f"document.querySelectorAll('#{ids.REGIONAL_MAP} path.choroplethlocation').length > 150",
+        timeout=30_000,
+    )
+    mark_figures(page)
+    # Every run of the project is in experiment "main": a new selection, the same figures.
+    updated = pick(page, ids.EXPERIMENT_SELECT, "main")
+    assert "experiment=main" in page.url
+    assert ids.REGIONAL_SUMMARY in updated and not updated & set(REGIONAL_GRAPHS)
+    page.wait_for_timeout(300)  # nothing else redraws them either
+    assert redrawn(page) == set()
+    # Another project ran elsewhere: the charts of its numbers and places are redrawn.
+    assert set(REGIONAL_GRAPHS) - {ids.REGIONAL_MIX} <= pick(page, ids.PROJECT_SELECT, "llm")
+    page.wait_for_function(
+        f"document.querySelector('#{ids.REGIONAL_MAP} .js-plotly-plot').data[1]?.locations"
+        ".join() === 'DEU,USA'"
+    )
+    assert {ids.REGIONAL_MAP, ids.REGIONAL_RANKING, ids.REGIONAL_CLOUD} <= redrawn(page)
+    assert page.console_errors == []
+    assert page.failed_requests == []
