@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -152,19 +152,22 @@ def _resolve(lookup: Lookup, country: str | None, **place: str | None) -> Intens
 
 @dataclass(frozen=True)
 class Baseline:
-    """The selection as it ran: its energy, where, and what that emitted on the bundled data."""
+    """The selection as it ran: its energy, where, and what that emitted on the bundled data.
 
-    locations: pd.DataFrame  # with_intensity(location_mix(runs), lookup)
+    Its figures are computed once, on first use: every view asks for them, some several times.
+    """
 
-    @property
+    locations: pd.DataFrame  # with_intensity(location_mix(runs), lookup); never modified
+
+    @cached_property
     def runs(self) -> int:
         return int(self.locations["runs"].sum()) if len(self.locations) else 0
 
-    @property
+    @cached_property
     def energy_kwh(self) -> float:
         return float(self.locations["energy_kwh"].sum())
 
-    @property
+    @cached_property
     def it_energy_kwh(self) -> float:
         return float(self.locations["it_energy_kwh"].sum())
 
@@ -173,13 +176,13 @@ class Baseline:
         """The selection's own energy-weighted PUE (1 when it drew no energy)."""
         return self.energy_kwh / self.it_energy_kwh if self.it_energy_kwh > 0 else 1.0
 
-    @property
+    @cached_property
     def emissions_kg(self) -> float:
         """What the selection emitted on the bundled grid data for its own locations."""
         loc = self.locations
         return float((loc["energy_kwh"] * loc["g_co2e_per_kwh"]).sum() / GRAMS_PER_KG)
 
-    @property
+    @cached_property
     def recorded_emissions_kg(self) -> float:
         return float(self.locations["recorded_emissions_kg"].sum())
 
@@ -194,12 +197,16 @@ class Baseline:
     def has_energy(self) -> bool:
         return self.energy_kwh > 0
 
-    def country_shares(self) -> pd.Series:
-        """Share of the selection's energy per country (ISO-3, "" = unknown), largest first."""
+    @cached_property
+    def _country_shares(self) -> pd.Series:
         by_country = self.locations.groupby("country_iso_code", sort=False)["energy_kwh"].sum()
         total = by_country.sum()
         shares = by_country / total if total > 0 else by_country * 0.0
         return shares.sort_values(ascending=False, kind="stable")
+
+    def country_shares(self) -> pd.Series:
+        """Share of the selection's energy per country (ISO-3, "" = unknown), largest first."""
+        return self._country_shares.copy()
 
     def providers(self) -> list[str]:
         """Cloud providers of the selection, the one with most energy first."""
