@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -19,7 +20,7 @@ from carbonboard.formatting import (
     format_energy_kwh,
     format_mass_kg,
 )
-from carbonboard.theme import COMPONENT_COLORS, PLOTLY_TEMPLATE
+from carbonboard.theme import COMPONENT_COLORS, themed_figure
 
 NO_DATA = "No runs in this selection"
 COMPARED_METRICS = (
@@ -34,10 +35,17 @@ def axis_unit(values: pd.Series, units: tuple[tuple[float, float, str], ...]) ->
     return next((f, label) for threshold, f, label in units if largest >= threshold)
 
 
-def _base(title: str, height: int = 320) -> go.Figure:
-    return go.Figure(
-        layout={"template": PLOTLY_TEMPLATE, "title": {"text": title}, "height": height}
-    )
+def _figure(title: str, traces: list[dict], height: int = 320, **layout) -> go.Figure:
+    """A titled chart in the app's template (built without per-property validation: the tests
+    validate every builder's output strictly)."""
+    return themed_figure(traces, {"title": {"text": title}, "height": height, **layout})
+
+
+def _utc_wall_times(stamps: pd.Series) -> np.ndarray:
+    """Times as UTC wall-clock values without an offset, the form plotly.js reads dates in."""
+    if stamps.dt.tz is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    return stamps.to_numpy()
 
 
 def emissions_over_time_figure(series: pd.DataFrame, *, cumulative: bool) -> go.Figure:
@@ -54,43 +62,45 @@ def emissions_over_time_figure(series: pd.DataFrame, *, cumulative: bool) -> go.
             series["label"], series[column], series["energy_kwh"], series["runs"], strict=True
         )
     ]
-    figure = _base("Cumulative emissions" if cumulative else f"Emissions per {per}")
-    values = series[column] / factor
+    trace = {
+        "x": _utc_wall_times(series["timestamp"]),
+        "y": (series[column] / factor).to_numpy(dtype=float),
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "name": "emissions",
+    }
     if cumulative:
-        trace = go.Scatter(
-            x=series["timestamp"], y=values, mode="lines", fill="tozeroy", line={"shape": "hv"}
-        )
+        trace.update(type="scatter", mode="lines", fill="tozeroy", line={"shape": "hv"})
     elif len(series) > 400:
         # SVG markers, not WebGL: remote desktops and headless browsers often lack a GPU
-        trace = go.Scatter(x=series["timestamp"], y=values, mode="markers", marker={"size": 5})
+        trace.update(type="scatter", mode="markers", marker={"size": 5})
     else:
-        trace = go.Bar(x=series["timestamp"], y=values)
-    trace.update(hovertext=hover, hoverinfo="text", name="emissions")
-    figure.add_trace(trace)
-    figure.update_yaxes(title_text=f"{unit} CO₂eq", rangemode="tozero")
-    figure.update_layout(showlegend=False, bargap=0.1)
-    return figure
+        trace.update(type="bar")
+    return _figure(
+        "Cumulative emissions" if cumulative else f"Emissions per {per}",
+        [trace],
+        yaxis={"title": {"text": f"{unit} CO₂eq"}, "rangemode": "tozero"},
+        showlegend=False,
+        bargap=0.1,
+    )
 
 
 def energy_split_figure(split: pd.DataFrame) -> go.Figure:
     """Energy by component (CPU, GPU, RAM) as a donut."""
     if split.empty or split["energy_kwh"].sum() <= 0:
         return placeholder_figure(NO_DATA)
-    figure = _base("Energy by component")
-    figure.add_trace(
-        go.Pie(
-            labels=split["component"],
-            values=split["energy_kwh"],
-            hole=0.55,
-            sort=False,
-            marker={"colors": [COMPONENT_COLORS.get(c) for c in split["component"]]},
-            hovertext=[format_energy_kwh(v) for v in split["energy_kwh"]],
-            hoverinfo="label+text+percent",
-            textinfo="label+percent",
-        )
-    )
-    figure.update_layout(showlegend=False)
-    return figure
+    donut = {
+        "type": "pie",
+        "labels": list(split["component"]),
+        "values": split["energy_kwh"].to_numpy(dtype=float),
+        "hole": 0.55,
+        "sort": False,
+        "marker": {"colors": [COMPONENT_COLORS.get(c) for c in split["component"]]},
+        "hovertext": [format_energy_kwh(v) for v in split["energy_kwh"]],
+        "hoverinfo": "label+text+percent",
+        "textinfo": "label+percent",
+    }
+    return _figure("Energy by component", [donut], showlegend=False)
 
 
 def _group_bars(
@@ -100,19 +110,21 @@ def _group_bars(
     ``hover(row)`` is the hover text of one group."""
     shown = shown.iloc[::-1]
     factor, unit = axis_unit(shown["emissions_kg"], MASS_UNITS_KG)
-    figure = _base(title, height=max(min_height, 60 + 28 * len(shown)))
-    figure.add_trace(
-        go.Bar(
-            x=shown["emissions_kg"] / factor,
-            y=shown[label],
-            orientation="h",
-            hovertext=[hover(row) for row in shown.itertuples(index=False)],
-            hoverinfo="text",
-        )
+    bars = {
+        "type": "bar",
+        "x": (shown["emissions_kg"] / factor).to_numpy(dtype=float),
+        "y": [str(value) for value in shown[label]],
+        "orientation": "h",
+        "hovertext": [hover(row) for row in shown.itertuples(index=False)],
+        "hoverinfo": "text",
+    }
+    return _figure(
+        title,
+        [bars],
+        height=max(min_height, 60 + 28 * len(shown)),
+        xaxis={"title": {"text": f"{unit} CO₂eq"}},
+        yaxis={"type": "category"},
     )
-    figure.update_xaxes(title_text=f"{unit} CO₂eq")
-    figure.update_yaxes(type="category")
-    return figure
 
 
 def experiments_figure(per_experiment: pd.DataFrame, top: int = 15) -> go.Figure:
@@ -139,23 +151,27 @@ def comparison_figure(runs: pd.DataFrame, labels: list[str]) -> go.Figure:
     columns = [("cpu_energy", "CPU"), ("gpu_energy", "GPU"), ("ram_energy", "RAM")]
     totals = runs[[c for c, _ in columns]].fillna(0).sum(axis=1)
     factor, unit = axis_unit(totals, ENERGY_UNITS_KWH)
-    figure = _base("Energy by component, per run")
+    stacks = []
     for column, label in columns:
         values = runs[column].fillna(0.0)
-        figure.add_trace(
-            go.Bar(
-                name=label,
-                x=labels,
-                y=values / factor,
-                marker_color=COMPONENT_COLORS[label],
-                hovertext=[f"{label}: {format_energy_kwh(v)}" for v in values],
-                hoverinfo="x+text",
-            )
+        stacks.append(
+            {
+                "type": "bar",
+                "name": label,
+                "x": list(labels),
+                "y": (values / factor).to_numpy(dtype=float),
+                "marker": {"color": COMPONENT_COLORS[label]},
+                "hovertext": [f"{label}: {format_energy_kwh(v)}" for v in values],
+                "hoverinfo": "x+text",
+            }
         )
-    figure.update_layout(barmode="stack")
-    figure.update_yaxes(title_text=unit)
-    figure.update_xaxes(type="category")
-    return figure
+    return _figure(
+        "Energy by component, per run",
+        stacks,
+        barmode="stack",
+        yaxis={"title": {"text": unit}},
+        xaxis={"type": "category"},
+    )
 
 
 def tasks_figure(tasks: pd.DataFrame) -> go.Figure:
@@ -163,24 +179,26 @@ def tasks_figure(tasks: pd.DataFrame) -> go.Figure:
     if tasks.empty:
         return placeholder_figure("No tasks recorded for this run")
     factor, unit = axis_unit(tasks["emissions"], MASS_UNITS_KG)
-    figure = _base("Emissions per task", height=max(220, 60 + 28 * len(tasks)))
-    figure.add_trace(
-        go.Bar(
-            x=tasks["emissions"] / factor,
-            y=tasks["task_name"].astype("str"),
-            orientation="h",
-            hovertext=[
-                f"{format_mass_kg(kg)} · {format_energy_kwh(kwh)} · {format_duration_s(s)}"
-                for kg, kwh, s in zip(
-                    tasks["emissions"], tasks["energy_consumed"], tasks["duration"], strict=True
-                )
-            ],
-            hoverinfo="y+text",
-        )
+    bars = {
+        "type": "bar",
+        "x": (tasks["emissions"] / factor).to_numpy(dtype=float),
+        "y": [str(name) for name in tasks["task_name"]],
+        "orientation": "h",
+        "hovertext": [
+            f"{format_mass_kg(kg)} · {format_energy_kwh(kwh)} · {format_duration_s(s)}"
+            for kg, kwh, s in zip(
+                tasks["emissions"], tasks["energy_consumed"], tasks["duration"], strict=True
+            )
+        ],
+        "hoverinfo": "y+text",
+    }
+    return _figure(
+        "Emissions per task",
+        [bars],
+        height=max(220, 60 + 28 * len(tasks)),
+        xaxis={"title": {"text": f"{unit} CO₂eq"}},
+        yaxis={"type": "category", "autorange": "reversed"},
     )
-    figure.update_xaxes(title_text=f"{unit} CO₂eq")
-    figure.update_yaxes(type="category", autorange="reversed")
-    return figure
 
 
 def projects_figure(per_project: pd.DataFrame) -> go.Figure:

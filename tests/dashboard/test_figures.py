@@ -86,3 +86,43 @@ def test_equivalents_cite_a_source_and_year() -> None:
     assert km["household_electricity_years"].text.endswith(
         "% of a US home's annual electricity emissions"
     )
+
+
+def every_overview_figure(runs, tasks) -> dict[str, go.Figure]:
+    """Each builder in each of its forms, and in its empty state."""
+    bert = runs[runs["project_name"] == "nlp-bert"]
+    many = aggregate.emissions_series(runs, daily_above=5)
+    return {
+        "runs": figures.emissions_over_time_figure(
+            aggregate.emissions_series(bert), cumulative=False
+        ),
+        "days": figures.emissions_over_time_figure(many, cumulative=False),
+        "cumulative": figures.emissions_over_time_figure(many, cumulative=True),
+        "split": figures.energy_split_figure(aggregate.energy_split(runs)),
+        "experiments": figures.experiments_figure(aggregate.per_experiment(runs)),
+        "projects": figures.projects_figure(aggregate.per_project(runs)),
+        "comparison": figures.comparison_figure(runs.iloc[:2], ["a", "b"]),
+        "tasks": figures.tasks_figure(tasks),
+        "empty": figures.experiments_figure(aggregate.per_experiment(runs[:0])),
+    }
+
+
+def test_every_figure_passes_plotly_strict_validation(history_files) -> None:
+    """Figures are built without plotly.py's validation (for speed); strict construction here
+    raises on any unknown property or invalid value they set."""
+    history = HistoryStore(list(history_files), disk_cache=False).current()
+    assert not history.tasks.empty
+    for name, figure in every_overview_figure(history.runs, history.tasks).items():
+        spec = figure.to_plotly_json()
+        go.Figure(spec)  # raises ValueError on anything plotly.js would not understand
+        assert spec["layout"]["template"]["layout"]["colorway"][0] == "#0d6efd", name
+
+
+def test_timeline_dates_reach_plotly_as_utc_wall_clock_times(runs) -> None:
+    """plotly.js reads dates without an offset: the runs' UTC times are sent as such."""
+    series = aggregate.emissions_series(runs[runs["project_name"] == "nlp-bert"])
+    figure = figures.emissions_over_time_figure(series, cumulative=False)
+    sent = json.loads(figure.to_json())["data"][0]["x"]
+    first = series["timestamp"].iat[0].tz_convert("UTC")
+    assert sent[0].startswith(first.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert "+" not in sent[0] and "Z" not in sent[0]

@@ -51,8 +51,11 @@ def test_aws_imdsv2_token_then_region(services):
     assert place == Location(
         "FRA", "France", cloud_provider="aws", cloud_region="eu-west-3", source="cloud-metadata"
     )
-    (put,) = services.seen("/aws/latest/api/token")
-    assert put.method == "PUT" and "X-aws-ec2-metadata-token-ttl-seconds" in put.headers
+    puts = services.seen("/aws/latest/api/token")  # an earlier test's probe may land here too
+    assert puts and all(
+        put.method == "PUT" and "X-aws-ec2-metadata-token-ttl-seconds" in put.headers
+        for put in puts
+    )
 
 
 def test_gcp_zone_gives_the_region(services):
@@ -84,8 +87,9 @@ def test_azure_compute_location(services):
         "westeurope",
         "NLD",
     )
-    (seen,) = services.seen("/azure/metadata/instance/compute/location")
-    assert seen.query["format"] == ["text"]
+    # An earlier test's probe may still land here (probes outlive detect_cloud): check them all.
+    seen = services.seen("/azure/metadata/instance/compute/location")
+    assert seen and all(request.query["format"] == ["text"] for request in seen)
 
 
 def test_off_cloud_nothing_answers(services):
