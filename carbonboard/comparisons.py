@@ -47,6 +47,7 @@ from tracker.intensity import Intensity
 GRAMS_PER_KG = 1000.0
 LOCATION_KEYS = ("country_iso_code", "region", "cloud_provider", "cloud_region")
 MIX_SOURCES = ("coal", "gas", "oil", "nuclear", "hydro", "wind", "solar", "other_renewables")
+MIX_LABELS = {source: source.replace("_", " ") for source in MIX_SOURCES}  # as hover shows them
 LOW_CARBON_SOURCES = ("nuclear", "hydro", "wind", "solar", "other_renewables")
 MIX_COLORS = {
     "coal": "#3b3b3b",
@@ -556,7 +557,7 @@ def _mix_hover(countries: pd.DataFrame) -> tuple[np.ndarray, str]:
     columns = countries[["name", "year", *MIX_SOURCES]]
     customdata = columns.astype(object).where(columns.notna(), None).to_numpy()
     lines = "<br>".join(
-        f"{source.replace('_', ' ')}: %{{customdata[{i + 2}]:.0f}} %"
+        f"{MIX_LABELS[source]}: %{{customdata[{i + 2}]:.0f}} %"
         for i, source in enumerate(MIX_SOURCES)
     )
     return customdata, lines
@@ -646,10 +647,10 @@ def energy_mix_figure(countries: pd.DataFrame, iso3s: list[str]) -> go.Figure:
             "type": "bar",
             "y": rows["name"].to_numpy(),
             "x": rows[source].to_numpy(dtype=float),
-            "name": source.replace("_", " "),
+            "name": MIX_LABELS[source],
             "marker": {"color": MIX_COLORS[source]},
             "orientation": "h",
-            "hovertemplate": f"%{{y}}: {source.replace('_', ' ')} %{{x:.1f}} %<extra></extra>",
+            "hovertemplate": f"%{{y}}: {MIX_LABELS[source]} %{{x:.1f}} %<extra></extra>",
         }
         for source in MIX_SOURCES
     ]
