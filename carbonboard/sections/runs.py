@@ -180,24 +180,17 @@ def run_detail(run: pd.Series, tasks: pd.DataFrame) -> list:
         size="sm",
         className="mb-0",
     )
+    stem = f"{run['project_name']}_run-{str(run['run_id'])[:8]}"  # names the chart images
     figures = [
         dbc.Col(
-            graph(
-                ids.RUN_DETAIL_SPLIT,
-                energy_split_figure(split),
-                filename=f"{run['project_name']}_run-{str(run['run_id'])[:8]}_energy",
-            ),
+            graph(ids.RUN_DETAIL_SPLIT, energy_split_figure(split), filename=f"{stem}_energy"),
             lg=6,
         )
     ]
     if not tasks.empty:
         figures.append(
             dbc.Col(
-                graph(
-                    ids.RUN_DETAIL_TASKS,
-                    tasks_figure(tasks),
-                    filename=f"{run['project_name']}_run-{str(run['run_id'])[:8]}_tasks",
-                ),
+                graph(ids.RUN_DETAIL_TASKS, tasks_figure(tasks), filename=f"{stem}_tasks"),
                 lg=6,
             )
         )
