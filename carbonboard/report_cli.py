@@ -7,6 +7,7 @@ selection, the same self-contained file as the dashboard's "Report (HTML)" butto
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import NoReturn
 
@@ -56,6 +57,21 @@ def _iso_date(option: str, value: str | None) -> str | None:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError:
         _fail(f"{option} {value!r} is not a date (use YYYY-MM-DD)")
+
+
+def input_at(out: Path, inputs: list[Path]) -> Path | None:
+    """The input file that writing ``out`` would overwrite (the same path, through a link or
+    not, or the same file under another name), or None: a report never replaces its data."""
+    target = out.resolve()
+    for path in inputs:
+        if path.resolve() == target:
+            return path
+        try:
+            if out.exists() and os.path.samefile(out, path):
+                return path
+        except OSError:  # an input gone since it was listed overwrites nothing
+            continue
+    return None
 
 
 def _known(values: list[str], wanted: str | None, what: str) -> None:
@@ -114,6 +130,9 @@ def report(
         paths = resolve_paths(filepaths)
     except PathError as error:
         _fail(str(error))
+    overwritten = input_at(out, paths)
+    if overwritten is not None:
+        _fail(f"--out {out} is the input file {overwritten}: choose another output path")
     history = HistoryStore(paths).current()
     _known(projects(history.runs), project, "project")
     in_project = filter_runs(history.runs, Selection(project=project))

@@ -174,3 +174,38 @@ def test_report_draws_its_charts_and_world_map_with_no_network(offline_page, tmp
     assert page.locator(".js-plotly-plot .main-svg").count() >= charts
     assert page.console_errors == []
     assert page.refused == []
+
+
+def _copy_of_example(folder: Path) -> Path:
+    folder.mkdir()
+    copy = folder / "emissions.csv"
+    copy.write_bytes(EXAMPLE.read_bytes())
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("filepath", "out"),
+    [
+        ("data/emissions.csv", "data/emissions.csv"),  # the file given
+        ("data", "data/emissions.csv"),  # a file a directory names
+        ("data/*.csv", "data/../data/emissions.csv"),  # a glob's match, another spelling
+        ("data/emissions.csv", "link.csv"),  # a symbolic link to the input
+        ("data/emissions.csv", "hard.csv"),  # the same file under another name
+    ],
+)
+def test_out_never_overwrites_an_input(tmp_path, filepath, out):
+    data = _copy_of_example(tmp_path / "data")
+    (tmp_path / "link.csv").symlink_to(data)
+    os.link(data, tmp_path / "hard.csv")
+    before = data.read_bytes()
+    result = invoke(f"--filepath={tmp_path / filepath}", f"--out={tmp_path / out}")
+    line = one_line_error(result)
+    assert f"--out {tmp_path / out} is the input file {data}" in line
+    assert data.read_bytes() == before
+
+
+def test_out_beside_the_inputs_is_written(tmp_path):
+    data = _copy_of_example(tmp_path / "data")
+    result = invoke(f"--filepath={data.parent}", f"--out={data.parent / 'report.html'}")
+    assert result.exit_code == 0, result.output
+    assert (data.parent / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE")
