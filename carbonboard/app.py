@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import flask
 from dash import Dash, Input, Output, State, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
-from carbonboard import __version__, ids
+from carbonboard import __version__, ids, web_security
 from carbonboard.assets_path import assets_dir
 from carbonboard.data.store import STALE_AFTER_S, HistoryStore
 from carbonboard.sections import (
@@ -52,6 +53,7 @@ COMPRESSIBLE = (
     "text/css",
     "text/html",
 )
+LOOPBACK_HOST = "127.0.0.1"
 COMPRESS_MIN_BYTES = 1400  # below one packet, gzip only adds work
 ERROR_MESSAGE = (
     "Something went wrong while updating the page; the rest keeps working. "
@@ -180,13 +182,16 @@ def create_app(
     disk_cache: bool = True,
     stale_after_s: float = STALE_AFTER_S,
     debug: bool = False,
+    host: str = LOOPBACK_HOST,
+    allowed_hosts: Iterable[str] = (),
 ) -> Dash:
     """The dashboard over ``filepaths`` (files, directories or globs, the latter two watched for
     new files; see ``HistoryStore.from_arguments``).
 
     ``refresh_interval_s``: how often open pages poll for new data (0 disables). ``debug`` turns
     on Dash's dev-tools UI in the browser and verbose logging; it never enables the Werkzeug
-    debugger.
+    debugger. Requests must name in their ``Host`` header a loopback name, ``host`` (the
+    interface the server binds) or one of ``allowed_hosts``; see ``carbonboard.web_security``.
     """
     store = HistoryStore.from_arguments(
         filepaths,
@@ -214,8 +219,9 @@ def create_app(
     _register_refresh(app, store)
     app.server.after_request(_compress)
     app.server.config["carbonboard.store"] = store
-    if debug:
-        app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
+    if debug:  # without pruning, Dash installs no error page of its own (a debugger page)
+        app.enable_dev_tools(debug=True, dev_tools_hot_reload=False, dev_tools_prune_errors=False)
+    web_security.secure(app, web_security.allowed_hosts(host, allowed_hosts))
     return app
 
 

@@ -71,6 +71,14 @@ def check_port(host: str, port: int) -> str | None:
     "0.0.0.0 exposes it to the network.",
 )
 @click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Another host name (or address) browsers may use to reach the dashboard, e.g. the "
+    "machine's name on the network. Requests for other names are refused (400). Repeatable.",
+)
+@click.option(
     "--refresh",
     "refresh_interval_s",
     default=5.0,
@@ -92,6 +100,7 @@ def main(
     filepaths: tuple[str, ...],
     port: int,
     host: str,
+    allowed_hosts: tuple[str, ...],
     refresh_interval_s: float,
     debug: bool,
 ) -> None:
@@ -116,14 +125,45 @@ def main(
         resolve_paths(filepaths)  # fail early, in one line, before the port check
     except PathError as error:
         _fail(str(error))
+    warning = exposure_warning(host, allowed_hosts)
+    if warning:
+        click.echo(f"carbonboard: warning: {warning}", err=True)
     problem = check_port(host, port)
     if problem:
         _fail(problem, SERVE_ERROR)
-    serve(list(filepaths), host=host, port=port, refresh_interval_s=refresh_interval_s, debug=debug)
+    serve(
+        list(filepaths),
+        host=host,
+        port=port,
+        allowed_hosts=allowed_hosts,
+        refresh_interval_s=refresh_interval_s,
+        debug=debug,
+    )
+
+
+def exposure_warning(host: str, allowed_hosts: tuple[str, ...]) -> str | None:
+    """What binding ``host`` exposes, when it is not this machine's loopback: the data is then
+    readable by anyone who can reach the port (there is no login)."""
+    from carbonboard import web_security
+
+    if web_security.is_loopback(host):
+        return None
+    shown = ", ".join(sorted(web_security.allowed_hosts(host, allowed_hosts)))
+    return (
+        f"--host {host} serves the emissions history, with no login, to anyone who can reach "
+        f"this machine; requests must name one of these hosts: {shown} "
+        "(add the names people use with --allowed-host)."
+    )
 
 
 def serve(
-    filepaths: list[str], *, host: str, port: int, refresh_interval_s: float, debug: bool
+    filepaths: list[str],
+    *,
+    host: str,
+    port: int,
+    allowed_hosts: tuple[str, ...] = (),
+    refresh_interval_s: float,
+    debug: bool,
 ) -> None:
     """Load the history (directories and globs stay watched for new files), then serve it with
     waitress until interrupted."""
@@ -131,7 +171,13 @@ def serve(
 
     from carbonboard.app import create_app
 
-    app = create_app(filepaths, refresh_interval_s=refresh_interval_s, debug=debug)
+    app = create_app(
+        filepaths,
+        refresh_interval_s=refresh_interval_s,
+        debug=debug,
+        host=host,
+        allowed_hosts=allowed_hosts,
+    )
     history = app.server.config["carbonboard.store"].current()
     try:
         server = create_server(app.server, host=host, port=port, threads=WAITRESS_THREADS)

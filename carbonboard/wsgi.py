@@ -5,7 +5,9 @@
 
 ``CARBONBOARD_FILEPATH`` holds one or more paths (files, directories, globs) separated by
 ``os.pathsep`` (``:`` on Linux/macOS, ``;`` on Windows). ``CARBONBOARD_REFRESH_S`` sets how often
-pages poll for new data (default 5).
+pages poll for new data (default 5). ``CARBONBOARD_ALLOWED_HOSTS`` lists, comma-separated, the
+host names browsers use to reach the server besides the loopback ones (e.g. the machine's name
+behind a reverse proxy): requests naming any other host are refused with a 400.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from carbonboard.app import create_app
 
 ENV_FILEPATH = "CARBONBOARD_FILEPATH"
 ENV_REFRESH = "CARBONBOARD_REFRESH_S"
+ENV_ALLOWED_HOSTS = "CARBONBOARD_ALLOWED_HOSTS"
 
 
 def create_server() -> flask.Flask:
@@ -27,4 +30,5 @@ def create_server() -> flask.Flask:
     if not paths:
         raise RuntimeError(f"set {ENV_FILEPATH} to the emissions CSV(s) to serve")
     refresh_s = float(os.environ.get(ENV_REFRESH, "5"))
-    return create_app(paths, refresh_interval_s=refresh_s).server
+    allowed = [name for name in os.environ.get(ENV_ALLOWED_HOSTS, "").split(",") if name.strip()]
+    return create_app(paths, refresh_interval_s=refresh_s, allowed_hosts=allowed).server
