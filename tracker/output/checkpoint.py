@@ -20,12 +20,22 @@ import json
 import logging
 import os
 import socket
+import stat
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import psutil
 
-from tracker.output.csv_file import append_row_locked
+from tracker.output.csv_file import (
+    ForeignFileError,
+    Write,
+    append_row,
+    append_row_locked,
+    sibling_path,
+    write_all,
+)
+from tracker.output.fallback import ensure_private_dir
 from tracker.output.lock import locked
 
 log = logging.getLogger(__name__)
@@ -40,6 +50,28 @@ def runs_dir(path: Path) -> Path:
     return path.with_name(f".{path.name}.runs")
 
 
+def in_shared_folder(path: Path) -> bool:
+    """Whether ``path``'s folder lets any user create files (a temp folder): there the checkpoint
+    folder must be private, or another user could plant files or symlinks in it."""
+    try:
+        mode = os.stat(path.parent).st_mode
+    except OSError:
+        return False
+    return os.name == "posix" and bool(mode & stat.S_IWOTH)
+
+
+def prepare_runs_dir(output_path: Path) -> Path:
+    """The checkpoint folder, created; private (0700, ours) when the output folder is shared.
+
+    Raises ``OSError`` (an ``UnsafeFolderError`` for a folder that is not safe to use)."""
+    folder = runs_dir(output_path)
+    if in_shared_folder(output_path):
+        ensure_private_dir(folder)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def process_started_at(pid: int) -> float | None:
     try:
         return psutil.Process(pid).create_time()
@@ -50,15 +82,18 @@ def process_started_at(pid: int) -> float | None:
 class Checkpoint:
     """The checkpoint file of one run of this process."""
 
-    def __init__(self, output_path: Path, run_id: str) -> None:
+    def __init__(self, output_path: Path, run_id: str, *, write: Write = os.write) -> None:
         self.path = runs_dir(output_path) / f"{run_id}.json"
+        self._output_path = output_path
+        self._write = write
         self._run_id = run_id
         self._pid = os.getpid()
         self._started_at = process_started_at(self._pid)
         self._hostname = socket.gethostname()
 
     def write(self, row: Mapping[str, str]) -> None:
-        """Replace the checkpoint with ``row`` (cell texts). Raises ``OSError``."""
+        """Replace the checkpoint with ``row`` (cell texts). Raises ``OSError``; a failed write
+        (a full disk) leaves the previous checkpoint and no temporary file."""
         record = {
             "format": FORMAT,
             "run_id": self._run_id,
@@ -68,13 +103,19 @@ class Checkpoint:
             "updated_at": row.get("timestamp", ""),
             "row": dict(row),
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temp = self.path.with_name(f".{self.path.name}.tmp")
-        with temp.open("w", encoding="utf-8") as handle:
-            json.dump(record, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, self.path)
+        data = json.dumps(record).encode("utf-8", "backslashreplace")
+        folder = prepare_runs_dir(self._output_path)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            try:
+                write_all(fd, data, self._write)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, self.path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
 
     def remove(self) -> None:
         """Delete the checkpoint, and its folder once no run has one there. Never raises."""
@@ -120,6 +161,8 @@ def recover_crashed(output_path: Path, fieldnames: Sequence[str]) -> int:
     folder = runs_dir(output_path)
     if not folder.is_dir():
         return 0
+    if in_shared_folder(output_path):
+        ensure_private_dir(folder)  # never act on checkpoints another user could have planted
     hostname = socket.gethostname()
     recovered = 0
     for checkpoint in sorted(folder.glob("*.json")):
@@ -134,16 +177,39 @@ def recover_crashed(output_path: Path, fieldnames: Sequence[str]) -> int:
             continue
         if record.get("hostname") != hostname or _is_alive(record):
             continue
-        with locked(output_path):
-            if not checkpoint.exists():  # another tracker recovered it first
-                continue
-            append_row_locked(output_path, {**row, "status": "crashed"}, fieldnames)
-            checkpoint.unlink()
+        try:
+            target = _append_crashed(
+                output_path, checkpoint, {**row, "status": "crashed"}, fieldnames
+            )
+        except Exception as error:  # kept for the next tracker: the row is not lost
+            log.warning("cannot record the crashed run of %s yet: %s", checkpoint, error)
+            continue
+        if target is None:  # another tracker recovered it first
+            continue
         recovered += 1
         log.warning(
             "run %s (pid %s) ended without writing its row: recorded as crashed in %s",
             record.get("run_id"),
             record.get("pid"),
-            output_path,
+            target,
         )
     return recovered
+
+
+def _append_crashed(
+    output_path: Path, checkpoint: Path, row: Mapping[str, object], fieldnames: Sequence[str]
+) -> Path | None:
+    """Append a dead run's row and delete its checkpoint, under the CSV's lock; the file written,
+    ``None`` when the checkpoint was already gone. A file that is not an emissions CSV is left
+    untouched and the row goes beside it, where the tracker writes its own rows."""
+    with locked(output_path):
+        if not checkpoint.exists():
+            return None
+        try:
+            append_row_locked(output_path, row, fieldnames)
+            target = output_path
+        except ForeignFileError:
+            target = sibling_path(output_path)
+            append_row(target, row, fieldnames)
+        checkpoint.unlink()
+    return target
