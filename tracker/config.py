@@ -166,15 +166,28 @@ def resolve(
     return replace(Settings(), **chosen)
 
 
+# Numeric settings: (lowest, highest, why). The upper bounds are far above any real value, so
+# they only catch a unit mistake (milliseconds for seconds, a percentage for a ratio).
+BOUNDS: dict[str, tuple[float, float, str]] = {
+    # Each interval reads every source and fsyncs a checkpoint: 20 a second is already plenty,
+    # and a crash loses at most one interval, so more than a day defeats crash safety.
+    "measure_power_secs": (0.05, 86_400.0, "seconds: 50 ms to one day"),
+    # No data centre uses less energy than its IT load; none reported uses 5 times more.
+    "pue": (1.0, 5.0, "a ratio: 1.2 means 20 % overhead"),
+    "wue": (0.0, 20.0, "litres per kWh; real sites report 0 to about 2"),
+    "force_cpu_power": (0.0, 10_000.0, "watts for this machine's CPUs"),
+    "force_ram_power": (0.0, 10_000.0, "watts for this machine's RAM"),
+    # The most carbon-intensive grids and fuels (lignite) stay under about 1,300 g/kWh.
+    "force_carbon_intensity_g_co2e_kwh": (0.0, 2_000.0, "gCO2e per kWh"),
+}
+
+
 def _check(name: str, value: Any, origin: str) -> None:
     """Range checks: a wrong value is a clear error now, not a silently wrong figure later."""
     problem = ""
-    if name == "measure_power_secs" and value <= 0:
-        problem = "must be > 0"
-    elif name == "pue" and value < 1:
-        problem = "must be >= 1 (a data centre cannot use less energy than its IT load)"
-    elif name in ("wue", "force_cpu_power", "force_ram_power") and value < 0:
-        problem = "must be >= 0"
+    if name in BOUNDS and not BOUNDS[name][0] <= value <= BOUNDS[name][1]:
+        low, high, why = BOUNDS[name]
+        problem = f"must be between {low:g} and {high:g} ({why})"
     elif name == "tracking_mode" and value not in TRACKING_MODES:
         problem = f"must be one of {', '.join(TRACKING_MODES)}"
     elif name == "log_level" and value.lower() not in LOG_LEVELS:

@@ -181,10 +181,16 @@ class Sampler:
         return totals
 
     def _run(self) -> None:
+        """The thread's loop. It must never die while the run is live (crash safety would stop
+        silently): any error in a tick, waiting included, is logged once and the loop goes on."""
         reported_at = self._started_at
         failed = False
-        while not self._stop.wait(self.read_every_s):
+        # Event.wait raises OverflowError past threading.TIMEOUT_MAX (about 292 years).
+        wait_s = min(self.read_every_s, threading.TIMEOUT_MAX)
+        while True:
             try:
+                if self._stop.wait(wait_s):
+                    return
                 totals = self.sample()
                 # A read within 1% of the interval counts as on time: waits overshoot slightly.
                 if self._on_interval is not None and (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -111,3 +112,39 @@ def test_an_error_in_the_report_does_not_stop_measuring(kit, caplog):
     assert totals.energy_j["cpu"] > 0
     (record,) = caplog.records  # logged once, however many intervals failed
     assert record.exc_info[1].args == ("disk on fire",)
+
+
+def test_an_interval_past_the_wait_limit_does_not_kill_the_thread(kit):
+    """1e10 s is more than ``Event.wait`` accepts: the thread used to die with OverflowError."""
+    sampler = Sampler(
+        [kit.SteadySource("cpu", 10.0)], intensity=lambda: LOW, pue=1.0, interval_s=1e10
+    )
+    sampler.start()
+    time.sleep(0.1)
+    assert sampler._thread is not None and sampler._thread.is_alive()
+    started = time.monotonic()
+    sampler.stop()
+    assert time.monotonic() - started < 0.5
+    assert not sampler._thread.is_alive()
+
+
+def test_a_failing_tick_is_logged_once_and_sampling_goes_on(kit, caplog):
+    ticks = []
+
+    def intensity() -> Intensity:
+        ticks.append(time.monotonic())
+        if len(ticks) <= 3:
+            raise LookupError("intensity table missing")
+        return LOW
+
+    sampler = Sampler(
+        [kit.SteadySource("cpu", 10.0)], intensity=intensity, pue=1.0, interval_s=0.02
+    )
+    sampler.start()
+    deadline = time.monotonic() + 5
+    while len(ticks) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    sampler.stop()
+    assert len(ticks) >= 6  # ticks after the failing ones were taken
+    (record,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert record.exc_info[1].args == ("intensity table missing",)
