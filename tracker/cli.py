@@ -129,11 +129,11 @@ def _typed_at_terminal() -> bool:
 def _summary(
     program: str, returncode: int, tracker: EmissionsTracker, emissions_kg: float | None
 ) -> str:
-    row = tracker.final_row
-    if row is None or emissions_kg is None:
+    data = tracker.final_emissions_data
+    if data is None or emissions_kg is None:
         return f"carbonboard: {program} exited with {returncode}; the run was not measured"
     where = f" -> {tracker.output_path}" if tracker.settings.save_to_file else ""
     return (
-        f"carbonboard: {program} exited with {returncode} after {float(row['duration']):.2f} s: "
-        f"{float(row['energy_consumed']):.3g} kWh, {emissions_kg:.3g} kg CO2eq{where}"
+        f"carbonboard: {program} exited with {returncode} after {data.duration:.2f} s: "
+        f"{data.energy_consumed:.3g} kWh, {emissions_kg:.3g} kg CO2eq{where}"
     )

@@ -51,6 +51,17 @@ class Settings:
     cloud_region: str | None = None
     electricitymaps_api_token: str | None = None
     offline: bool = False
+    # CodeCarbon 3.3's options, same names and defaults.
+    experiment_name: str | None = None
+    on_csv_write: str = "append"  # "update": one row per run, replaced by each flush
+    api_call_interval: int = 8  # live updates to outputs every N measures; -1: none
+    emissions_endpoint: str | None = None  # rows POSTed there as JSON
+    save_to_logger: bool = False
+    logger_preamble: str = ""
+    allow_multiple_runs: bool = True
+    force_mode_cpu_load: bool = False
+    rapl_include_dram: bool = False
+    rapl_prefer_psys: bool = False
 
     @property
     def output_path(self) -> Path:
@@ -77,6 +88,13 @@ def _parse_float(value: Any) -> float:
     return number
 
 
+def _parse_int(value: Any) -> int:
+    number = _parse_float(value)
+    if not number.is_integer():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(number)
+
+
 def _parse_str(value: Any) -> str:
     return os.fspath(value) if isinstance(value, os.PathLike) else str(value).strip()
 
@@ -91,6 +109,7 @@ def _parse_gpu_ids(value: Any) -> tuple[int | str, ...]:
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "str": _parse_str,
     "float": _parse_float,
+    "int": _parse_int,
     "bool": _parse_bool,
     "tuple[int | str, ...]": _parse_gpu_ids,
 }
@@ -192,6 +211,10 @@ def _check(name: str, value: Any, origin: str) -> None:
         problem = f"must be one of {', '.join(TRACKING_MODES)}"
     elif name == "log_level" and value.lower() not in LOG_LEVELS:
         problem = f"must be one of {', '.join(LOG_LEVELS)}"
+    elif name == "on_csv_write" and value not in ("append", "update"):
+        problem = "must be append or update"
+    elif name == "api_call_interval" and value != -1 and value < 1:
+        problem = "must be >= 1 (measures between live updates), or -1 for none"
     elif name in ("project_name", "output_file") and not value:
         problem = "must not be empty"
     if problem:

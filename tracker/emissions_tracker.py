@@ -1,8 +1,15 @@
-"""EmissionsTracker: measure a run's energy and emissions and append one row per run.
+"""EmissionsTracker: measure a run's energy and emissions and hand its rows to its outputs.
 
-Parameter names follow CodeCarbon's, so switching is a one-line import change. Creating a tracker
-validates its settings (``ValueError``); after that nothing it does raises into the caller's code:
-failures are logged once and the run goes on.
+The constructor, ``OfflineEmissionsTracker`` and ``track_emissions`` take every parameter of
+CodeCarbon 3.3 under the same name, in the same order, and the methods return what CodeCarbon's
+return (``stop()`` kg, ``stop_task()`` :class:`~tracker.emissions_data.EmissionsData`), so a
+program written for CodeCarbon runs after changing its import. Creating a tracker validates its
+settings (``ValueError``); after that nothing it does raises into the caller's code: failures are
+logged once and the run goes on.
+
+Rows are built once per moment by :func:`tracker.row.build_row` and given to every output
+(:mod:`tracker.output.base`): the CSV file, a logger, an HTTP endpoint, the program's own
+handlers. A new output plugs in through ``output_handlers`` without touching this class.
 """
 
 from __future__ import annotations
@@ -20,26 +27,44 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
-from tracker import __version__, config, schema
+from tracker import __version__, config
+from tracker.emissions_data import EmissionsData
 from tracker.intensity.provider import IntensityProvider
-from tracker.output import Checkpoint, append_with_fallback, format_value, recover_crashed
-from tracker.power import JOULES_PER_KWH, PowerSource, combined_info, discover
-from tracker.sampler import Sampler, Totals, intensity_source
+from tracker.output.base import OutputMethod
+from tracker.output.csv_output import CsvOutput
+from tracker.output.handlers import Outputs, as_output
+from tracker.output.logger import LoggerOutput
+from tracker.power import PowerSource, combined_info, discover
+from tracker.row import RunInfo, build_row
+from tracker.run_lock import RunLock, lock_file
+from tracker.sampler import Sampler, Totals
 
 log = logging.getLogger("tracker")
 
 F = TypeVar("F", bound=Callable[..., Any])
 HANDLED_SIGNALS = ("SIGINT", "SIGTERM")
 BYTES_PER_GB = 2**30
-
-
-def tasks_path(output_path: Path) -> Path:
-    """Where task rows go: ``emissions.csv`` -> ``emissions_tasks.csv``, next to it."""
-    return output_path.with_name(f"{output_path.stem}_tasks{output_path.suffix}")
+# CodeCarbon's logger: handlers a program put there also receive this tracker's messages.
+CODECARBON_LOGGER = "codecarbon"
+# CodeCarbon options for its hosted service and metrics back ends: accepted, reported, unused.
+HOSTED_ONLY = (
+    "api_endpoint",
+    "api_key",
+    "save_to_api",
+    "save_to_prometheus",
+    "prometheus_url",
+    "save_to_logfire",
+    "metadata",
+    "country_2letter_iso_code",
+)
+# output_methods entries written here; the others are reported as ignored.
+_WRITTEN_METHODS = {
+    OutputMethod.CSV.value: "save_to_file",
+    OutputMethod.LOGGER.value: "save_to_logger",
+}
 
 
 @functools.cache
@@ -48,57 +73,146 @@ def _platform_name() -> str:
     return platform.platform()
 
 
-def _configure_logging(level: str) -> None:
-    """Show the tracker's messages at ``level``; a handler only when the program set up none."""
+class _CodeCarbonBridge(logging.Handler):
+    """Passes the tracker's records to the handlers a program attached to the ``codecarbon``
+    logger, at that logger's level, so logging set up for CodeCarbon keeps working. Only that
+    logger's own handlers: its ancestors (the root) already get the records by propagation."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        target = logging.getLogger(CODECARBON_LOGGER)
+        if target.disabled or not target.isEnabledFor(record.levelno):
+            return
+        for handler in target.handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+
+_STDERR_HANDLER = logging.StreamHandler(sys.stderr)
+_BRIDGE = _CodeCarbonBridge()
+
+
+def _configure_logging(level: str, preamble: str = "") -> None:
+    """Show the tracker's messages at ``level`` (on stderr, unless the program set up logging),
+    prefixed by ``preamble`` when given, and pass them on to the ``codecarbon`` logger."""
     log.setLevel(level.upper())
-    if not log.hasHandlers():
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("[carbonboard %(levelname)s] %(message)s"))
-        log.addHandler(handler)
+    prefix = f"[carbonboard %(levelname)s]{f'[{preamble}]' if preamble else ''}"
+    _STDERR_HANDLER.setFormatter(logging.Formatter(f"{prefix} %(message)s"))
+    if _BRIDGE not in log.handlers:
+        log.addHandler(_BRIDGE)
+    if _STDERR_HANDLER not in log.handlers and not _has_other_handlers():
+        log.addHandler(_STDERR_HANDLER)
+
+
+def _has_other_handlers() -> bool:
+    """Whether the program set up a handler that would show the tracker's messages."""
+    logger: logging.Logger | None = log
+    while logger is not None:
+        if any(h is not _BRIDGE for h in logger.handlers):
+            return True
+        logger = logger.parent if logger.propagate else None
+    return bool(logging.getLogger(CODECARBON_LOGGER).handlers)
+
+
+def _log_level_name(level: int | str | None) -> str | None:
+    """CodeCarbon also takes a ``logging`` level number (``logging.ERROR``)."""
+    if isinstance(level, int) and not isinstance(level, bool):
+        return logging.getLevelName(level).lower()
+    return level
+
+
+def _output_method_names(methods: Sequence[Any] | str) -> list[str]:
+    """``output_methods`` as lower-case names: ``OutputMethod`` members (ours or CodeCarbon's),
+    strings, or one comma-separated string (as in a config file)."""
+    items = methods.split(",") if isinstance(methods, str) else list(methods)
+    return [str(getattr(item, "value", item)).strip().lower() for item in items if item]
 
 
 class EmissionsTracker:
-    """Measures from ``start()`` to ``stop()`` (or a ``with`` block) and appends the run's row.
+    """Measures from ``start()`` to ``stop()`` (or a ``with`` block) and writes the run's row.
 
-    Settings left ``None`` come from the environment, the config files, then the defaults (see
-    :mod:`tracker.config`). Keyword-only extras, for tests and embedding: ``power_sources``
-    replaces hardware discovery, ``sysfs_root`` and ``nvml`` are passed to it, and ``environ``
-    replaces ``os.environ`` for settings and the fallback location.
+    The parameters are CodeCarbon 3.3's, in its order; those left ``None`` come from the
+    environment, the config files, then the defaults (see :mod:`tracker.config`). Parameters for
+    CodeCarbon's hosted service and metrics back ends (:data:`HOSTED_ONLY`) are accepted, reported
+    once in a warning and otherwise ignored. ``output_handlers`` takes outputs of
+    :mod:`tracker.output.base` or CodeCarbon-style handlers. Keyword-only extras: the location
+    (``country_iso_code``, ``region``, ``cloud_provider``, ``cloud_region``, ``offline``, as
+    :class:`OfflineEmissionsTracker` takes them) and, for tests and embedding, ``power_sources``
+    (replaces hardware discovery), ``sysfs_root`` and ``nvml`` (passed to it) and ``environ``
+    (replaces ``os.environ`` for settings, the fallback folder and the run lock).
     """
 
     def __init__(
         self,
         project_name: str | None = None,
-        *,
-        experiment_id: str | None = None,
         measure_power_secs: float | None = None,
+        api_call_interval: int | None = None,
+        api_endpoint: str | None = None,
+        api_key: str | None = None,
         output_dir: str | os.PathLike | None = None,
         output_file: str | None = None,
+        output_methods: Sequence[Any] | str | None = None,
         save_to_file: bool | None = None,
+        save_to_api: bool | None = None,
+        save_to_logger: bool | None = None,
+        logging_logger: Any = None,
+        save_to_prometheus: bool | None = None,
+        save_to_logfire: bool | None = None,
+        prometheus_url: str | None = None,
+        output_handlers: Sequence[Any] | None = None,
         gpu_ids: Sequence[int | str] | str | None = None,
+        emissions_endpoint: str | None = None,
+        experiment_id: str | None = None,
+        experiment_name: str | None = None,
+        electricitymaps_api_token: str | None = None,
+        co2_signal_api_token: str | None = None,
         tracking_mode: str | None = None,
-        log_level: str | None = None,
-        pue: float | None = None,
-        wue: float | None = None,
+        log_level: int | str | None = None,
+        on_csv_write: str | None = None,
+        logger_preamble: str | None = None,
         force_cpu_power: float | None = None,
         force_ram_power: float | None = None,
+        pue: float | None = None,
+        wue: float | None = None,
         force_carbon_intensity_g_co2e_kwh: float | None = None,
+        force_mode_cpu_load: bool | None = None,
+        allow_multiple_runs: bool | None = None,
+        rapl_include_dram: bool | None = None,
+        rapl_prefer_psys: bool | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+        *,
         country_iso_code: str | None = None,
         region: str | None = None,
         cloud_provider: str | None = None,
         cloud_region: str | None = None,
-        electricitymaps_api_token: str | None = None,
+        country_2letter_iso_code: str | None = None,
         offline: bool | None = None,
         power_sources: Sequence[PowerSource] | None = None,
         sysfs_root: str | os.PathLike = "/",
         nvml: object = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
-        arguments = {name: value for name, value in locals().items() if name in config.NAMES}
+        given = dict(locals())
+        ignored = [name for name in HOSTED_ONLY if given[name] not in (None, False)]
+        if electricitymaps_api_token is None:
+            given["electricitymaps_api_token"] = co2_signal_api_token  # its former name
+        given["log_level"] = _log_level_name(log_level)
+        if output_methods is not None:
+            names = _output_method_names(output_methods)
+            for method, setting in _WRITTEN_METHODS.items():
+                given[setting] = method in names
+            ignored += [f"output_methods={n}" for n in names if n not in _WRITTEN_METHODS]
+        arguments = {name: value for name, value in given.items() if name in config.NAMES}
         self._environ = os.environ if environ is None else environ
         self.settings = config.resolve(arguments, environ=self._environ)
-        _configure_logging(self.settings.log_level)
         s = self.settings
+        _configure_logging(s.log_level, s.logger_preamble)
+        if ignored:
+            log.warning(
+                "ignored: %s (CodeCarbon's hosted service and metrics back ends are not part of "
+                "this tracker; rows go to the CSV and the outputs you configure)",
+                ", ".join(ignored),
+            )
+        self.outputs = Outputs(self._make_outputs(logging_logger, output_handlers or ()))
         self._provider = IntensityProvider(
             offline=s.offline,
             country_iso_code=s.country_iso_code,
@@ -110,25 +224,49 @@ class EmissionsTracker:
         )
         self.run_id = str(uuid.uuid4())
         self.output_path = s.output_path
+        self.experiment_name = s.experiment_name
         self._power_sources = power_sources
         self._sysfs_root = sysfs_root
         self._nvml = nvml
-        self._state = "new"  # new -> running -> stopped
-        self._state_lock = threading.Lock()  # orders checkpoint writes against the final row
+        self._state = "new"  # new -> running -> stopped, or new -> refused
+        self._state_lock = threading.Lock()  # orders progress writes against the final row
+        self._run_lock: RunLock | None = None
+        self._run: RunInfo | None = None
         self._sampler: Sampler | None = None
-        self._checkpoint: Checkpoint | None = None
+        self._measures = 0  # since the last live update
         self._task: tuple[str, Totals] | None = None
         self._previous_handlers: dict[int, Any] = {}
         self._busy = False
         self._deferred_signal: int | None = None
         self._logged: set[str] = set()
-        self.final_row: dict[str, object] | None = None
-        self.final_emissions_kg: float | None = None
+        self.final_emissions_data: EmissionsData | None = None
+        self.final_emissions: float | None = None
+
+    def _make_outputs(self, logging_logger: Any, handlers: Sequence[Any]) -> list[Any]:
+        """The run's outputs, from the settings and the program's handlers."""
+        s = self.settings
+        outputs: list[Any] = [as_output(handler) for handler in handlers]
+        if s.save_to_file:
+            outputs.append(
+                CsvOutput(s.output_path, environ=self._environ, on_csv_write=s.on_csv_write)
+            )
+        if s.save_to_logger:
+            if isinstance(logging_logger, logging.Logger):
+                outputs.append(LoggerOutput(logging_logger))
+            elif logging_logger is not None:
+                outputs.append(as_output(logging_logger))
+            else:
+                log.warning("save_to_logger needs logging_logger=LoggerOutput(your_logger)")
+        if s.emissions_endpoint:
+            from tracker.output.http import HttpOutput  # urllib: imported only when used
+
+            outputs.append(HttpOutput(s.emissions_endpoint))
+        return outputs
 
     @property
-    def final_emissions(self) -> float | None:
-        """CodeCarbon's name for :attr:`final_emissions_kg`."""
-        return self.final_emissions_kg
+    def final_emissions_kg(self) -> float | None:
+        """The run's emissions in kg CO2eq once stopped (CodeCarbon: ``final_emissions``)."""
+        return self.final_emissions
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -139,6 +277,8 @@ class EmissionsTracker:
             return
         with self._guard("start"):
             s = self.settings
+            if not s.allow_multiple_runs and not self._take_run_lock():
+                return
             started_at = time.monotonic()
             sources = self._power_sources
             if sources is None:
@@ -151,6 +291,9 @@ class EmissionsTracker:
                     nvml=self._nvml,
                     clock=lambda: started_at,  # every source measures from the run's start
                     environ=self._environ,
+                    force_mode_cpu_load=s.force_mode_cpu_load,
+                    rapl_include_dram=s.rapl_include_dram,
+                    rapl_prefer_psys=s.rapl_prefer_psys,
                 )
             self._provider.start()
             self._sampler = Sampler(
@@ -158,46 +301,50 @@ class EmissionsTracker:
                 intensity=self._provider.current,
                 pue=s.pue,
                 interval_s=s.measure_power_secs,
-                on_interval=self._write_checkpoint,
+                on_interval=self._on_interval,
                 started_at=started_at,
             )
-            if s.save_to_file:
-                self._prepare_output()
+            self._run = self._run_info(sources)
+            self.outputs.started(self._run)
             self._state = "running"
             self._sampler.start()
             self._install_signal_handlers()
             atexit.register(self._at_exit)
 
     def stop(self) -> float | None:
-        """Stop measuring and append the run's row; the run's emissions in kg CO2eq, or ``None``
+        """Stop measuring and write the run's row; the run's emissions in kg CO2eq, or ``None``
         when the tracker never started. Never raises."""
         return self._finish("finished")
 
     def flush(self) -> float | None:
-        """Append the run so far as a ``running`` row (same ``run_id``; a reader keeps the latest
-        row of a run); the emissions so far in kg CO2eq."""
+        """Write the run so far as a ``running`` row (same ``run_id``: appended, or replacing the
+        run's row with ``on_csv_write="update"``); the emissions so far in kg CO2eq."""
         if self._state != "running" or self._sampler is None:
-            return self.final_emissions_kg
+            return self.final_emissions
         with self._work("flush"):
-            row = self._row(self._sampler.sample(), "running")
-            self._write(self.output_path, row, schema.FIELDNAMES)
-            return float(row["emissions"])
+            data = self._data(self._sampler.sample(), "running")
+            self.outputs.flushed(data)
+            return data.emissions
         return None
 
-    def start_task(self, task_name: str = "task") -> None:
-        """Measure a named part of the run on its own; a task already running is stopped first."""
+    def start_task(self, task_name: str | None = None) -> None:
+        """Measure a named part of the run on its own (a UUID names it when ``task_name`` is
+        empty); starts the tracker when needed; a task already running is stopped first."""
+        if self._state == "new":
+            self.start()
         if self._state != "running" or self._sampler is None:
-            self._log_once("start_task", "start_task() needs a started tracker: call start()")
+            self._log_once("start_task", "start_task() needs a tracker that can run")
             return
         with self._work("start_task"):
             if self._task is not None:
                 self._end_task("finished")
-            self._task = (task_name, self._sampler.sample())
+            self._task = (task_name or str(uuid.uuid4()), self._sampler.sample())
 
-    def stop_task(self) -> float | None:
-        """Append the current task's row to the tasks file; its emissions in kg CO2eq."""
-        if self._task is None:
-            self._log_once("stop_task", "stop_task() without a running task")
+    def stop_task(self, task_name: str | None = None) -> EmissionsData | None:
+        """End the current task (``task_name``, when given, must be its name) and write its row
+        to the tasks file; its :class:`EmissionsData`, or ``None`` without a running task."""
+        if self._task is None or task_name not in (None, self._task[0]):
+            self._log_once("stop_task", f"stop_task(): no running task {task_name or ''}".strip())
             return None
         with self._work("stop_task"):
             return self._end_task("finished")
@@ -217,133 +364,104 @@ class EmissionsTracker:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _take_run_lock(self) -> bool:
+        """``allow_multiple_runs=False``: whether no other tracker runs on this machine. When one
+        does, this tracker stays idle (CodeCarbon's behaviour) and says so."""
+        lock = RunLock(lock_file(self._environ))
+        if lock.acquire():
+            self._run_lock = lock
+            return True
+        self._state = "refused"
+        log.error(
+            "another tracker is running on this machine (lock %s held) and "
+            "allow_multiple_runs=False: this run is not tracked",
+            lock.path,
+        )
+        return False
+
     def _finish(self, status: str) -> float | None:
         """Stop with ``status`` ("finished", "interrupted", "crashed"): the run's emissions."""
         with self._work("stop"):
             with self._state_lock:
                 if self._state != "running" or self._sampler is None:
-                    return self.final_emissions_kg
-                self._state = "stopped"  # from here on, no checkpoint is written
+                    return self.final_emissions
+                self._state = "stopped"  # from here on, no progress is written
             self._restore_signal_handlers()
             atexit.unregister(self._at_exit)
-            totals = self._sampler.stop()
-            self._provider.close()
-            if self._task is not None:
-                self._end_task(status, totals)
-            row = self._row(totals, status)
-            self.final_row = row
-            self.final_emissions_kg = float(row["emissions"])
-            checkpoint = self._checkpoint
-            if self.settings.save_to_file:
-                then = checkpoint.remove if checkpoint is not None else None
-                self._write(self.output_path, row, schema.FIELDNAMES, then=then)
-        return self.final_emissions_kg
+            try:
+                totals = self._sampler.stop()
+                self._provider.close()
+                if self._task is not None:
+                    self._end_task(status, totals)
+                data = self._data(totals, status)
+                self.final_emissions_data = data
+                self.final_emissions = data.emissions
+                self.outputs.finished(data)
+                self.outputs.close()
+            finally:
+                if self._run_lock is not None:
+                    self._run_lock.release()
+        return self.final_emissions
 
-    def _end_task(self, status: str, totals: Totals | None = None) -> float:
+    def _end_task(self, status: str, totals: Totals | None = None) -> EmissionsData:
         assert self._task is not None and self._sampler is not None
         name, at_start = self._task
         self._task = None
-        row = self._row((totals or self._sampler.sample()).since(at_start), status)
-        if self.settings.save_to_file:
-            self._write(
-                tasks_path(self.output_path), {"task_name": name, **row}, schema.TASK_FIELDNAMES
-            )
-        return float(row["emissions"])
+        task_totals = (totals or self._sampler.sample()).since(at_start)
+        data = self._data(task_totals, status, task_name=name)
+        self.outputs.task(data)
+        return data
 
-    def _prepare_output(self) -> None:
-        """Record dead runs left in this file as crashed, then open this run's checkpoint."""
-        try:
-            recover_crashed(self.output_path, schema.FIELDNAMES)
-        except OSError as error:
-            log.warning("cannot check %s for crashed runs: %s", self.output_path, error)
-        self._checkpoint = Checkpoint(self.output_path, self.run_id)
-
-    def _write_checkpoint(self, totals: Totals) -> None:
-        """Called by the sampler each interval: persist the run so far (``kill -9`` safety)."""
+    def _on_interval(self, totals: Totals) -> None:
+        """Called by the sampler each interval: the run so far to every output (a checkpoint,
+        ``kill -9`` safety), and a live update every ``api_call_interval`` intervals."""
         with self._state_lock:
-            if self._state != "running" or self._checkpoint is None:
+            if self._state != "running":
                 return
-            row = self._row(totals, "running")
-            try:
-                self._checkpoint.write({k: format_value(v) for k, v in row.items()})
-            except OSError as error:
-                self._log_once("checkpoint", f"cannot write {self._checkpoint.path}: {error}")
+            data = self._data(totals, "running")
+            self.outputs.progress(data)
+            self._measures += 1
+            interval = self.settings.api_call_interval
+            if interval != -1 and self._measures >= interval:
+                self._measures = 0
+                self.outputs.live(data)
 
-    def _write(
-        self,
-        path: Path,
-        row: Mapping[str, object],
-        fieldnames: Sequence[str],
-        then: Callable[[], None] | None = None,
-    ) -> None:
-        append_with_fallback(path, row, fieldnames, environ=self._environ, then=then)
-
-    def _row(self, totals: Totals, status: str) -> dict[str, object]:
-        """The row for ``totals``: every column of the contract that this run can fill."""
-        assert self._sampler is not None
-        s = self.settings
-        sources = self._sampler.sources
-        place = self._provider.location()
-        duration_s = totals.elapsed_s
-        energy_kwh = {
-            c: totals.energy_j.get(c, 0.0) / JOULES_PER_KWH for c in ("cpu", "gpu", "ram")
-        }
-        consumed_kwh = sum(energy_kwh.values()) * s.pue
-        intensities = totals.intensities or (self._provider.current(),)
-        g_per_kwh = (
-            totals.emissions_g / consumed_kwh
-            if consumed_kwh > 0
-            else intensities[-1].g_co2e_per_kwh
+    def _data(self, totals: Totals, status: str, task_name: str | None = None) -> EmissionsData:
+        """The row for ``totals`` as handed to outputs and returned to the program."""
+        assert self._run is not None
+        row = build_row(
+            totals,
+            self._run,
+            place=self._provider.location(),
+            current_intensity=self._provider.current(),
+            status=status,
+            timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
-        emissions_kg = totals.emissions_g / 1000
+        return EmissionsData.from_row(row, task_name=task_name)
+
+    def _run_info(self, sources: Sequence[PowerSource]) -> RunInfo:
+        """What every row of this run shares, read once from the settings and the sources."""
+        s = self.settings
         cpu = combined_info(sources, "cpu")
         gpu = combined_info(sources, "gpu")
-        ram_total_gb = _ram_total_gb(sources)
-        ram_percent = totals.utilization_percent("ram")
-        row: dict[str, object] = {
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "project_name": s.project_name,
-            "run_id": self.run_id,
-            "experiment_id": s.experiment_id,
-            "duration": duration_s,
-            "emissions": emissions_kg,
-            "emissions_rate": emissions_kg / duration_s if duration_s > 0 else 0.0,
-            "water_consumed": consumed_kwh * s.wue,
-            "energy_consumed": consumed_kwh,
-            "country_name": place.country_name,
-            "country_iso_code": place.country_iso_code,
-            "region": place.region,
-            "cloud_provider": place.cloud_provider,
-            "cloud_region": place.cloud_region,
-            "os": _platform_name(),
-            "python_version": platform.python_version(),
-            "codecarbon_version": __version__,
-            "cpu_count": cpu.count or os.cpu_count(),
-            "cpu_model": cpu.model,
-            "gpu_count": gpu.count,
-            "gpu_model": gpu.model,
-            "longitude": place.longitude,
-            "latitude": place.latitude,
-            "ram_total_size": ram_total_gb,
-            "tracking_mode": s.tracking_mode,
-            "cpu_utilization_percent": totals.utilization_percent("cpu"),
-            "gpu_utilization_percent": totals.utilization_percent("gpu"),
-            "ram_utilization_percent": ram_percent,
-            "ram_used_gb": None if ram_percent is None else ram_percent / 100 * ram_total_gb,
-            "on_cloud": "Y" if place.on_cloud else "N",
-            "pue": s.pue,
-            "wue": s.wue,
-            "carbon_intensity_g_co2e_kwh": g_per_kwh,
-            "carbon_intensity_source": intensity_source(intensities),
-            "carbon_intensity_year": intensities[-1].year,
-            "status": status,
-            "schema_version": schema.SCHEMA_VERSION,
-        }
-        for component, kwh in energy_kwh.items():
-            row[f"{component}_energy"] = kwh
-            row[f"{component}_power"] = kwh * JOULES_PER_KWH / duration_s if duration_s > 0 else 0.0
-            row[f"{component}_energy_method"] = _methods(sources, component)
-        return row
+        return RunInfo(
+            run_id=self.run_id,
+            project_name=s.project_name,
+            experiment_id=s.experiment_id,
+            experiment_name=s.experiment_name,
+            tracking_mode=s.tracking_mode,
+            pue=s.pue,
+            wue=s.wue,
+            os=_platform_name(),
+            python_version=platform.python_version(),
+            writer_version=__version__,
+            cpu_count=cpu.count or os.cpu_count(),
+            cpu_model=cpu.model,
+            gpu_count=gpu.count,
+            gpu_model=gpu.model,
+            ram_total_gb=_ram_total_gb(sources),
+            energy_methods={c: _methods(sources, c) for c in ("cpu", "gpu", "ram")},
+        )
 
     # -- errors and signals ------------------------------------------------------------------
 
@@ -417,8 +535,8 @@ class OfflineEmissionsTracker(EmissionsTracker):
     """A tracker that never touches the network: the location comes from settings only
     (``country_iso_code``, ``region``, ``cloud_provider`` / ``cloud_region``)."""
 
-    def __init__(self, project_name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(project_name, **{**kwargs, "offline": True})
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "offline": True})
 
 
 def track_emissions(

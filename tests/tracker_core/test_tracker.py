@@ -185,7 +185,7 @@ def test_tasks_are_written_to_their_own_file(tmp_path, make, read_rows):
     time.sleep(0.1)
     tracker.start_task("train")  # stops "load"
     time.sleep(0.2)
-    train_kg = tracker.stop_task()
+    train = tracker.stop_task()
     tracker.start_task("left-running")
     time.sleep(0.05)
     tracker.stop()
@@ -195,7 +195,7 @@ def test_tasks_are_written_to_their_own_file(tmp_path, make, read_rows):
     assert [t["task_name"] for t in tasks] == ["load", "train", "left-running"]
     (run,) = read_rows(tmp_path / "emissions.csv")[1]
     assert {t["run_id"] for t in tasks} == {run["run_id"]}
-    assert float(tasks[1]["emissions"]) == train_kg
+    assert (train.task_name, float(tasks[1]["emissions"])) == ("train", train.emissions)
     durations = [float(t["duration"]) for t in tasks]
     assert durations[1] >= 0.2
     assert sum(durations) <= float(run["duration"])

@@ -19,6 +19,7 @@ from tracker.power.base import (
     PowerSource,
     PowerSourceError,
 )
+from tracker.power.load import CpuLoad
 from tracker.power.nvml import NvmlGpu
 from tracker.power.powermetrics import Powermetrics, PowermetricsRunner
 from tracker.power.ram import RamModel, ram_device
@@ -55,12 +56,18 @@ def discover(
     clock: Callable[[], float] = time.monotonic,
     environ: Mapping[str, str] | None = None,
     platform_name: str = sys.platform,
+    force_mode_cpu_load: bool = False,
+    rapl_include_dram: bool = False,
+    rapl_prefer_psys: bool = False,
 ) -> list[PowerSource]:
     """At most one CPU source, one source per measured GPU, and one RAM source.
 
     CPU: forced, else powermetrics (macOS, root), else RAPL (Linux), else the TDP model.
     GPU: NVML (or powermetrics on Apple Silicon). RAM: forced, else the size model.
     In process mode (``pid`` defaults to this process) CPU and RAM are the tree's share.
+    ``force_mode_cpu_load`` skips the counters: the CPU is the TDP x load model, its maximum
+    ``force_cpu_power`` when given. ``rapl_include_dram`` / ``rapl_prefer_psys``: see
+    :meth:`RaplCpu.probe`.
     """
     if tracking_mode not in TRACKING_MODES:
         raise ValueError(f"tracking_mode must be one of {TRACKING_MODES}, not {tracking_mode!r}")
@@ -71,7 +78,12 @@ def discover(
     runner = PowermetricsRunner() if on_mac else None
     sources: list[PowerSource] = []
 
-    if force_cpu_power is not None:
+    if force_mode_cpu_load and force_cpu_power is not None:
+        device = cpu_device(sysfs_root)
+        sources.append(TdpModelCpu(force_cpu_power, device, now, CpuLoad(tracked_pid, now)))
+    elif force_mode_cpu_load:
+        sources.append(TdpModelCpu.probe(sysfs_root, pid=tracked_pid, now=now))
+    elif force_cpu_power is not None:
         sources.append(ConstantPower("cpu", force_cpu_power, now, cpu_device(sysfs_root)))
     else:
         cpu = None
@@ -80,7 +92,13 @@ def discover(
                 "cpu", runner, platform_name=platform_name, pid=tracked_pid, now=now
             )
         elif platform_name.startswith("linux"):
-            cpu = RaplCpu.probe(sysfs_root, pid=tracked_pid, now=now)
+            cpu = RaplCpu.probe(
+                sysfs_root,
+                pid=tracked_pid,
+                now=now,
+                include_dram=rapl_include_dram,
+                prefer_psys=rapl_prefer_psys,
+            )
         sources.append(cpu or TdpModelCpu.probe(sysfs_root, pid=tracked_pid, now=now))
 
     if runner is not None:

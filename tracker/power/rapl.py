@@ -3,7 +3,9 @@
 Each package domain ``<root>/sys/class/powercap/intel-rapl:N`` (``amd-rapl:N`` on some kernels)
 exposes ``energy_uj``, a counter in microjoules that wraps at ``max_energy_range_uj``. Only
 package domains are summed: their sub-domains (core, uncore, dram) are parts of the package or
-measured separately, and adding them would count energy twice.
+measured separately, and adding them would count energy twice. CodeCarbon's options widen the
+choice: ``rapl_include_dram`` adds the DRAM domains, ``rapl_prefer_psys`` reads the platform
+domain instead of the packages.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ POWERCAP_DIR = "sys/class/powercap"
 PACKAGE_ZONE = re.compile(r"^(intel|amd)-rapl:\d+$")
 # Generous upper bound on one package's power, to know how often a counter must be read.
 MAX_PACKAGE_POWER_W = 500.0
+# Every zone, sub-domains included ("intel-rapl:0:2" may be a package's DRAM domain).
+ANY_ZONE = re.compile(r"^(intel|amd)-rapl:\d+(:\d+)?$")
 MICROJOULES_PER_JOULE = 1e6
 
 
@@ -38,6 +42,14 @@ class _Package:
         self.energy_file = energy_file
         self.range_uj = range_uj
         self.last_uj = last_uj
+
+
+def _zone_name(directory: Path) -> str:
+    """A zone's ``name`` ("package-0", "dram", "psys"), "" when unreadable."""
+    try:
+        return directory.joinpath("name").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _read_int(path: Path) -> int:
@@ -73,25 +85,36 @@ class RaplCpu(PowerSource):
 
     @classmethod
     def probe(
-        cls, sysfs_root: str | os.PathLike = "/", *, pid: int | None = None, now: float = 0.0
+        cls,
+        sysfs_root: str | os.PathLike = "/",
+        *,
+        pid: int | None = None,
+        now: float = 0.0,
+        include_dram: bool = False,
+        prefer_psys: bool = False,
     ) -> RaplCpu | None:
         """The source over every readable package domain, or None (logged) when there is none.
 
         ``pid`` set means process mode: the tree rooted at ``pid`` is attributed its share.
+        ``include_dram`` adds the DRAM domains (memory power, measured apart from the packages);
+        ``prefer_psys`` reads the platform domain ``psys`` (CPU, chipset, PCIe...) instead of the
+        packages where the machine has one. Both are CodeCarbon's options of the same names.
         """
         base = Path(sysfs_root, POWERCAP_DIR)
         try:
-            zones = sorted(z for z in os.listdir(base) if PACKAGE_ZONE.match(z))
+            names = {z: _zone_name(base / z) for z in os.listdir(base) if ANY_ZONE.match(z)}
         except OSError:
-            zones = []
+            names = {}
+        top_level = sorted(z for z in names if PACKAGE_ZONE.match(z))
+        psys = [z for z in top_level if names[z] == "psys"]
+        zones = [z for z in top_level if names[z].startswith("package")]
+        if prefer_psys and psys:
+            zones = psys
+        elif include_dram:
+            zones += sorted(z for z, name in names.items() if name == "dram")
         packages = []
         for zone in zones:
             directory = base / zone
-            try:
-                if not directory.joinpath("name").read_text().startswith("package"):
-                    continue
-            except OSError:
-                continue
             energy_file = directory / "energy_uj"
             try:
                 # os.access answers for this user; the read itself settles it for root too.
@@ -119,7 +142,8 @@ class RaplCpu(PowerSource):
             )
             return None
         device = cpu_device(sysfs_root)
-        device.extra["packages"] = str(len(packages))
+        device.extra["packages"] = str(sum(names[z].startswith("package") for z in zones))
+        device.extra["rapl_domains"] = "+".join(names[z] for z in zones)
         return cls(packages, device, CpuLoad(pid, now))
 
     def read_energy_j(self, now: float) -> float:

@@ -1,0 +1,112 @@
+"""A run's row, built by one pure function that every output (CSV, logger, HTTP, handlers) uses.
+
+What stays fixed for the whole run (identity, settings, hardware, platform) is gathered once at
+start in :class:`RunInfo`; :func:`build_row` then turns measured :class:`~tracker.sampler.Totals`
+into the row of the column contract (:mod:`tracker.schema`). No clock, file or hardware is read
+here, so the arithmetic is tested with plain values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tracker import schema
+from tracker.intensity import Intensity
+from tracker.location import Location
+from tracker.power.base import JOULES_PER_KWH
+from tracker.sampler import Totals, intensity_source
+
+COMPONENTS = ("cpu", "gpu", "ram")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run's rows share. ``energy_methods`` maps a component to its
+    ``<component>_energy_method`` cell ("rapl", "tdp-model", "none"...)."""
+
+    run_id: str
+    project_name: str
+    experiment_id: str | None
+    experiment_name: str | None
+    tracking_mode: str
+    pue: float
+    wue: float
+    os: str
+    python_version: str
+    writer_version: str
+    cpu_count: int | None
+    cpu_model: str
+    gpu_count: int
+    gpu_model: str
+    ram_total_gb: float
+    energy_methods: dict[str, str]
+
+
+def build_row(
+    totals: Totals,
+    run: RunInfo,
+    *,
+    place: Location,
+    current_intensity: Intensity,
+    status: str,
+    timestamp: str,
+) -> dict[str, object]:
+    """The row for ``totals``: every column of the contract that this run can fill.
+
+    ``current_intensity`` is the figure in force now; it fills the intensity columns when no
+    energy has been measured yet (so no figure was applied to any).
+    """
+    duration_s = totals.elapsed_s
+    energy_kwh = {c: totals.energy_j.get(c, 0.0) / JOULES_PER_KWH for c in COMPONENTS}
+    consumed_kwh = sum(energy_kwh.values()) * run.pue
+    intensities: Sequence[Intensity] = totals.intensities or (current_intensity,)
+    g_per_kwh = (
+        totals.emissions_g / consumed_kwh if consumed_kwh > 0 else intensities[-1].g_co2e_per_kwh
+    )
+    emissions_kg = totals.emissions_g / 1000
+    ram_percent = totals.utilization_percent("ram")
+    row: dict[str, object] = {
+        "timestamp": timestamp,
+        "project_name": run.project_name,
+        "run_id": run.run_id,
+        "experiment_id": run.experiment_id,
+        "duration": duration_s,
+        "emissions": emissions_kg,
+        "emissions_rate": emissions_kg / duration_s if duration_s > 0 else 0.0,
+        "water_consumed": consumed_kwh * run.wue,
+        "energy_consumed": consumed_kwh,
+        "country_name": place.country_name,
+        "country_iso_code": place.country_iso_code,
+        "region": place.region,
+        "cloud_provider": place.cloud_provider,
+        "cloud_region": place.cloud_region,
+        "os": run.os,
+        "python_version": run.python_version,
+        "codecarbon_version": run.writer_version,
+        "cpu_count": run.cpu_count,
+        "cpu_model": run.cpu_model,
+        "gpu_count": run.gpu_count,
+        "gpu_model": run.gpu_model,
+        "longitude": place.longitude,
+        "latitude": place.latitude,
+        "ram_total_size": run.ram_total_gb,
+        "tracking_mode": run.tracking_mode,
+        "cpu_utilization_percent": totals.utilization_percent("cpu"),
+        "gpu_utilization_percent": totals.utilization_percent("gpu"),
+        "ram_utilization_percent": ram_percent,
+        "ram_used_gb": None if ram_percent is None else ram_percent / 100 * run.ram_total_gb,
+        "on_cloud": "Y" if place.on_cloud else "N",
+        "pue": run.pue,
+        "wue": run.wue,
+        "carbon_intensity_g_co2e_kwh": g_per_kwh,
+        "carbon_intensity_source": intensity_source(intensities),
+        "carbon_intensity_year": intensities[-1].year,
+        "status": status,
+        "schema_version": schema.SCHEMA_VERSION,
+    }
+    for component, kwh in energy_kwh.items():
+        row[f"{component}_energy"] = kwh
+        row[f"{component}_power"] = kwh * JOULES_PER_KWH / duration_s if duration_s > 0 else 0.0
+        row[f"{component}_energy_method"] = run.energy_methods.get(component, "none")
+    return {name: row[name] for name in schema.FIELDNAMES}
