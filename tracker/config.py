@@ -25,6 +25,14 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # (environment variable prefix, config file name, config section), in precedence order.
 ENV_PREFIXES = ("CARBONBOARD_", "CODECARBON_")
 CONFIG_FILES = ((".carbonboard.config", "carbonboard"), (".codecarbon.config", "codecarbon"))
+# What a credential shows instead of its value in a repr, an error or a log line.
+SECRET_MASK = "***"
+
+
+def is_secret(name: str) -> bool:
+    """Settings holding a credential (an API token or key): never shown, since settings end up
+    in logs, tracebacks and bug reports."""
+    return name.endswith(("_token", "api_key", "_secret", "_password"))
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,15 @@ class Settings:
     @property
     def output_path(self) -> Path:
         return Path(self.output_dir) / self.output_file
+
+    def __repr__(self) -> str:
+        """The dataclass repr, credentials masked (see :func:`is_secret`)."""
+        shown = (
+            f"{f.name}={SECRET_MASK if is_secret(f.name) and value else repr(value)}"
+            for f in fields(self)
+            for value in [getattr(self, f.name)]
+        )
+        return f"Settings({', '.join(shown)})"
 
 
 def _parse_bool(value: Any) -> bool:
@@ -218,4 +235,5 @@ def _check(name: str, value: Any, origin: str) -> None:
     elif name in ("project_name", "output_file") and not value:
         problem = "must not be empty"
     if problem:
-        raise ValueError(f"{name} {problem}, got {value!r} (from {origin})")
+        shown = SECRET_MASK if is_secret(name) else repr(value)
+        raise ValueError(f"{name} {problem}, got {shown} (from {origin})")

@@ -11,12 +11,17 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from tracker import schema
+from tracker import EmissionsTracker, OfflineEmissionsTracker, schema
+from tracker.config import SECRET_MASK, resolve
+from tracker.intensity.live import ElectricityMapsClient
 from tracker.output import Checkpoint, append_row, append_with_fallback, recover_crashed, runs_dir
 from tracker.output.checkpoint import prepare_runs_dir
 from tracker.output.fallback import UnsafeFolderError, ensure_private_dir
@@ -351,3 +356,76 @@ def test_a_private_folder_of_ours_is_accepted(tmp_path):
     ensure_private_dir(folder)
     ensure_private_dir(folder)  # the second time it exists
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+TOKEN = "em-token-5ecret-0123456789"
+
+
+def test_the_api_token_is_masked_in_the_settings_repr_and_errors(workdir, environ):
+    settings = resolve({"electricitymaps_api_token": TOKEN}, environ=environ)
+    assert settings.electricitymaps_api_token == TOKEN
+    assert TOKEN not in repr(settings) and TOKEN not in str(settings)
+    assert f"electricitymaps_api_token={SECRET_MASK}" in repr(settings)
+    assert "electricitymaps_api_token=None" in repr(resolve({}, environ=environ))
+    (workdir / ".carbonboard.config").write_text(
+        f"[carbonboard]\nelectricitymaps_api_token = {TOKEN}\npue = 9\n", encoding="utf-8"
+    )
+    with pytest.raises(ValueError) as raised:
+        EmissionsTracker(environ=environ)
+    assert TOKEN not in str(raised.value) and "pue" in str(raised.value)
+
+
+class RejectingApi(BaseHTTPRequestHandler):
+    """Electricity Maps answering every request with ``status``; records the tokens it got."""
+
+    status = 401
+    tokens: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        RejectingApi.tokens.append(self.headers.get("auth-token", ""))
+        body = b"{not json" if self.status == 200 else b'{"error": "denied"}'
+        self.send_response(self.status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("status", [401, 500, 200])
+def test_the_api_token_is_in_no_log_line_when_the_api_fails(tmp_path, caplog, status):
+    RejectingApi.status, RejectingApi.tokens = status, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RejectingApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        live = ElectricityMapsClient(
+            TOKEN, url=f"http://127.0.0.1:{server.server_port}", cache_dir=tmp_path / "cache"
+        )
+        with caplog.at_level(logging.DEBUG):
+            assert live.latest({"zone": "FR"}) is None
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert RejectingApi.tokens == [TOKEN]  # the token was used...
+    assert "Electricity Maps lookup" in caplog.text
+    assert TOKEN not in caplog.text  # ...and never logged
+
+
+def test_the_api_token_is_in_no_log_line_of_a_run(tmp_path, environ, kit, caplog):
+    with caplog.at_level(logging.DEBUG):
+        tracker = OfflineEmissionsTracker(
+            electricitymaps_api_token=TOKEN,
+            output_dir=str(tmp_path / "out"),
+            log_level="debug",
+            measure_power_secs=0.05,
+            environ=environ,
+            power_sources=kit.steady_sources(),
+        )
+        tracker.start()
+        tracker.stop()
+    assert caplog.records and TOKEN not in caplog.text
+    assert TOKEN not in (tmp_path / "out" / "emissions.csv").read_text(encoding="utf-8")
