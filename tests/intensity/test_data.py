@@ -28,7 +28,9 @@ def test_every_country_code_is_a_real_country():
 def test_every_figure_is_plausible():
     figures = [c.g_co2e_per_kwh for c in intensity.countries()]
     figures += [
-        r.g_co2e_per_kwh for c in ("USA", "CAN", "SWE", "NOR", "FIN") for r in intensity.regions(c)
+        r.g_co2e_per_kwh
+        for c in ("USA", "CAN", "CHN", "SWE", "NOR", "FIN")
+        for r in intensity.regions(c)
     ]
     figures += [r.g_co2e_per_kwh for r in intensity.cloud_regions()]
     assert all(0 < figure <= 1200 for figure in figures)
@@ -38,7 +40,7 @@ def test_countries_keep_the_generation_mix_and_year():
     france = next(c for c in intensity.countries() if c.iso3 == "FRA")
     assert france.name == "France"
     assert france.year == "2023"
-    assert france.basis == "reported"
+    assert (france.basis, france.method) == ("lifecycle", "reported")
     assert set(france.mix_twh) == {
         "coal", "gas", "oil", "nuclear", "hydro", "wind", "solar", "bioenergy", "other_renewables",
     }  # fmt: skip
@@ -49,21 +51,85 @@ def test_countries_keep_the_generation_mix_and_year():
 def test_implausible_reported_figures_are_estimated_from_the_mix():
     """Turkmenistan's reported 1,306 g/kWh exceeds coal's lifecycle figure; its grid is gas."""
     turkmenistan = next(c for c in intensity.countries() if c.iso3 == "TKM")
-    assert turkmenistan.basis == "estimated-from-mix"
+    assert turkmenistan.method == "estimated-from-mix"
     assert turkmenistan.g_co2e_per_kwh == pytest.approx(743, abs=5)  # natural gas lifecycle
+
+
+def test_every_figure_names_a_known_basis_and_a_year():
+    figures = [c.intensity for c in intensity.countries()]
+    figures += [r.intensity for c in ("USA", "CAN", "CHN", "SWE") for r in intensity.regions(c)]
+    figures += [r.intensity for r in intensity.cloud_regions()]
+    assert {f.basis for f in figures} == set(intensity.BASES)
+    assert all(f.year for f in figures if not f.source.startswith("cloud:gcp:")), "year missing"
 
 
 def test_known_values():
     assert 50 <= intensity.lookup("FRA").g_co2e_per_kwh <= 60
     assert 600 <= intensity.lookup("POL").g_co2e_per_kwh <= 700
-    # eGRID 2016: California 452.541 lbs/MWh
+    assert intensity.lookup("FRA").basis == "lifecycle"
+    # eGRID2023, STC2ERTA: California 394.769 lbs CO2e/MWh
     california = intensity.lookup("USA", "california")
-    assert california.g_co2e_per_kwh == pytest.approx(452.541 * 0.45359237, abs=1e-3)
-    assert (california.source, california.year) == ("us-state:california", "2016")
+    assert california.g_co2e_per_kwh == pytest.approx(394.769 * 0.45359237, abs=1e-3)
+    assert (california.source, california.year, california.basis) == (
+        "us-state:california",
+        "2023",
+        "direct",
+    )
     quebec = intensity.lookup("CAN", "quebec")
     assert quebec.g_co2e_per_kwh < 40
-    assert (quebec.source, quebec.year) == ("ca-province:quebec", "2023")
-    assert intensity.lookup("SWE", "SE3") == intensity.Intensity(18.0, "nordic:SE3", "2024")
+    assert (quebec.source, quebec.year, quebec.basis) == ("ca-province:quebec", "2023", "lifecycle")
+
+
+def test_texas_is_egrid2023_on_a_direct_basis():
+    """eGRID2023 gives Texas 771.179 lbs CO2e/MWh, 349.8 g/kWh (eGRID 2016 had 476)."""
+    texas = intensity.lookup(country="USA", region="texas")
+    assert texas == intensity.Intensity(
+        round(771.179 * 0.45359237, 3), "us-state:texas", "2023", "direct"
+    )
+    assert texas.g_co2e_per_kwh == pytest.approx(350, abs=0.5)
+    assert intensity.lookup("USA", "TX") == texas
+
+
+def test_nordic_zones_are_per_zone_on_a_lifecycle_basis():
+    assert intensity.lookup("SWE", "SE3") == intensity.Intensity(
+        27.0, "nordic:SE3", "2025", "lifecycle"
+    )
+    zones = {r.key: r.g_co2e_per_kwh for r in intensity.regions("NOR")}
+    assert sorted(zones) == ["NO1", "NO2", "NO3", "NO4", "NO5"]
+    assert zones["NO4"] == 51.7  # the zone with gas generation
+    assert sorted(r.key for r in intensity.regions("SWE")) == ["SE1", "SE2", "SE3", "SE4"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["guangdong", "Guangdong", "Guangdong Province", "CN-GD", "cn-gd"],
+)
+def test_a_chinese_province_by_name_alias_or_iso_code(name):
+    found = intensity.lookup(country="CHN", region=name)
+    assert found == intensity.Intensity(441.9, "cn-province:guangdong", "2023", "direct")
+    assert intensity.lookup(region=name) == found  # the country is implied
+
+
+def test_chinese_provinces_by_their_other_names():
+    inner_mongolia = intensity.lookup("CN", "inner mongolia")
+    assert inner_mongolia.source == "cn-province:inner mongolia"
+    assert intensity.lookup("CN", "Nei Mongol Autonomous Region") == inner_mongolia
+    assert intensity.lookup("CN", "neimenggu") == inner_mongolia
+    assert intensity.lookup("CN", "Beijing Municipality").source == "cn-province:beijing"
+    xinjiang = intensity.find_region("CHN", "Xinjiang Uyghur")
+    assert xinjiang is not None and (xinjiang.code, xinjiang.name) == ("CN-XJ", "Xinjiang")
+    assert len(intensity.regions("CHN")) == 30  # Tibet is not in the official table
+
+
+def test_a_province_not_in_the_official_table_falls_back_to_the_country():
+    assert intensity.lookup("CHN", "tibet") == intensity.lookup("CHN")
+    assert intensity.lookup("CHN").basis == "lifecycle"
+
+
+def test_us_postal_codes_stay_unambiguous_beside_chinese_provinces():
+    """Hainan (CN-HI) and Hawaii (HI) share a suffix: only the full ISO code names Hainan."""
+    assert intensity.find_region(None, "HI").source == "us-state:hawaii"
+    assert intensity.find_region(None, "CN-HI").source == "cn-province:hainan"
 
 
 def test_canadian_figure_follows_the_documented_lifecycle_factors():
@@ -78,7 +144,7 @@ def test_canadian_figure_follows_the_documented_lifecycle_factors():
 
 def test_cloud_regions():
     gcp = intensity.lookup(cloud_provider="gcp", cloud_region="europe-west1")
-    assert gcp == intensity.Intensity(122.0, "cloud:gcp:europe-west1", "")
+    assert gcp == intensity.Intensity(122.0, "cloud:gcp:europe-west1", "", "operational")
     virginia = intensity.lookup("USA", "virginia")
     assert intensity.lookup(cloud_provider="aws", cloud_region="us-east-1") == virginia
     assert intensity.lookup(cloud_provider="aws", cloud_region="eu-west-3") == intensity.lookup(
@@ -89,6 +155,13 @@ def test_cloud_regions():
     )
     assert intensity.lookup(cloud_provider="azure", cloud_region="swedencentral").source == (
         "nordic:SE3"
+    )
+    texas = intensity.lookup("USA", "texas")
+    assert intensity.lookup(cloud_provider="azure", cloud_region="southcentralus") == texas
+    beijing = intensity.lookup("CHN", "beijing")
+    assert intensity.lookup(cloud_provider="aws", cloud_region="cn-north-1") == beijing
+    assert intensity.lookup(cloud_provider="azure", cloud_region="chinanorth3") == (
+        intensity.lookup("CHN", "hebei")
     )
     assert len(intensity.cloud_regions("aws")) >= 25
     assert len(intensity.cloud_regions("azure")) >= 30
@@ -120,3 +193,19 @@ def test_importing_the_package_loads_no_data_and_nothing_heavy():
         "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, cwd=ROOT)
+
+
+def test_build_without_the_reference_says_so_in_one_line(tmp_path):
+    """``make data`` on a fresh clone: a clear message and a failing status, no traceback."""
+    missing = tmp_path / "reference"
+    result = subprocess.run(
+        [sys.executable, "-m", "tracker.intensity.build", "--reference", str(missing),
+         "--out", str(tmp_path / "out")],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"no reference figures at {missing}: the bundled files stay as committed "
+        "(pass --reference DIR to rebuild from elsewhere)"
+    ]
+    assert not (tmp_path / "out").exists()

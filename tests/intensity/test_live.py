@@ -49,12 +49,33 @@ def test_query_for_a_location():
 def test_success_sends_the_token_and_caches(services, tmp_path):
     services.route("GET", PATH, body=ANSWER, require_headers={"auth-token": "token-1"})
     live = client(services, tmp_path)
-    assert live.latest({"zone": "FR"}) == Intensity(42.0, "live:electricitymaps", "2025")
+    assert live.latest({"zone": "FR"}) == Intensity(
+        42.0, "live:electricitymaps", "2025", "lifecycle"
+    )
     (seen,) = services.seen(PATH)
     assert seen.query == {"zone": ["FR"]}
-    assert live.latest({"zone": "FR"}) == Intensity(42.0, "live:electricitymaps", "2025")
+    assert live.latest({"zone": "FR"}) == Intensity(
+        42.0, "live:electricitymaps", "2025", "lifecycle"
+    )
     assert len(services.seen(PATH)) == 1  # the second answer came from the disk cache
     assert [p.name for p in tmp_path.iterdir()] == ["zone-FR.json"]
+
+
+def test_the_basis_the_api_names_is_kept_through_the_cache(services, tmp_path):
+    """Electricity Maps answers lifecycle figures unless asked; a direct answer says so."""
+    services.route("GET", PATH, body={**ANSWER, "emissionFactorType": "direct"})
+    assert client(services, tmp_path).latest({"zone": "FR"}).basis == "direct"
+    assert client(services, tmp_path).latest({"zone": "FR"}).basis == "direct"
+    assert len(services.seen(PATH)) == 1  # the second client read the basis from the cache
+
+
+def test_a_cache_file_without_a_basis_is_read_as_the_api_default(services, tmp_path):
+    (tmp_path / "zone-FR.json").write_text(
+        json.dumps({"fetched_at_unix_s": WallClock().now_s, "g_co2e_per_kwh": 42, "year": "2025"})
+    )
+    found = client(services, tmp_path).latest({"zone": "FR"})
+    assert found == Intensity(42.0, "live:electricitymaps", "2025", "lifecycle")
+    assert not services.seen(PATH)
 
 
 def test_cache_is_shared_between_clients_and_expires(services, tmp_path):

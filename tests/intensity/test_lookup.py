@@ -80,4 +80,4 @@ def test_provider_pue():
 
 
 def test_world_average_is_documented_figure():
-    assert intensity.Intensity(481.0, "world-average", "2023") == WORLD_AVERAGE
+    assert intensity.Intensity(481.0, "world-average", "2023", "lifecycle") == WORLD_AVERAGE

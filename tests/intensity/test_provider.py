@@ -104,7 +104,7 @@ def test_live_figure_then_refresh_after_the_ttl(services, make):
     provider = started(
         make(country_iso_code="FRA", electricitymaps_api_token="t", cache_ttl_s=60, clock=clock)
     )
-    assert provider.current() == Intensity(42.0, "live:electricitymaps", "2025")
+    assert provider.current() == Intensity(42.0, "live:electricitymaps", "2025", "lifecycle")
     services.route("GET", EM_PATH, body={"carbonIntensity": 77, "datetime": "2025-01-01T01Z"})
     clock.now_s += 59
     assert provider.current().g_co2e_per_kwh == 42
@@ -123,7 +123,7 @@ def test_live_failure_falls_through_to_the_cloud_region(services, make, caplog):
         provider = started(
             make(cloud_provider="gcp", cloud_region="europe-west9", electricitymaps_api_token="x")
         )
-    assert provider.current() == Intensity(34.0, "cloud:gcp:europe-west9", "")
+    assert provider.current() == Intensity(34.0, "cloud:gcp:europe-west9", "", "operational")
     assert provider.location().country_iso_code == "FRA"
     assert [r.getMessage() for r in caplog.records if "Electricity Maps" in r.getMessage()]
 

@@ -3,6 +3,9 @@
 One source of truth for the tracker and for carbonboard's regional comparisons. Everything here is
 pure and offline: the bundled JSON files (built by ``tracker.intensity.build``) are read on first
 use and cached, so importing this package costs nothing.
+
+Every figure carries its ``basis`` (what it counts, see ``BASES``) and data ``year``: the public
+sources differ, and a comparison of figures on different bases must say so.
 """
 
 from __future__ import annotations
@@ -13,6 +16,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+# What a figure counts. A lifecycle figure is higher than a direct one for the same grid (about
+# 10-20 % for a fossil grid, several times for a hydro or nuclear one), so they do not rank as is.
+BASES = {
+    "lifecycle": "fuel supply, plant construction and operation (gCO2e/kWh)",
+    "direct": "only what the plants emit when generating (gCO2e/kWh, or gCO2/kWh for China)",
+    "operational": "the provider's location-based grid figure for its region (Google Cloud)",
+}
 WORLD_AVERAGE_G_PER_KWH = 481.0  # Ember, 2023, lifecycle basis
 INDUSTRY_AVERAGE_PUE = 1.56  # Uptime Institute, 2024 global survey
 # Fleet-wide PUE each provider publishes in its sustainability reporting.
@@ -25,25 +35,27 @@ class Intensity:
     g_co2e_per_kwh: float
     source: str  # e.g. "country:FRA", "us-state:california", "world-average"
     year: str = ""
+    basis: str = ""  # a key of BASES; empty when unknown (a forced figure)
 
     @property
     def is_fallback(self) -> bool:
         return self.source == "world-average"
 
 
-WORLD_AVERAGE = Intensity(WORLD_AVERAGE_G_PER_KWH, "world-average", "2023")
+WORLD_AVERAGE = Intensity(WORLD_AVERAGE_G_PER_KWH, "world-average", "2023", "lifecycle")
 
 
 @dataclass(frozen=True)
 class CountryIntensity:
-    """A country's grid: annual lifecycle intensity and generation by source."""
+    """A country's grid: annual intensity and generation by source."""
 
     iso3: str
     iso2: str
     name: str
     g_co2e_per_kwh: float
     year: str
-    basis: str  # "reported" (OWID / Ember) or "estimated-from-mix" (reported figure implausible)
+    basis: str  # "lifecycle" (OWID / Ember)
+    method: str  # "reported", or "estimated-from-mix" where the reported figure is implausible
     mix_twh: dict[str, float] = field(default_factory=dict, hash=False)
 
     @property
@@ -52,7 +64,7 @@ class CountryIntensity:
 
     @property
     def intensity(self) -> Intensity:
-        return Intensity(self.g_co2e_per_kwh, self.source, self.year)
+        return Intensity(self.g_co2e_per_kwh, self.source, self.year, self.basis)
 
     @property
     def mix_share(self) -> dict[str, float]:
@@ -65,16 +77,18 @@ class CountryIntensity:
 
 @dataclass(frozen=True)
 class RegionIntensity:
-    """A sub-national grid: a US state, a Canadian province or a Nordic bidding zone."""
+    """A sub-national grid: a US state, a Canadian or Chinese province or a Nordic bidding zone."""
 
-    kind: str  # "us-state" | "ca-province" | "nordic"
-    key: str  # "california", "quebec", "SE3": what the source string names
-    code: str  # postal code or zone: "CA", "QC", "SE3"
+    kind: str  # "us-state" | "ca-province" | "cn-province" | "nordic"
+    key: str  # "california", "quebec", "guangdong", "SE3": what the source string names
+    code: str  # postal code, ISO 3166-2 code (China) or zone: "CA", "QC", "CN-GD", "SE3"
     name: str
     country_iso3: str
     g_co2e_per_kwh: float
     year: str
+    basis: str  # a key of BASES
     mix_percent: dict[str, float] = field(default_factory=dict, hash=False)
+    aliases: tuple[str, ...] = ()  # other names it goes by: "nei mongol" for Inner Mongolia
 
     @property
     def source(self) -> str:
@@ -82,7 +96,7 @@ class RegionIntensity:
 
     @property
     def intensity(self) -> Intensity:
-        return Intensity(self.g_co2e_per_kwh, self.source, self.year)
+        return Intensity(self.g_co2e_per_kwh, self.source, self.year, self.basis)
 
 
 @dataclass(frozen=True)
@@ -96,10 +110,11 @@ class CloudRegionIntensity:
     g_co2e_per_kwh: float
     source: str  # "cloud:gcp:<region>" for Google's figure, else e.g. "us-state:virginia"
     year: str
+    basis: str  # "operational" for Google's figure, else the grid's
 
     @property
     def intensity(self) -> Intensity:
-        return Intensity(self.g_co2e_per_kwh, self.source, self.year)
+        return Intensity(self.g_co2e_per_kwh, self.source, self.year, self.basis)
 
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -119,6 +134,7 @@ def _countries() -> dict[str, CountryIntensity]:
             g_co2e_per_kwh=row["g_co2e_per_kwh"],
             year=row["year"],
             basis=row["basis"],
+            method=row["method"],
             mix_twh=row["mix_twh"],
         )
         for iso3, row in _load("countries.json")["countries"].items()
@@ -141,19 +157,34 @@ def _regions() -> tuple[RegionIntensity, ...]:
             country_iso3=row["country_iso3"],
             g_co2e_per_kwh=row["g_co2e_per_kwh"],
             year=row["year"],
+            basis=row["basis"],
             mix_percent=row.get("mix_percent", {}),
+            aliases=tuple(row.get("aliases", ())),
         )
         for kind, table in _load("regions.json")["regions"].items()
         for key, row in table.items()
     )
 
 
+# What geolocation services append to a Chinese province's name; the bundled names omit it.
+_REGION_SUFFIXES = (" province", " municipality", " autonomous region")
+
+
+def _region_alias(name: str) -> str:
+    """A region name as the alias index holds it: lower case, without a trailing suffix."""
+    text = " ".join(name.split()).lower()
+    for suffix in _REGION_SUFFIXES:
+        text = text.removesuffix(suffix)
+    return text
+
+
 @cache
 def _region_aliases() -> dict[str, tuple[RegionIntensity, ...]]:
-    """Every lower-cased name, key and code, to the regions it may mean."""
+    """Every name, key, code and alias, to the regions it may mean."""
     aliases: dict[str, tuple[RegionIntensity, ...]] = {}
     for region in _regions():
-        for alias in {region.key.lower(), region.code.lower(), region.name.lower()}:
+        names = {region.key, region.code, region.name, *region.aliases}
+        for alias in {_region_alias(name) for name in names}:
             aliases[alias] = (*aliases.get(alias, ()), region)
     return aliases
 
@@ -169,6 +200,7 @@ def _cloud() -> dict[tuple[str, str], CloudRegionIntensity]:
             g_co2e_per_kwh=row["g_co2e_per_kwh"],
             source=row["source"],
             year=row["year"],
+            basis=row["basis"],
         )
         for provider, table in _load("cloud_regions.json")["cloud_regions"].items()
         for region, row in table.items()
@@ -220,13 +252,14 @@ def country_iso2(iso3: str) -> str:
 
 
 def find_region(country_iso3: str | None, region: str) -> RegionIntensity | None:
-    """The sub-national grid a region name, postal code or zone means, within a country if given.
+    """The sub-national grid a region name, postal code, ISO code or zone means, within a country
+    if given ("Guangdong Province", "CN-GD", "texas", "TX", "SE3").
 
     Without a country, only an unambiguous match counts.
     """
     matches = [
         r
-        for r in _region_aliases().get(region.strip().lower(), ())
+        for r in _region_aliases().get(_region_alias(region), ())
         if country_iso3 is None or r.country_iso3 == country_iso3
     ]
     return matches[0] if len(matches) == 1 else None
@@ -245,8 +278,8 @@ def lookup(
 ) -> Intensity:
     """The bundled intensity for a place: cloud region, then sub-national region, then country.
 
-    Falls back to ``WORLD_AVERAGE`` (flagged) when nothing matches; an invalid country code raises
-    ``ValueError``.
+    The answer carries the figure's basis and year. Falls back to ``WORLD_AVERAGE`` (flagged) when
+    nothing matches; an invalid country code raises ``ValueError``.
     """
     country_iso3 = validate_country(country) if country else None
     if cloud_provider and cloud_region:
@@ -268,7 +301,8 @@ def countries() -> list[CountryIntensity]:
 
 
 def regions(country: str) -> list[RegionIntensity]:
-    """The sub-national grids of a country (US states, Canadian provinces, Nordic zones)."""
+    """The sub-national grids of a country (US states, Canadian and Chinese provinces, Nordic
+    zones)."""
     iso3 = validate_country(country)
     return sorted((r for r in _regions() if r.country_iso3 == iso3), key=lambda r: r.key)
 

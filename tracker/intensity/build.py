@@ -3,7 +3,9 @@
 Run ``python -m tracker.intensity.build [--reference DIR] [--out DIR]``. The reference files are
 compilations of public data (see ``data/README.md`` for the original sources); this script keeps
 their figures, converts units, drops what is not a country, derives what needs deriving, checks
-every figure for plausibility and writes the project's own compact JSON files. The output is
+every figure for plausibility and writes the project's own compact JSON files. Every figure keeps
+its basis (``lifecycle``, ``direct`` or ``operational``, see ``tracker.intensity.BASES``) and data
+year, because sources differ and a comparison must be able to say so. The output is
 deterministic, so a test can check the committed files are exactly what this script produces.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,6 @@ OUTPUT_FILES = ("countries.json", "regions.json", "cloud_regions.json")
 LBS_PER_MWH_TO_G_PER_KWH = 0.45359237
 # No grid emits more than its dirtiest plant: lignite is ~1,100 gCO2e/kWh over its lifecycle.
 MAX_PLAUSIBLE_G_PER_KWH = 1200.0
-EGRID_YEAR = "2016"
 CANADA_YEAR = "2023"
 
 # Our generation sources, and the OWID energy-dataset column (TWh) each one comes from. Aggregates
@@ -56,8 +58,7 @@ CANADA_MIX_COLUMNS = {
     "other_renewables": "tidal",
     "other": "other",
 }
-# Lifecycle factor of each source: the key in carbon_intensity_per_source.json, or a figure the
-# reference lacks (IPCC AR5 WGIII Annex III, 2014, median lifecycle: dedicated biomass 230).
+# Lifecycle factor of each source: its key in carbon_intensity_per_source.json.
 SOURCE_FACTOR_KEYS = {
     "coal": "coal",
     "gas": "natural_gas",
@@ -66,10 +67,10 @@ SOURCE_FACTOR_KEYS = {
     "hydro": "hydroelectricity",
     "wind": "wind",
     "solar": "solar",
+    "bioenergy": "biomass",
     "other_renewables": "geothermal",
     "other": "fossil",
 }
-BIOENERGY_G_PER_KWH = 230.0
 # A known typo in the reference copy of Google's table (the region is me-central1, Doha).
 GCP_REGION_FIXES = {"me-cenrtal1": "me-central1"}
 
@@ -81,9 +82,7 @@ def _read_json(path: Path) -> Any:
 
 def source_factors(reference: Mapping[str, Any]) -> dict[str, float]:
     """Lifecycle gCO2e/kWh for each of our generation sources."""
-    factors = {ours: float(reference[key]) for ours, key in SOURCE_FACTOR_KEYS.items()}
-    factors["bioenergy"] = BIOENERGY_G_PER_KWH
-    return factors
+    return {ours: float(reference[key]) for ours, key in SOURCE_FACTOR_KEYS.items()}
 
 
 def intensity_from_mix(mix: Mapping[str, float], factors: Mapping[str, float]) -> float:
@@ -111,35 +110,43 @@ def build_countries(reference_dir: Path, factors: Mapping[str, float]) -> dict[s
             "name": row["country_name"],
             "iso2": country.alpha_2,
             "year": str(row["year"]),
+            "basis": "lifecycle",
             "mix_twh": mix,
         }
         if 0 < reported <= MAX_PLAUSIBLE_G_PER_KWH:
-            entry.update(g_co2e_per_kwh=reported, basis="reported")
+            entry.update(g_co2e_per_kwh=reported, method="reported")
         else:
             estimate = intensity_from_mix(mix, factors)
             print(f"{code}: reported {reported} g/kWh is implausible; mix estimate {estimate}")
-            entry.update(g_co2e_per_kwh=estimate, basis="estimated-from-mix")
+            entry.update(g_co2e_per_kwh=estimate, method="estimated-from-mix")
         countries[code] = entry
     return countries
 
 
 def build_us_states(reference_dir: Path) -> dict[str, Any]:
-    """Per-state eGRID emission rates, converted from lbs/MWh to g/kWh."""
+    """Per-state eGRID total output emission rates, converted from lbs/MWh to g/kWh.
+
+    eGRID counts what the plants emit (direct combustion CO2e), not the fuel chain or the
+    building of plants, so these figures have the ``direct`` basis.
+    """
     import pycountry
 
     raw = _read_json(reference_dir / "usa_emissions.json")
+    year = str(raw["_source"]["year"])
     states: dict[str, Any] = {}
     for key, row in sorted(raw.items()):
-        code = row["regionCode"]
-        subdivision = pycountry.subdivisions.get(code=f"US-{code}")
-        if subdivision is None:  # "_unit" and the national "usa" row
+        if key.startswith("_"):  # the file's unit and source notes
+            continue
+        subdivision = pycountry.subdivisions.get(code=f"US-{row['regionCode']}")
+        if subdivision is None:  # the national "usa" row
             continue
         states[key] = {
             "name": subdivision.name,
-            "code": code,
+            "code": row["regionCode"],
             "country_iso3": "USA",
             "g_co2e_per_kwh": round(float(row["emissions"]) * LBS_PER_MWH_TO_G_PER_KWH, 3),
-            "year": EGRID_YEAR,
+            "year": year,
+            "basis": "direct",
         }
     return states
 
@@ -160,13 +167,18 @@ def build_canada_provinces(reference_dir: Path, factors: Mapping[str, float]) ->
             "country_iso3": "CAN",
             "g_co2e_per_kwh": intensity_from_mix(mix, factors),
             "year": CANADA_YEAR,
+            "basis": "lifecycle",
             "mix_percent": mix,
         }
     return provinces
 
 
 def build_nordic_zones(reference_dir: Path) -> dict[str, Any]:
-    """Nordic bidding zones (SE1-4, NO1-5, FI); the country comes from the zone's prefix."""
+    """Nordic bidding zones (SE1-4, NO1-5, FI); the country comes from the zone's prefix.
+
+    Each zone's figure is its yearly generation by production type (ENTSO-E) times the lifecycle
+    factors, so the basis is ``lifecycle``.
+    """
     import pycountry
 
     raw = _read_json(reference_dir / "nordic_emissions.json")["data"]
@@ -179,11 +191,39 @@ def build_nordic_zones(reference_dir: Path) -> dict[str, Any]:
             "country_iso3": country.alpha_3,
             "g_co2e_per_kwh": float(row["emission_factor"]),
             "year": str(row["year"]),
+            "basis": "lifecycle",
         }
     return zones
 
 
+def build_china_provinces(reference_dir: Path) -> dict[str, Any]:
+    """Chinese provinces, keyed by their first English name, coded by ISO 3166-2 (``CN-BJ``).
+
+    The official provincial factors count the CO2 of generation only, so the basis is
+    ``direct``. The other names geolocation services give (``nei mongol``) become aliases.
+    """
+    import pycountry
+
+    raw = _read_json(reference_dir / "china_provincial_emissions.json")["data"]
+    provinces: dict[str, Any] = {}
+    for code, row in sorted(raw.items()):
+        if pycountry.subdivisions.get(code=code) is None:
+            raise ValueError(f"{code} is not an ISO 3166-2 code")
+        key, *aliases = row["names"]
+        provinces[key] = {
+            "name": row["description"],
+            "code": code,
+            "country_iso3": "CHN",
+            "g_co2e_per_kwh": float(row["emission_factor"]),
+            "year": str(row["year"]),
+            "basis": "direct",
+            "aliases": aliases,
+        }
+    return provinces
+
+
 def _gcp_figures(reference_dir: Path) -> dict[str, float]:
+    """Google's location-based grid figure per region: hourly operational grid intensity."""
     with (reference_dir / "impact.csv").open(encoding="utf-8-sig", newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if row["provider"] == "gcp"]
     return {GCP_REGION_FIXES.get(r["region"], r["region"]): float(r["impact"]) for r in rows}
@@ -204,23 +244,24 @@ def build_cloud_regions(
         provider, region, iso3 = row["provider"], row["region"], row["country_iso3"]
         grid_region = row["grid_region"]
         if provider == "gcp" and region in gcp_figures:
-            figure, source, year = gcp_figures[region], f"cloud:gcp:{region}", ""
+            entry = {"g_co2e_per_kwh": gcp_figures[region], "year": "", "basis": "operational"}
+            source = f"cloud:gcp:{region}"
         elif grid_region:
             kind, entry = next(
                 (kind, table[grid_region])
                 for kind, table in regions.items()
                 if grid_region in table and table[grid_region]["country_iso3"] == iso3
             )
-            figure, source, year = entry["g_co2e_per_kwh"], f"{kind}:{grid_region}", entry["year"]
+            source = f"{kind}:{grid_region}"
         else:
-            entry = countries[iso3]
-            figure, source, year = entry["g_co2e_per_kwh"], f"country:{iso3}", entry["year"]
+            entry, source = countries[iso3], f"country:{iso3}"
         cloud.setdefault(provider, {})[region] = {
             "location": row["location"],
             "country_iso3": iso3,
-            "g_co2e_per_kwh": figure,
+            "g_co2e_per_kwh": entry["g_co2e_per_kwh"],
             "source": source,
-            "year": year,
+            "year": entry["year"],
+            "basis": entry["basis"],
         }
     return {provider: dict(sorted(table.items())) for provider, table in sorted(cloud.items())}
 
@@ -233,6 +274,7 @@ def build(reference_dir: Path) -> dict[str, Any]:
         "us-state": build_us_states(reference_dir),
         "ca-province": build_canada_provinces(reference_dir, factors),
         "nordic": build_nordic_zones(reference_dir),
+        "cn-province": build_china_provinces(reference_dir),
     }
     cloud = build_cloud_regions(reference_dir, countries, regions)
     figures = [c["g_co2e_per_kwh"] for c in countries.values()]
@@ -240,7 +282,11 @@ def build(reference_dir: Path) -> dict[str, Any]:
     figures += [r["g_co2e_per_kwh"] for table in cloud.values() for r in table.values()]
     if not all(0 < figure <= MAX_PLAUSIBLE_G_PER_KWH for figure in figures):
         raise ValueError("a built intensity is outside (0, 1200] gCO2e/kWh")
-    header = {"unit": "gCO2e/kWh", "basis": "lifecycle", "sources": "see README.md"}
+    header = {
+        "unit": "gCO2e/kWh (gCO2/kWh for cn-province)",
+        "basis": "per entry: lifecycle, direct or operational",
+        "sources": "see README.md",
+    }
     return {
         "countries.json": {**header, "countries": countries},
         "regions.json": {**header, "regions": regions, "source_factors": factors},
@@ -269,6 +315,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE_DIR)
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
+    if not args.reference.is_dir():
+        sys.exit(
+            f"no reference figures at {args.reference}: the bundled files stay as committed "
+            "(pass --reference DIR to rebuild from elsewhere)"
+        )
     for path in write(args.reference, args.out):
         print(f"wrote {path}")
 

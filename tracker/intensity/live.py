@@ -24,6 +24,9 @@ from tracker.location import Location
 log = logging.getLogger(__name__)
 
 SOURCE = "live:electricitymaps"
+# Electricity Maps answers on a lifecycle basis unless asked otherwise; it names the basis in
+# ``emissionFactorType``.
+DEFAULT_BASIS = "lifecycle"
 
 
 def default_cache_dir() -> Path:
@@ -86,16 +89,18 @@ class ElectricityMapsClient:
             age_s = self._wall_clock() - float(entry["fetched_at_unix_s"])
             value = _intensity_value(entry["g_co2e_per_kwh"])
             year = str(entry["year"])
+            basis = str(entry.get("basis", DEFAULT_BASIS))
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.warning("ignoring corrupt intensity cache file %s (%s)", path, error)
             return None
-        return Intensity(value, SOURCE, year) if 0 <= age_s < self._ttl_s else None
+        return Intensity(value, SOURCE, year, basis) if 0 <= age_s < self._ttl_s else None
 
     def _write_cache(self, path: Path, found: Intensity) -> None:
         entry = {
             "fetched_at_unix_s": self._wall_clock(),
             "g_co2e_per_kwh": found.g_co2e_per_kwh,
             "year": found.year,
+            "basis": found.basis,
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,9 +145,16 @@ def _intensity_value(value: Any) -> float:
 
 
 def _parse(data: Any) -> Intensity:
-    """An ``Intensity`` from the API's JSON: ``carbonIntensity`` (g/kWh) and ``datetime``."""
+    """An ``Intensity`` from the API's JSON: ``carbonIntensity`` (g/kWh), ``datetime`` and
+    ``emissionFactorType`` (the basis)."""
     if not isinstance(data, dict):
         raise ValueError("the answer is not a JSON object")
     value = _intensity_value(data.get("carbonIntensity"))
     moment = str(data.get("datetime") or "")
-    return Intensity(value, SOURCE, moment[:4] if moment[:4].isdigit() else "")
+    basis = data.get("emissionFactorType")
+    return Intensity(
+        value,
+        SOURCE,
+        moment[:4] if moment[:4].isdigit() else "",
+        basis if basis in ("lifecycle", "direct") else DEFAULT_BASIS,
+    )
