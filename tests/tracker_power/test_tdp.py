@@ -161,3 +161,14 @@ def test_build_script_cli(tmp_path, capsys):
     assert out.read_text() == "key,model,tdp_w\namd epyc 7r13,AMD EPYC 7R13,225\n"
     repo_root = Path(__file__).resolve().parents[2]
     assert repo_root.parent / "shared" / "data" / "reference" == DEFAULT_REFERENCE_DIR
+
+
+def test_build_script_without_the_reference_says_so_in_one_line(tmp_path):
+    out = tmp_path / "table.csv"
+    with pytest.raises(SystemExit) as stopped:
+        main([str(tmp_path / "reference"), "--out", str(out)])
+    assert str(stopped.value) == (
+        f"no cpu_power.csv in {tmp_path / 'reference'}: the bundled table stays as committed "
+        "(pass REFERENCE_DIR to rebuild from elsewhere)"
+    )
+    assert not out.exists()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from pathlib import Path
 
 from tracker.power.tdp import TDP_TABLE, normalise_model_name
@@ -68,6 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path, default=TDP_TABLE, help="table to write")
     args = parser.parse_args(argv)
+    if not (args.reference_dir / SOURCE_FILE).is_file():
+        sys.exit(
+            f"no {SOURCE_FILE} in {args.reference_dir}: the bundled table stays as committed "
+            "(pass REFERENCE_DIR to rebuild from elsewhere)"
+        )
     written, dropped = build(args.reference_dir, args.out)
     print(f"wrote {written} CPU models to {args.out} ({dropped} rows without a valid TDP dropped)")
 
