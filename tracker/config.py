@@ -190,6 +190,7 @@ def resolve(
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
     given = [("argument", {k: v for k, v in arguments.items() if v is not None})]
     chosen: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for origin, values in [*given, *_layers(environ, cwd, home)]:
         for name, value in values.items():
             if name in chosen:
@@ -198,8 +199,56 @@ def resolve(
                 chosen[name] = PARSERS[name](value)
             except (TypeError, ValueError) as error:
                 raise ValueError(f"{name} from {origin}: {error}") from None
+            origins[name] = origin
             _check(name, chosen[name], origin)
-    return replace(Settings(), **chosen)
+    settings = replace(Settings(), **chosen)
+    _check_output_place(settings, origins, cwd, home)
+    return settings
+
+
+def _project_origins(cwd: Path, home: Path) -> set[str]:
+    """The origins of the config files found in the working folder (when it is not the home
+    folder): anyone can leave one there, in a cloned repository or an unpacked archive."""
+    if cwd.resolve() == home.resolve():
+        return set()
+    return {f"config file {cwd / file_name}" for file_name, _ in CONFIG_FILES}
+
+
+def _check_output_place(
+    settings: Settings, origins: Mapping[str, str], cwd: Path, home: Path
+) -> None:
+    """A config file in the working folder may not choose where outside it the tracker writes.
+
+    When it sets ``output_dir`` or ``output_file``, the output (symlinks resolved) must be a
+    ``.csv`` file inside the working folder or the home folder, with no hidden part on the way
+    (``~/.bashrc``, ``~/.config/...``, ``./.git/...``). Anything else is a ``ValueError``:
+    writing elsewhere takes an argument, an environment variable or the user's own config file.
+    """
+    untrusted = _project_origins(cwd, home)
+    names = [n for n in ("output_dir", "output_file") if origins.get(n) in untrusted]
+    if not names:
+        return
+    target = (cwd / settings.output_path).resolve()
+    problem = ""
+    inside = [
+        target.relative_to(root)
+        for root in (cwd.resolve(), home.resolve())
+        if target.is_relative_to(root)
+    ]
+    if not inside:
+        problem = "it is outside the working folder and the home folder"
+    elif any(part.startswith(".") for part in inside[0].parts):
+        problem = "it is a hidden file or inside a hidden folder"
+    elif target.suffix.lower() != ".csv":
+        problem = "it is not a .csv file"
+    if problem:
+        where = " and ".join(f"{n} from {origins[n]}" for n in names)
+        raise ValueError(
+            f"refusing to write to {target} ({where}): {problem}. A config file in the working "
+            "folder may only name a .csv file inside it or inside the home folder; pass "
+            "output_dir / output_file as an argument, an environment variable or in the home "
+            "folder's config file to write there"
+        )
 
 
 # Numeric settings: (lowest, highest, why). The upper bounds are far above any real value, so

@@ -429,3 +429,78 @@ def test_the_api_token_is_in_no_log_line_of_a_run(tmp_path, environ, kit, caplog
         tracker.stop()
     assert caplog.records and TOKEN not in caplog.text
     assert TOKEN not in (tmp_path / "out" / "emissions.csv").read_text(encoding="utf-8")
+
+
+# --- config files in the working folder ---------------------------------------------------------
+
+
+def project_config(workdir: Path, text: str, name: str = ".carbonboard.config") -> None:
+    section = "carbonboard" if name == ".carbonboard.config" else "codecarbon"
+    (workdir / name).write_text(f"[{section}]\n{text}", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("output_dir = {home}\noutput_file = .bashrc\n", "hidden file"),
+        ("output_file = ../../../outside.csv\n", "outside the working folder"),
+        ("output_dir = {elsewhere}\n", "outside the working folder"),
+        ("output_dir = {home}/.config/autostart\n", "hidden folder"),
+        ("output_dir = .git\n", "hidden folder"),
+        ("output_dir = linked\n", "hidden folder"),  # ./linked -> ~/.ssh
+        ("output_file = run.sh\n", "not a .csv file"),
+    ],
+)
+@pytest.mark.parametrize("name", [".carbonboard.config", ".codecarbon.config"])
+def test_a_working_folder_config_cannot_aim_the_output_elsewhere(
+    workdir, environ, tmp_path, text, problem, name
+):
+    home = Path(environ["HOME"])
+    (home / ".ssh").mkdir()
+    (workdir / "linked").symlink_to(home / ".ssh")
+    project_config(workdir, text.format(home=home, elsewhere=tmp_path / "elsewhere"), name)
+    with pytest.raises(ValueError, match=problem) as raised:
+        EmissionsTracker(environ=environ)
+    assert f"config file {workdir / name}" in str(raised.value)
+    assert sorted(p.name for p in home.iterdir()) == [".ssh"]  # nothing written
+    assert list((home / ".ssh").iterdir()) == []
+
+
+def test_a_working_folder_config_may_write_inside_it_or_the_home_folder(workdir, environ):
+    home = Path(environ["HOME"])
+    project_config(workdir, "output_dir = results/today\noutput_file = runs.csv\n")
+    assert resolve({}, environ=environ).output_path == Path("results/today/runs.csv")
+    project_config(workdir, f"output_dir = {home}/experiments\n")
+    assert resolve({}, environ=environ).output_dir == f"{home}/experiments"
+
+
+def test_an_explicit_choice_may_write_anywhere(workdir, environ, tmp_path):
+    home = Path(environ["HOME"])
+    elsewhere = str(tmp_path / "elsewhere")
+    project_config(workdir, "output_file = .bashrc\n")
+    argued = resolve({"output_dir": elsewhere, "output_file": ".hidden.csv"}, environ=environ)
+    assert argued.output_path == Path(elsewhere) / ".hidden.csv"
+    env = resolve({}, environ={**environ, "CARBONBOARD_OUTPUT_FILE": ".h.csv"})
+    assert env.output_file == ".h.csv"
+    (home / ".carbonboard.config").write_text(f"[carbonboard]\noutput_dir = {elsewhere}\n")
+    (workdir / ".carbonboard.config").unlink()
+    assert resolve({}, environ=environ).output_dir == elsewhere  # the user's own file
+    # A config file in the home folder, when that is the working folder, is the user's own too.
+    (home / ".carbonboard.config").write_text("[carbonboard]\noutput_file = .in-home.csv\n")
+    assert resolve({}, environ=environ, cwd=home).output_file == ".in-home.csv"
+
+
+def test_text_from_a_config_file_is_data_never_shell(workdir, environ, kit):
+    project_config(
+        workdir,
+        "project_name = $(touch pwned-1)\nexperiment_id = `touch pwned-2`; touch pwned-3\n"
+        "region = %(home)s ${HOME}\noutput_dir = $HOME\n",
+    )
+    with OfflineEmissionsTracker(environ=environ, power_sources=kit.steady_sources()) as tracker:
+        pass
+    assert tracker.settings.project_name == "$(touch pwned-1)"
+    assert tracker.settings.region == "%(home)s ${HOME}"
+    (row,) = kit.read_rows(workdir / "$HOME" / "emissions.csv")[1]  # a folder named "$HOME"
+    assert row["project_name"] == "$(touch pwned-1)"
+    assert row["experiment_id"] == "`touch pwned-2`; touch pwned-3"
+    assert not list(workdir.rglob("pwned*")) and not list(Path(environ["HOME"]).rglob("pwned*"))
