@@ -10,14 +10,28 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["EmissionsTracker", "OfflineEmissionsTracker", "__version__", "track_emissions"]
+__all__ = [
+    "EmissionsData",
+    "EmissionsTracker",
+    "OfflineEmissionsTracker",
+    "OutputMethod",
+    "__version__",
+    "track_emissions",
+]
 
-_LAZY = {"EmissionsTracker", "OfflineEmissionsTracker", "track_emissions"}
+# Name -> module it lives in; CodeCarbon's top-level names plus EmissionsData.
+_LAZY = {
+    "EmissionsTracker": "tracker.emissions_tracker",
+    "OfflineEmissionsTracker": "tracker.emissions_tracker",
+    "track_emissions": "tracker.emissions_tracker",
+    "OutputMethod": "tracker.output.base",
+    "EmissionsData": "tracker.emissions_data",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from tracker import emissions_tracker
+        import importlib
 
-        return getattr(emissions_tracker, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'tracker' has no attribute {name!r}")
