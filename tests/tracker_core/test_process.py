@@ -193,7 +193,7 @@ def test_cli_usage_errors(tmp_path, kit):
     assert process.returncode == 2 and "no command given" in stderr
     process = cli(tmp_path, kit, "--pue", "0.2", "--", "true")
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 2 and "pue must be >= 1" in stderr
+    assert process.returncode == 2 and "pue must be between 1 and 5" in stderr
     process = cli(tmp_path, kit, "--offline", "--", "no-such-program-here")
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 127 and "cannot run no-such-program-here" in stderr
