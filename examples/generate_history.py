@@ -301,6 +301,7 @@ def make_run(experiment: Experiment, experiment_id: str, rng: random.Random) -> 
         "carbon_intensity_g_co2e_kwh": grid.g_co2e_per_kwh,
         "carbon_intensity_source": grid.source,
         "carbon_intensity_year": grid.year,
+        "carbon_intensity_basis": grid.basis,
         "cpu_energy_method": machine.cpu_method,
         "gpu_energy_method": "nvml-energy-counter" if machine.gpu_count else "none",
         "ram_energy_method": "ram-model",

@@ -64,6 +64,7 @@ class EmissionsData:
     carbon_intensity_g_co2e_kwh: float | None = None
     carbon_intensity_source: str = ""
     carbon_intensity_year: str = ""
+    carbon_intensity_basis: str = ""
     cpu_energy_method: str = ""
     gpu_energy_method: str = ""
     ram_energy_method: str = ""

@@ -15,7 +15,7 @@ from tracker import schema
 from tracker.intensity import Intensity
 from tracker.location import Location
 from tracker.power.base import JOULES_PER_KWH
-from tracker.sampler import Totals, intensity_source
+from tracker.sampler import Totals, intensity_basis, intensity_source
 
 COMPONENTS = ("cpu", "gpu", "ram")
 
@@ -102,6 +102,7 @@ def build_row(
         "carbon_intensity_g_co2e_kwh": g_per_kwh,
         "carbon_intensity_source": intensity_source(intensities),
         "carbon_intensity_year": intensities[-1].year,
+        "carbon_intensity_basis": intensity_basis(intensities),
         "status": status,
         "schema_version": schema.SCHEMA_VERSION,
     }

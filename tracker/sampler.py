@@ -65,6 +65,16 @@ def intensity_source(intensities: Sequence[Intensity]) -> str:
     return "mixed:" + "+".join(i.source for i in intensities)
 
 
+def intensity_basis(intensities: Sequence[Intensity]) -> str:
+    """The row's ``carbon_intensity_basis``: the one basis of the figures applied or, when they
+    differ, ``mixed:`` and each in order of first use, joined by ``+`` (``mixed:lifecycle+direct``),
+    as ``intensity_source`` does for sources."""
+    bases = list(dict.fromkeys(i.basis for i in intensities))
+    if len(bases) == 1:
+        return bases[0]
+    return "mixed:" + "+".join(bases)
+
+
 def _minus(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
     return {key: a.get(key, 0) - b.get(key, 0) for key in a}
 

@@ -73,6 +73,13 @@ OWN_COLUMNS: tuple[Column, ...] = (
         "forced, world-average",
     ),
     Column("carbon_intensity_year", "str", "", "data year of the intensity figure"),
+    Column(
+        "carbon_intensity_basis",
+        "str",
+        "",
+        "what the figure counts: lifecycle | direct | operational, mixed:lifecycle+direct when "
+        "the figures applied differ, empty when unknown (forced)",
+    ),
     Column("cpu_energy_method", "str", "", "rapl | powermetrics | tdp-model | forced | none"),
     Column(
         "gpu_energy_method",

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tracker.intensity import Intensity
-from tracker.sampler import Sampler, intensity_source
+from tracker.sampler import Sampler, intensity_basis, intensity_source
 
 LOW = Intensity(100.0, "country:FRA", "2023")
 HIGH = Intensity(300.0, "live:electricitymaps", "")
@@ -21,6 +21,16 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def test_the_basis_is_joined_like_the_source_when_the_figures_differ():
+    country = Intensity(50.0, "country:FRA", "2023", "lifecycle")
+    state = Intensity(350.0, "us-state:texas", "2023", "direct")
+    live = Intensity(40.0, "live:electricitymaps", "2025", "lifecycle")
+    assert intensity_basis((state,)) == "direct"
+    assert intensity_basis((country, live)) == "lifecycle"  # two sources, one basis
+    assert intensity_basis((country, state, live)) == "mixed:lifecycle+direct"
+    assert intensity_basis((Intensity(300.0, "forced"),)) == ""  # a forced figure's is unknown
 
 
 def test_each_interval_uses_the_intensity_in_force(kit):

@@ -73,7 +73,7 @@ def test_row_fills_every_column_with_consistent_figures(tmp_path, make, read_row
     assert f["ram_utilization_percent"] == 25.0
     assert f["ram_used_gb"] == 4.0
     assert f["ram_total_size"] == 16.0
-    assert row["carbon_intensity_source"] == "forced"
+    assert (row["carbon_intensity_source"], row["carbon_intensity_basis"]) == ("forced", "")
     assert (row["cpu_model"], row["cpu_count"]) == ("Test CPU", "8")
     assert (row["gpu_model"], row["gpu_count"]) == ("2 x Test GPU", "2")
     assert (row["cpu_energy_method"], row["gpu_energy_method"]) == ("steady", "counter")
@@ -103,6 +103,7 @@ def test_offline_tracker_uses_the_country_grid(tmp_path, environ, read_rows, kit
     assert row["carbon_intensity_source"] == france.source == "country:FRA"
     assert float(row["carbon_intensity_g_co2e_kwh"]) == pytest.approx(france.g_co2e_per_kwh)
     assert row["carbon_intensity_year"] == france.year
+    assert row["carbon_intensity_basis"] == france.basis == "lifecycle"
 
 
 def test_no_gpu_means_zero_gpu_figures_and_method_none(tmp_path, make, read_rows, kit):
