@@ -126,7 +126,7 @@ def test_a_migration_on_a_full_disk_leaves_the_file_and_no_temporary_file(tmp_pa
         path, NEW_ROW, schema.FIELDNAMES, environ=private_env, write=FullDisk(out, 300)
     )
     assert path.read_bytes() == before
-    assert sorted(p.name for p in out.iterdir()) == [".emissions.csv.lock", "emissions.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["emissions.csv"]
     assert run_ids(target) == ["new"]
 
 
@@ -504,3 +504,40 @@ def test_text_from_a_config_file_is_data_never_shell(workdir, environ, kit):
     assert row["project_name"] == "$(touch pwned-1)"
     assert row["experiment_id"] == "`touch pwned-2`; touch pwned-3"
     assert not list(workdir.rglob("pwned*")) and not list(Path(environ["HOME"]).rglob("pwned*"))
+
+
+# --- the lock sidecar ---------------------------------------------------------------------------
+
+COUNTER = """
+import sys
+from pathlib import Path
+from tracker.output import locked
+
+path = Path(sys.argv[1])
+for _ in range(int(sys.argv[2])):
+    with locked(path):  # a read-modify-write that loses counts unless writers exclude each other
+        path.write_text(str(int(path.read_text()) + 1))
+"""
+
+
+def test_the_lock_excludes_writers_and_leaves_no_file_behind(tmp_path, kit):
+    path = tmp_path / "counter.csv"
+    path.write_text("0")
+    writers, rounds = 8, 150
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", COUNTER, str(path), str(rounds)],
+            env=kit.subprocess_env(tmp_path),
+        )
+        for _ in range(writers)
+    ]
+    assert [p.wait(timeout=120) for p in processes] == [0] * writers
+    assert path.read_text() == str(writers * rounds)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counter.csv"]
+
+
+def test_a_lock_sidecar_of_an_older_version_is_removed_at_the_next_write(tmp_path):
+    path = tmp_path / "emissions.csv"
+    (tmp_path / ".emissions.csv.lock").write_bytes(b"")
+    append_row(path, NEW_ROW, schema.FIELDNAMES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["emissions.csv"]

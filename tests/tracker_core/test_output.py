@@ -81,7 +81,7 @@ def test_historical_header_is_migrated_keeping_every_old_cell(tmp_path, version,
     assert (new["run_id"], new["emissions"], new["duration"]) == ("new", "4.5e-06", "12.0")
     assert new["timestamp"] == "" and len(records) == 5
     assert "1.2300000000e-05" in path.read_text(encoding="utf-8")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".emissions.csv.lock", "emissions.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["emissions.csv"]  # no lock left
     assert f"added {merged[len(header)]}" in caplog.text
 
 
