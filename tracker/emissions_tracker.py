@@ -74,13 +74,14 @@ def _platform_name() -> str:
 
 
 class _CodeCarbonBridge(logging.Handler):
-    """Passes the tracker's records to the handlers a program attached to the ``codecarbon``
-    logger, at that logger's level, so logging set up for CodeCarbon keeps working. Only that
-    logger's own handlers: its ancestors (the root) already get the records by propagation."""
+    """Passes the tracker's records (at the tracker's ``log_level``, and at the ``codecarbon``
+    logger's level when the program set one) to the handlers a program attached to the
+    ``codecarbon`` logger, so logging set up for CodeCarbon keeps working. Only that logger's own
+    handlers: its ancestors (the root) already get the records by propagation."""
 
     def emit(self, record: logging.LogRecord) -> None:
         target = logging.getLogger(CODECARBON_LOGGER)
-        if target.disabled or not target.isEnabledFor(record.levelno):
+        if target.disabled or record.levelno < target.level:  # a level the program set there
             return
         for handler in target.handlers:
             if record.levelno >= handler.level:
@@ -88,6 +89,8 @@ class _CodeCarbonBridge(logging.Handler):
 
 
 _STDERR_HANDLER = logging.StreamHandler(sys.stderr)
+# Once the program gives the codecarbon logger handlers, messages go there, not twice.
+_STDERR_HANDLER.addFilter(lambda record: not logging.getLogger(CODECARBON_LOGGER).handlers)
 _BRIDGE = _CodeCarbonBridge()
 
 
