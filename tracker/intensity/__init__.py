@@ -16,8 +16,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-# What a figure counts. A lifecycle figure is higher than a direct one for the same grid (about
-# 10-20 % for a fossil grid, several times for a hydro or nuclear one), so they do not rank as is.
+# What a figure counts. For the same grid a lifecycle figure is higher than a direct one: a little
+# for a coal grid, by far for a hydro or nuclear grid that emits next to nothing when generating.
+# Figures of different bases therefore do not rank as they are.
 BASES = {
     "lifecycle": "fuel supply, plant construction and operation (gCO2e/kWh)",
     "direct": "only what the plants emit when generating (gCO2e/kWh, or gCO2/kWh for China)",
