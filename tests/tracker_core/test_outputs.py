@@ -163,14 +163,16 @@ def test_an_output_gets_every_moment_in_order(make):
     recorder = Recorder()
     tracker = make(output_handlers=[recorder], api_call_interval=2, experiment_name="exp")
     tracker.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while "live" not in recorder.names() and time.monotonic() < deadline:
+        time.sleep(0.05)
     tracker.flush()
     tracker.start_task("t")
     task = tracker.stop_task()
     assert tracker.stop() == tracker.final_emissions
     names = recorder.names()
     assert names[0] == "started" and names[-2:] == ["finished", "close"]
-    assert names.count("progress") >= 4 and 1 <= names.count("live") <= names.count("progress")
+    assert names.count("progress") >= 2 and 1 <= names.count("live") <= names.count("progress") / 2
     assert names.index("flushed") < names.index("task") < names.index("finished")
     run = recorder.moments[0][1]
     assert run.run_id == tracker.run_id and run.experiment_name == "exp"
@@ -216,7 +218,9 @@ def test_codecarbon_style_handlers_get_out_live_out_task_out_and_exit(make):
 
     tracker = make(output_handlers=[CodeCarbonHandler()], api_call_interval=1, experiment_name="x")
     tracker.start_task("only")
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10
+    while not any(c[0] == "live_out" for c in calls) and time.monotonic() < deadline:
+        time.sleep(0.05)
     tracker.stop_task()
     tracker.stop()
     kinds = [c[0] for c in calls]
@@ -317,13 +321,14 @@ def test_a_dead_endpoint_delays_nothing_and_loses_no_row(make, kit, tmp_path, ca
     server = http.server.HTTPServer(("127.0.0.1", 0), _Collector)
     port = server.server_port
     server.server_close()  # nothing listens there any more
-    tracker = make(emissions_endpoint=f"http://127.0.0.1:{port}/")
+    tracker = make(emissions_endpoint=f"http://me:pass-123@127.0.0.1:{port}/in?token=tok-456")
     tracker.start()
     started = time.monotonic()
     tracker.stop()
     assert time.monotonic() - started < 3.0
     assert len(kit.read_rows(tmp_path / "emissions.csv")[1]) == 1
-    assert "row not sent" in caplog.text
+    assert f"http://127.0.0.1:{port}/in: row not sent" in caplog.text
+    assert "pass-123" not in caplog.text and "tok-456" not in caplog.text
 
 
 def test_allow_multiple_runs_false_refuses_a_second_tracker(make, environ, tmp_path, caplog):

@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-import urllib.error
+import urllib.parse
 import urllib.request
 
 from tracker.emissions_data import EmissionsData
@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 5.0
 DRAIN_TIMEOUT_S = 2.0
+
+
+def shown_url(url: str) -> str:
+    """``url`` as logs show it: without a password or a query string, where tokens hide."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class HttpOutput(BaseOutput):
@@ -38,6 +46,7 @@ class HttpOutput(BaseOutput):
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"emissions_endpoint must be an http:// or https:// URL, not {url!r}")
         self.url = url
+        self._shown_url = shown_url(url)
         self._timeout_s = timeout_s
         self._drain_timeout_s = drain_timeout_s
         self._queue: queue.Queue[bytes | None] = queue.Queue()
@@ -63,7 +72,7 @@ class HttpOutput(BaseOutput):
             log.warning(
                 "emissions_endpoint %s: gave up waiting after %.0f s; %d row(s) not sent "
                 "(they are in the CSV)",
-                self.url,
+                self._shown_url,
                 self._drain_timeout_s,
                 self._queued - self._done,
             )
@@ -96,12 +105,12 @@ class HttpOutput(BaseOutput):
 
     def _warn(self, error: Exception, elapsed_s: float) -> None:
         if self._warned:
-            log.debug("emissions_endpoint %s failed again: %s", self.url, error)
+            log.debug("emissions_endpoint %s failed again: %s", self._shown_url, error)
             return
         self._warned = True
         log.warning(
             "emissions_endpoint %s: row not sent (%s, after %.1f s); the CSV keeps it",
-            self.url,
+            self._shown_url,
             error,
             elapsed_s,
         )

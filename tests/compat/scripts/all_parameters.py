@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from pathlib import Path
 
 from tracker import OfflineEmissionsTracker, OutputMethod  # was: from codecarbon import ...
 from tracker.output import LoggerOutput  # was: from codecarbon.output import LoggerOutput
@@ -88,7 +89,12 @@ tracker.start_task("warm-up")
 time.sleep(0.25)
 warm_up = tracker.stop_task()
 flushed_kg = tracker.flush()
-time.sleep(0.25)
+deadline = time.monotonic() + 10  # at least one live update (every measure) before stopping
+while (
+    "live_out" not in Path("handler.log").read_text(encoding="utf-8")
+    and time.monotonic() < deadline
+):
+    time.sleep(0.05)
 run_kg = tracker.stop()
 assert isinstance(flushed_kg, float) and isinstance(run_kg, float) and run_kg > flushed_kg > 0
 assert warm_up.emissions > 0 and tracker.final_emissions_data.pue == 1.1
