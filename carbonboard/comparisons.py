@@ -139,6 +139,7 @@ def with_intensity(mix: pd.DataFrame, lookup: Lookup = intensity.lookup) -> pd.D
         g_co2e_per_kwh=[i.g_co2e_per_kwh for i in found],
         intensity_source=[i.source for i in found],
         intensity_year=[i.year for i in found],
+        intensity_basis=[i.basis for i in found],
     )
 
 
@@ -243,7 +244,8 @@ def _mix_percent(shares: dict[str, float], scale: float) -> dict[str, float]:
 
 @lru_cache(maxsize=1)
 def country_table() -> pd.DataFrame:
-    """Every country with bundled data: ``iso3, name, g_co2e_per_kwh, year`` and its mix (%)."""
+    """Every country with bundled data: ``iso3, name, g_co2e_per_kwh, year, basis`` and its mix
+    (%)."""
     return pd.DataFrame(
         [
             {
@@ -251,6 +253,7 @@ def country_table() -> pd.DataFrame:
                 "name": c.name,
                 "g_co2e_per_kwh": c.g_co2e_per_kwh,
                 "year": c.year,
+                "basis": c.basis,
                 **_mix_percent(c.mix_share, 100.0),
             }
             for c in intensity.countries()
@@ -260,7 +263,7 @@ def country_table() -> pd.DataFrame:
 
 @lru_cache(maxsize=1)
 def subnational_table() -> pd.DataFrame:
-    """Every sub-national grid: ``country, region, code, name, g_co2e_per_kwh, year``."""
+    """Every sub-national grid: ``country, region, code, name, g_co2e_per_kwh, year, basis``."""
     return pd.DataFrame(
         [
             {
@@ -270,17 +273,19 @@ def subnational_table() -> pd.DataFrame:
                 "name": r.name,
                 "g_co2e_per_kwh": r.g_co2e_per_kwh,
                 "year": r.year,
+                "basis": r.basis,
             }
             for c in intensity.countries()
             for r in intensity.regions(c.iso3)
         ],
-        columns=["country", "region", "code", "name", "g_co2e_per_kwh", "year"],
+        columns=["country", "region", "code", "name", "g_co2e_per_kwh", "year", "basis"],
     )
 
 
 @lru_cache(maxsize=1)
 def cloud_table() -> pd.DataFrame:
-    """Every cloud region: ``provider, region, location, g_co2e_per_kwh, year, source, pue``."""
+    """Every cloud region: ``provider, region, location, g_co2e_per_kwh, year, basis, source,
+    pue``."""
     return pd.DataFrame(
         [
             {
@@ -289,6 +294,7 @@ def cloud_table() -> pd.DataFrame:
                 "location": r.location,
                 "g_co2e_per_kwh": r.g_co2e_per_kwh,
                 "year": r.year,
+                "basis": r.basis,
                 "source": r.source,
                 "pue": intensity.provider_pue(r.provider),
             }
@@ -476,6 +482,38 @@ def year_span(years: Iterable) -> str:
     return values[0] if len(values) == 1 else f"{values[0]}-{values[-1]}"
 
 
+def _bases(values: Iterable) -> dict[str, int]:
+    """How many figures name each basis, in order of first use; ``mixed:a+b`` counts as each."""
+    counts: dict[str, int] = {}
+    for value in values:
+        for basis in str(value).removeprefix("mixed:").split("+"):
+            if basis not in ("", "nan", "None", "<NA>"):
+                counts[basis] = counts.get(basis, 0) + 1
+    return counts
+
+
+def basis_note(base: Baseline, table: pd.DataFrame) -> str:
+    """What the compared figures count (their basis). Figures of different bases do not rank
+    as if alike, so when the table and the selection mix them, the note says so and how many
+    figures have each; "" when no basis is known (hand-built tables)."""
+    counts = _bases(table["basis"]) if "basis" in table else {}
+    for basis in _bases(base.locations["intensity_basis"]):
+        counts.setdefault(basis, 0)
+    if not counts:
+        return ""
+    if len(counts) == 1:
+        (basis,) = counts
+        return f"Basis: {basis} - {intensity.BASES.get(basis, 'as the source gives it')}."
+    parts = ", ".join(
+        f"{basis} ({count} here)" if count else f"{basis} (your runs)"
+        for basis, count in counts.items()
+    )
+    return (
+        f"Mixed bases: {parts}. For the same grid a lifecycle figure is higher than a direct "
+        "one, so this ranking across bases is approximate."
+    )
+
+
 def energy_assumption(base: Baseline) -> str:
     """The energy every grid comparison replays, and how it was derived."""
     measured, it = format_energy_kwh(base.energy_kwh), format_energy_kwh(base.it_energy_kwh)
@@ -508,12 +546,15 @@ def grid_assumptions(base: Baseline, countries: pd.DataFrame, table: pd.DataFram
         return nothing_to_compare(base)
     years = year_span(table["year"])
     return " ".join(
-        [
+        part
+        for part in [
             energy_assumption(base),
-            "Intensity: annual average of each grid, life-cycle gCO2e/kWh"
+            "Intensity: annual average of each grid, gCO2e/kWh"
             + (f", data years {years}." if years else "."),
+            basis_note(base, table),
             location_assumption(base, countries),
         ]
+        if part
     )
 
 
@@ -536,12 +577,15 @@ def cloud_assumptions(base: Baseline, countries: pd.DataFrame, cloud: pd.DataFra
     pue_text = ", ".join(f"{PROVIDER_NAMES.get(p, p)} {v:.2f}" for p, v in pues.items())
     years = year_span(cloud["year"])
     return " ".join(
-        [
+        part
+        for part in [
             f"Same IT energy everywhere: {format_energy_kwh(base.it_energy_kwh)} "
             f"(measured energy / your PUE {base.pue:.2f}), times each provider's PUE: {pue_text}.",
             f"Intensity: {_cloud_sources(cloud)}" + (f", data years {years}." if years else "."),
+            basis_note(base, cloud),
             location_assumption(base, countries),
         ]
+        if part
     )
 
 

@@ -349,3 +349,31 @@ def test_strict_validation_catches_what_the_fast_builder_lets_through():
     wrong = themed_figure([{"type": "bar", "colour": "red"}], {}).to_plotly_json()
     with pytest.raises(ValueError, match="colour"):
         go.Figure(wrong)
+
+
+def test_a_comparison_on_one_basis_names_it():
+    base = cmp.baseline(runs(run("FRA", 1.0)))  # the bundled data: France is lifecycle
+    text = cmp.grid_assumptions(base, cmp.country_table(), cmp.country_table())
+    assert f"Basis: lifecycle - {intensity.BASES['lifecycle']}." in text
+    assert "Mixed bases" not in text
+
+
+def test_a_comparison_mixing_bases_says_so():
+    """US states are eGRID direct figures; runs in France are on a lifecycle basis."""
+    base = cmp.baseline(runs(run("FRA", 1.0)))
+    table = cmp.subnational_table()
+    usa = table[table["country"] == "USA"]
+    text = cmp.grid_assumptions(base, cmp.country_table(), usa)
+    assert (
+        f"Mixed bases: direct ({len(usa)} here), lifecycle (your runs). For the same grid a "
+        "lifecycle figure is higher than a direct one, so this ranking across bases is approximate."
+    ) in text
+    cloud = cmp.cloud_assumptions(base, cmp.country_table(), cmp.cloud_table())
+    assert "Mixed bases: " in cloud
+    assert {"operational", "direct", "lifecycle"} <= set(cmp.cloud_table()["basis"])
+
+
+def test_hand_built_tables_without_a_basis_add_no_note():
+    base = cmp.baseline(runs(run("FRA", 1.0)), table_lookup)
+    assert cmp.basis_note(base, COUNTRIES) == ""
+    assert "Basis" not in cmp.grid_assumptions(base, COUNTRIES, COUNTRIES)

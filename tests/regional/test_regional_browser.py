@@ -144,6 +144,7 @@ def test_every_view_renders_with_its_assumptions(page, base_url):
     assert "No data for this region: ovh de-1." in recommendation
     cloud_note = page.locator(f"#{ids.REGIONAL_CLOUD_NOTE}").inner_text()
     assert "AWS 1.15" in cloud_note and "GCP 1.10" in cloud_note and "Azure 1.18" in cloud_note
+    assert "Mixed bases: " in cloud_note and "operational (" in cloud_note  # Google beside grids
     for note in (ids.REGIONAL_MAP_NOTE, ids.REGIONAL_RANKING_NOTE, ids.REGIONAL_SUBNATIONAL_NOTE):
         assert "Same energy everywhere" in page.locator(f"#{note}").inner_text()
 
