@@ -1,10 +1,14 @@
 """Parse emissions and tasks CSVs into typed DataFrames, skipping (and reporting) bad rows.
 
 Built on the tracker's CSV contract (``tracker.schema``): every historical CodeCarbon header is
-read, missing columns become NaN (numbers) or "" (text). Parsing is vectorised with pandas' C
-parser and explicit dtypes; a file with a wrong-typed value takes a slower path that finds the
-offending rows instead of rejecting the file. Reads can start at a byte offset so a growing file
-is parsed incrementally; an unfinished last line (a writer mid-flush) is left for the next read.
+read, missing columns become NaN (numbers) or "" (text). Every source ends up with the same
+dtypes, decided by ``column_dtype`` alone, on pandas 2 and 3, so files of any kind concatenate.
+Parsing is vectorised with pandas' C parser and explicit dtypes; a file with a wrong-typed value
+takes a slower path that finds the offending rows instead of rejecting the file, and a body the C
+parser rejects or misreads (a row cut inside a quoted cell) is read record by record by Python's
+``csv`` module, which skips only the broken lines. Reads can start at a byte offset so a growing
+file is parsed incrementally; an unfinished last line (a writer mid-flush) is left for the next
+read.
 """
 
 from __future__ import annotations
@@ -19,15 +23,26 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import union_categoricals
+from pandas.api.types import infer_dtype, union_categoricals
 
 from tracker import schema
+from tracker.power.ram import RAM_TOTAL_DECIMALS
 
-LOADER_VERSION = 1  # bump when the parsed layout changes: invalidates on-disk caches
+LOADER_VERSION = 2  # bump when the parsed layout changes: invalidates on-disk caches
 NUMERIC_KINDS = ("float", "int")
 # Text columns with few distinct values are stored as categories: ~1 byte a cell instead of a
 # Python string, which keeps a million-row history in a few hundred MB.
 UNIQUE_TEXT = ("run_id",)
+NUMBER_DTYPE = np.dtype("float64")  # integer columns too: a missing count is NaN
+TEXT_DTYPE = np.dtype("object")  # Python str: the same on pandas 2 and 3 (pandas 3's "str" is not)
+TIMESTAMP_DTYPE = pd.DatetimeTZDtype("ns", "UTC")
+LINE_DTYPE = np.dtype("int64")
+CATEGORY = "category"  # always over an object Index of Python str (see ``column_dtype``)
+EARLIEST = pd.Timestamp.min.tz_localize("UTC")  # the range of TIMESTAMP_DTYPE
+LATEST = pd.Timestamp.max.tz_localize("UTC")
+# What the loader fills in for CodeCarbon rows, which record neither a status nor an intensity.
+STATUS_UNRECORDED = "finished"  # a row is written when a run ends (or flushes, then again)
+DERIVED_SOURCE = "derived"  # intensity = emissions / energy, the row's own figures
 # Values beyond these are corrupt, not measurements (a run of > 10 years, > 1 TWh, ...).
 ABSURD_ABOVE = {
     "duration": 10 * 366 * 86400.0,
@@ -57,6 +72,9 @@ REQUIRED_TEXT = ("project_name", "run_id")
 REQUIRED_NUMBERS = ("duration", "emissions")
 SKIPPED_LINE = re.compile(r"Skipping line (\d+): (.*)")
 MAX_VALUE_SHOWN = 40
+# A quoted cell may hold line breaks; a record still open after this many lines is a row cut
+# inside a quoted cell, not a cell: its first line is skipped and reading resumes after it.
+MAX_RECORD_LINES = 64
 
 
 class Skipped(NamedTuple):
@@ -84,26 +102,109 @@ def fieldnames_for(kind: str) -> tuple[str, ...]:
     return schema.TASK_FIELDNAMES if kind == "tasks" else schema.FIELDNAMES
 
 
-def _dtypes(columns: list[str], *, numeric: bool) -> dict[str, str]:
-    """read_csv dtypes: floats for numbers (when ``numeric``), categories for repetitive text."""
-    dtypes = {}
-    for name in columns:
-        kind = schema.column_kind(name)
-        if kind in NUMERIC_KINDS:
-            dtypes[name] = "float64" if numeric else "str"
-        elif kind == "str" and name not in UNIQUE_TEXT:
-            dtypes[name] = "category"
-        else:
-            dtypes[name] = "str"
+def column_dtype(name: str) -> np.dtype | pd.DatetimeTZDtype | str:
+    """The dtype of column ``name`` in every normalised frame, whatever file or pandas made it.
+
+    From the column's kind in ``tracker.schema``: numbers (integers too) are float64, timestamps
+    ``datetime64[ns, UTC]``, ``line_number`` int64, the unique ``run_id`` object (Python str) and
+    every other text column (``source_file`` and foreign columns too) ``"category"`` whose
+    categories are always an object Index of Python str. Never pandas 3's ``str`` dtype, nor
+    the numbers read_csv infers for categories like "2016": two frames of one column then always
+    have one dtype, and ``concat`` can join any mix of files on pandas 2 and 3 alike.
+    """
+    if name == "line_number":
+        return LINE_DTYPE
+    kind = schema.column_kind(name)
+    if kind in NUMERIC_KINDS:
+        return NUMBER_DTYPE
+    if kind == "datetime":
+        return TIMESTAMP_DTYPE
+    return TEXT_DTYPE if name in UNIQUE_TEXT else CATEGORY
+
+
+def has_column_dtype(values: pd.Series, name: str) -> bool:
+    """``values`` already has ``column_dtype(name)`` (categories of object dtype included)."""
+    dtype = column_dtype(name)
+    if isinstance(dtype, str):
+        return isinstance(values.dtype, pd.CategoricalDtype) and (
+            values.cat.categories.dtype == TEXT_DTYPE
+        )
+    return values.dtype == dtype
+
+
+def as_column_dtype(values: pd.Series, name: str) -> pd.Series:
+    """``values`` converted to ``column_dtype(name)``; missing text becomes "", a timestamp
+    outside the representable years (1677-2262) NaT. Unchanged when already converted."""
+    if has_column_dtype(values, name):
+        return values
+    dtype = column_dtype(name)
+    if isinstance(dtype, str):
+        return _categorical(values)
+    if dtype == TEXT_DTYPE:
+        return pd.Series(_python_text(values), index=values.index, dtype=TEXT_DTYPE)
+    if dtype == TIMESTAMP_DTYPE:
+        return _timestamps(values)
+    return values.astype(dtype)
+
+
+def _python_text(values: pd.Series) -> np.ndarray:
+    """An object array of Python str, "" where ``values`` is missing."""
+    text = values.to_numpy(dtype=object, na_value="")
+    if infer_dtype(text, skipna=False) not in ("string", "empty"):
+        text = np.array([str(value) for value in text], dtype=object)
+    return text
+
+
+def _categorical(values: pd.Series) -> pd.Series:
+    """Text as a categorical over an object Index of Python str; missing values are ""."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, categories = values.cat.codes.to_numpy(), values.cat.categories
+    else:  # missing values get code -1
+        codes, categories = pd.factorize(values.to_numpy(dtype=object))
+    names = [value if isinstance(value, str) else str(value) for value in categories]
+    if (codes < 0).any():
+        if "" not in names:
+            names.append("")
+        codes = np.where(codes < 0, names.index(""), codes)
+    if len(set(names)) < len(names):  # 1 and "1" were two values: they are one text
+        codes, uniques = pd.factorize(np.asarray(names, dtype=object)[codes])
+        names = list(uniques)
+    result = pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype=TEXT_DTYPE))
+    return pd.Series(result, index=values.index, name=values.name)
+
+
+def _timestamps(values: pd.Series) -> pd.Series:
+    """ISO 8601 text (naive taken as UTC) or datetimes as TIMESTAMP_DTYPE; unparseable: NaT."""
+    if not isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    if values.dtype != TIMESTAMP_DTYPE:  # pandas 3 parses to microseconds, whose range is wider
+        values = values.dt.tz_convert("UTC")
+        values = values.where(values.isna() | values.between(EARLIEST, LATEST))
+        values = values.astype(TIMESTAMP_DTYPE)
+    return values
+
+
+class _Body(NamedTuple):
+    """The rows of a body as parsed, before validation."""
+
+    frame: pd.DataFrame
+    bad: list[tuple[int, str]]  # (line within the body, 1-based; why) of each malformed line
+    lines: np.ndarray  # the line within the body (1-based) of each row of ``frame``
+    numeric: bool  # numeric columns are float64 already (else text, still to be converted)
+
+
+def _read_dtypes(names: list[str], *, numeric: bool) -> dict[str, object]:
+    """read_csv dtypes: floats for numbers (when ``numeric``), Python str for everything else
+    (never read_csv's categories, which pandas 3 may give numeric categories)."""
+    dtypes: dict[str, object] = {}
+    for name in names:
+        number = numeric and schema.column_kind(name) in NUMERIC_KINDS
+        dtypes[name] = NUMBER_DTYPE if number else TEXT_DTYPE
     return dtypes
 
 
-def _read(data: bytes, names: list[str], usecols: list[str], *, numeric: bool):
-    """read_csv on ``data`` (no header line); returns the contract's columns and the bad lines.
-
-    Every column is parsed (``usecols`` would hide rows with too many fields), then the foreign
-    ones are dropped.
-    """
+def _read(data: bytes, names: list[str], *, numeric: bool) -> tuple[pd.DataFrame, list]:
+    """read_csv on ``data`` (no header line); returns every column and the bad lines."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = pd.read_csv(
@@ -111,7 +212,7 @@ def _read(data: bytes, names: list[str], usecols: list[str], *, numeric: bool):
             header=None,
             names=names,
             index_col=False,
-            dtype=_dtypes(names, numeric=numeric),
+            dtype=_read_dtypes(names, numeric=numeric),
             engine="c",
             on_bad_lines="warn",
             skip_blank_lines=False,
@@ -123,7 +224,100 @@ def _read(data: bytes, names: list[str], usecols: list[str], *, numeric: bool):
     bad = []
     for warning in caught:
         bad.extend(SKIPPED_LINE.findall(str(warning.message)))
-    return frame[usecols], [(int(line), reason.strip()) for line, reason in bad]
+    return frame, [(int(line), reason.strip()) for line, reason in bad]
+
+
+class _Lines:
+    """The body's lines for ``csv.reader``, from ``position`` to at most ``limit``: a reader
+    can be restarted on any line, and a quote left open cannot swallow the rest of the file."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.position = 0
+        self.limit = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.position >= min(self.limit, len(self.lines)):
+            raise StopIteration
+        self.position += 1
+        return self.lines[self.position - 1]
+
+
+def _read_exact(data: bytes, names: list[str]) -> _Body:
+    """Python's ``csv`` module, record by record: slower than read_csv, but exact and it never
+    gives up on a file. A record that cannot be read (a quote that never closes, a field after
+    a closing quote, more fields than the header) is skipped on its first line only, and
+    reading resumes on the next line: a row cut mid-write costs that row, not the rows after."""
+    lines = list(io.StringIO(data.decode("utf-8", "replace"), newline="\n"))
+    source = _Lines(lines)
+    reader = csv.reader(source, strict=True)
+    width = len(names)
+    records: list[list[str]] = []
+    numbers: list[int] = []
+    bad: list[tuple[int, str]] = []
+    while source.position < len(lines):
+        start = source.position
+        source.limit = start + MAX_RECORD_LINES
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            reason = "unterminated quoted field" if "end of data" in str(error) else str(error)
+        else:
+            spans = source.position - start
+            if len(fields) == width or (spans == 1 and len(fields) < width):
+                records.append(fields)
+                numbers.append(start + 1)
+                continue
+            reason = (
+                f"expected {width} fields, saw {len(fields)}"
+                if spans == 1
+                else "unterminated quoted field"
+            )
+        bad.append((start + 1, reason))
+        source.position = start + 1
+        reader = csv.reader(source, strict=True)
+    padded = (_padded(fields, width) for fields in records)
+    columns = list(zip(*padded, strict=True)) if records else [() for _ in names]
+    frame = pd.DataFrame(
+        {name: _missing_as_none(column) for name, column in zip(names, columns, strict=True)},
+        index=pd.RangeIndex(len(records)),
+    )
+    return _Body(frame, bad, np.asarray(numbers, dtype=LINE_DTYPE), numeric=False)
+
+
+def _padded(fields: list[str], width: int) -> list[str]:
+    """A short row's missing trailing fields are empty, as read_csv reads them."""
+    return fields + [""] * (width - len(fields)) if len(fields) < width else fields
+
+
+def _missing_as_none(column) -> pd.Series:
+    values = np.array(column, dtype=object)
+    values[values == ""] = None
+    return pd.Series(values, dtype=TEXT_DTYPE)
+
+
+def _parse_body(data: bytes, names: list[str]) -> _Body:
+    """The C parser with numbers typed, then as text (a wrong-typed value fails the first), then
+    ``_read_exact`` when the C parser raises or misses lines (a row cut inside a quoted cell
+    makes it read the following lines as part of that cell, or fail at the end of the data)."""
+    lines = data.count(b"\n")
+    for numeric in (True, False):
+        try:
+            frame, bad = _read(data, names, numeric=numeric)
+        except pd.errors.ParserError:
+            break
+        except Exception:  # a value of the wrong type: the text read finds its rows
+            continue
+        if len(frame) + len(bad) != lines:  # a quoted cell spans lines: numbered exactly below
+            break
+        rows = _line_numbers(1, len(frame), [line for line, _ in bad])
+        return _Body(frame, bad, rows, numeric)
+    return _read_exact(data, names)
 
 
 def _shown(value: object) -> str:
@@ -158,17 +352,36 @@ def _coerce_numbers(frame: pd.DataFrame, reasons: _Reasons) -> None:
         text = frame[name]
         numbers = pd.to_numeric(text, errors="coerce")
         reasons.note(text.notna() & numbers.isna(), f"{name} is not a number: ", text)
-        frame[name] = numbers.astype("float64")
+        frame[name] = numbers.astype(NUMBER_DTYPE)
+
+
+def _note_blank_and_junk(frame: pd.DataFrame, reasons: _Reasons) -> None:
+    """Blank lines (dropped silently) and lines holding a single value, such as a junk line
+    without a comma (skipped and reported), told apart before any value is converted."""
+    rows = len(frame)
+    candidates = np.arange(rows)
+    if frame.shape[1] > 1:  # only a row without a second value can hold fewer than two
+        candidates = np.flatnonzero(frame.iloc[:, 1].isna().to_numpy())
+    counts = frame.iloc[candidates].notna().sum(axis=1).to_numpy().copy()
+    single = candidates[counts == 1]
+    if len(single):  # a line of spaces holds one value, and is blank
+        first = frame.iloc[single, 0].astype(TEXT_DTYPE)
+        spaces = first.str.strip().eq("").to_numpy(dtype=bool)
+        counts[np.flatnonzero(counts == 1)[spaces]] = 0
+        single = single[~spaces]
+    reasons.blank = np.zeros(rows, dtype=bool)
+    reasons.blank[candidates[counts == 0]] = True
+    reasons.note(reasons.blank, "empty line")
+    junk = np.zeros(rows, dtype=bool)
+    junk[single] = True
+    reasons.note(junk, "malformed row: a single value (not a CSV row of this file)")
 
 
 def _validate(frame: pd.DataFrame, reasons: _Reasons) -> None:
-    """Note every row that is blank, lacks a required value, or holds an impossible number."""
-    reasons.blank = frame.isna().all(axis=1).to_numpy()
-    reasons.note(reasons.blank, "empty line")
+    """Note every row that lacks a required value or holds an impossible number."""
     reasons.note(frame["timestamp"].isna(), "timestamp missing or not a date")
     for name in REQUIRED_TEXT:
-        column = frame[name]
-        reasons.note(column.isna() | column.astype("str").str.strip().eq(""), f"{name} missing")
+        reasons.note(_blank_text(frame[name]), f"{name} missing")
     for name in REQUIRED_NUMBERS:
         reasons.note(frame[name].isna(), f"{name} missing")
     for name in frame.columns:
@@ -184,9 +397,17 @@ def _validate(frame: pd.DataFrame, reasons: _Reasons) -> None:
             reasons.note(values > high, f"{name} absurdly large")
 
 
+def _blank_text(column: pd.Series) -> np.ndarray:
+    """Missing or only spaces (a categorical's few categories are checked, not every row)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        blank = column.cat.categories.astype(TEXT_DTYPE).str.strip() == ""
+        return column.cat.codes.isin(np.flatnonzero(blank)).to_numpy() | column.isna().to_numpy()
+    return (column.isna() | column.astype(TEXT_DTYPE).str.strip().eq("")).to_numpy()
+
+
 def _line_numbers(first_line: int, rows: int, bad_lines: list[int]) -> np.ndarray:
     """The file line of each parsed row, given the lines the parser skipped."""
-    lines = np.arange(first_line, first_line + rows + len(bad_lines), dtype="int64")
+    lines = np.arange(first_line, first_line + rows + len(bad_lines), dtype=LINE_DTYPE)
     if bad_lines:
         lines = lines[~np.isin(lines, np.asarray(bad_lines) + first_line - 1)]
     return lines[:rows] if len(lines) >= rows else np.arange(first_line, first_line + rows)
@@ -198,37 +419,58 @@ def empty_frame(kind: str) -> pd.DataFrame:
 
 
 def normalise(frame: pd.DataFrame, kind: str, source: str) -> pd.DataFrame:
-    """Add the contract's missing columns, fill text NaN with "", add ``source_file``."""
+    """The contract's columns, each with ``column_dtype``: missing ones added (NaN, NaT or ""),
+    ``source_file`` and ``line_number`` added, and what CodeCarbon does not record filled in
+    (``_fill_unrecorded``)."""
     out = {}
-    rows = len(frame)
     for name in fieldnames_for(kind):
-        column_kind = schema.column_kind(name)
-        if name in frame.columns:
-            values = frame[name]
-        elif column_kind in NUMERIC_KINDS:
-            values = pd.Series(np.full(rows, np.nan), index=frame.index)
-        elif column_kind == "datetime":
-            values = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
-        else:
-            values = pd.Series("", index=frame.index)
-        if column_kind == "str":
-            values = _text(values, categorical=name not in UNIQUE_TEXT)
-        elif column_kind in NUMERIC_KINDS:
-            values = values.astype("float64")
-        out[name] = values
-    out["source_file"] = pd.Series(source, index=frame.index, dtype="category")
+        values = frame[name] if name in frame.columns else _missing(name, frame.index)
+        out[name] = as_column_dtype(values, name)
+    _fill_unrecorded(out)
+    out["source_file"] = as_column_dtype(pd.Series(source, index=frame.index), "source_file")
     line = frame["line_number"] if "line_number" in frame.columns else pd.Series(0, frame.index)
-    out["line_number"] = line.astype("int64")
+    out["line_number"] = as_column_dtype(line, "line_number")
     return pd.DataFrame(out, index=frame.index)
 
 
-def _text(values: pd.Series, *, categorical: bool) -> pd.Series:
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        if "" not in values.cat.categories:
-            values = values.cat.add_categories("")
-        return values.fillna("") if categorical else values.astype("str").fillna("")
-    values = values.astype("str").fillna("")
-    return values.astype("category") if categorical else values
+def _missing(name: str, index: pd.Index) -> pd.Series:
+    """A column the file lacks: NaN, NaT or ""."""
+    dtype = column_dtype(name)
+    if dtype == NUMBER_DTYPE:
+        return pd.Series(np.nan, index=index, dtype=NUMBER_DTYPE)
+    if dtype == TIMESTAMP_DTYPE:
+        return pd.Series(pd.NaT, index=index, dtype=TIMESTAMP_DTYPE)
+    return pd.Series("", index=index, dtype=TEXT_DTYPE)
+
+
+def _fill_unrecorded(columns: dict[str, pd.Series]) -> None:
+    """Show CodeCarbon's rows as ours: a status where none is recorded (``finished``: CodeCarbon
+    writes a row when a run stops or flushes), the installed RAM rounded as our tracker writes
+    it, and, for a row without an intensity, the one its own emissions and energy imply
+    (gCO2e/kWh = kg x 1000 / kWh), with the source ``derived``."""
+    status = columns["status"]
+    columns["status"] = set_text_where(status, status.eq(""), STATUS_UNRECORDED)
+    columns["ram_total_size"] = columns["ram_total_size"].round(RAM_TOTAL_DECIMALS)
+    intensity = columns["carbon_intensity_g_co2e_kwh"]
+    source = columns["carbon_intensity_source"]
+    energy, emissions = columns["energy_consumed"], columns["emissions"]
+    derivable = intensity.isna() & source.eq("") & energy.gt(0) & emissions.notna()
+    if derivable.any():
+        columns["carbon_intensity_g_co2e_kwh"] = intensity.mask(
+            derivable, emissions * 1000 / energy
+        )
+        columns["carbon_intensity_source"] = set_text_where(source, derivable, DERIVED_SOURCE)
+
+
+def set_text_where(values: pd.Series, mask: pd.Series, value: str) -> pd.Series:
+    """A text column of ``column_dtype`` "category" with ``value`` where ``mask`` holds. A new
+    category is added as an object Index: pandas 3 would otherwise make the categories ``str``,
+    and the column would no longer concatenate with others."""
+    if not mask.any():
+        return values
+    if value not in values.cat.categories:
+        values = values.cat.add_categories(pd.Index([value], dtype=TEXT_DTYPE))
+    return values.mask(mask, value)
 
 
 def parse(
@@ -278,22 +520,26 @@ def _frame(
     source: str,
     skipped: list[Skipped],
 ) -> pd.DataFrame:
-    """Parse the body lines, drop and record the bad rows; fast path first."""
-    names = _unique(header)
-    try:
-        frame, bad = _read(body, names, usecols, numeric=True)
-        reasons = _Reasons(len(frame))
-    except ValueError:
-        frame, bad = _read(body, names, usecols, numeric=False)
-        reasons = _Reasons(len(frame))
+    """Parse the body lines, drop and record the bad rows."""
+    parsed = _parse_body(body, _unique(header))
+    frame = parsed.frame
+    reasons = _Reasons(len(frame))
+    _note_blank_and_junk(frame, reasons)
+    frame = frame[usecols].copy(deep=False)
+    for name in schema.REQUIRED_FIELDNAMES:  # a header without them: every row says so
+        if name not in frame.columns:
+            number = schema.column_kind(name) in NUMERIC_KINDS
+            frame[name] = pd.Series(np.nan, frame.index, NUMBER_DTYPE if number else TEXT_DTYPE)
+    if not parsed.numeric:
         _coerce_numbers(frame, reasons)
-    lines = _line_numbers(first_line, len(frame), [line for line, _ in bad])
+    for name in frame.columns:  # text as categories now: only the categories are checked
+        if name != "timestamp":
+            frame[name] = as_column_dtype(frame[name], name)
+    lines = parsed.lines + (first_line - 1)
     skipped.extend(
-        Skipped(source, line + first_line - 1, f"malformed row: {why}") for line, why in bad
+        Skipped(source, line + first_line - 1, f"malformed row: {why}") for line, why in parsed.bad
     )
-    frame["timestamp"] = pd.to_datetime(
-        frame["timestamp"], utc=True, errors="coerce", format="ISO8601"
-    )
+    frame["timestamp"] = _timestamps(frame["timestamp"])
     _validate(frame, reasons)
     frame["line_number"] = lines
     reported = reasons.bad & ~reasons.blank
@@ -315,7 +561,11 @@ def _unique(header: list[str]) -> list[str]:
 
 
 def concat(frames: list[pd.DataFrame], kind: str) -> pd.DataFrame:
-    """Concatenate parsed frames, keeping categorical columns categorical (union of categories)."""
+    """Concatenate parsed frames, keeping categorical columns categorical (union of categories).
+
+    Every column is brought to ``column_dtype`` first (a no-op for frames from ``normalise``),
+    so the parts of a column always share one dtype, whatever mix of files they came from.
+    """
     frames = [f for f in frames if len(f)]
     if not frames:
         return empty_frame(kind)
@@ -323,9 +573,11 @@ def concat(frames: list[pd.DataFrame], kind: str) -> pd.DataFrame:
         return frames[0].reset_index(drop=True)
     out = {}
     for name in frames[0].columns:
-        parts = [f[name] for f in frames]
-        if isinstance(parts[0].dtype, pd.CategoricalDtype):
-            out[name] = pd.Series(union_categoricals(parts, ignore_order=True))
+        parts = [as_column_dtype(f[name], name) for f in frames]
+        if isinstance(column_dtype(name), str):
+            union = union_categoricals(parts, ignore_order=True)  # pandas 3: "str" categories
+            categories = pd.Index(union.categories, dtype=TEXT_DTYPE)
+            out[name] = pd.Series(pd.Categorical.from_codes(union.codes, categories=categories))
         else:
             out[name] = pd.concat(parts, ignore_index=True)
     return pd.DataFrame(out)

@@ -5,12 +5,21 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from carbonboard.data.loader import parse
+from carbonboard.data import loader
+from carbonboard.data.loader import (
+    as_column_dtype,
+    column_dtype,
+    has_column_dtype,
+    parse,
+    set_text_where,
+)
 from carbonboard.data.store import HistoryStore
-from tracker.schema import FIELDNAMES
+from tracker import schema
+from tracker.schema import FIELDNAMES, TASK_FIELDNAMES
 
 from .conftest import CODECARBON_FIXTURES
 
@@ -37,9 +46,14 @@ def test_every_codecarbon_header_loads_with_the_contract_dtypes(name: str) -> No
     raw = pd.read_csv(CODECARBON_FIXTURES / name)
     latest = raw.drop_duplicates("run_id", keep="last")
     assert math.isclose(runs["emissions"].sum(), latest["emissions"].sum())
-    # columns this version did not write are empty, with the contract's types
-    assert runs["carbon_intensity_source"].astype(str).eq("").all()
-    assert runs["carbon_intensity_g_co2e_kwh"].isna().all()
+    # what CodeCarbon does not record is filled in as ours: a status, the intensity its own
+    # emissions and energy imply (labelled "derived"), the RAM rounded as our tracker writes it
+    assert runs["status"].eq("finished").all()
+    assert runs["carbon_intensity_source"].eq("derived").all()
+    assert runs["carbon_intensity_year"].eq("").all()
+    derived = latest["emissions"] * 1000 / latest["energy_consumed"]
+    assert list(runs["carbon_intensity_g_co2e_kwh"]) == pytest.approx(list(derived))
+    assert list(runs["ram_total_size"]) == [23.541, 23.541]  # written as 23.540576934814453
     if name == "codecarbon-2.2.7.csv":
         assert runs["experiment_id"].astype(str).eq("").all()
         assert runs["water_consumed"].isna().all()
@@ -152,3 +166,180 @@ def test_parse_from_an_offset_reads_only_new_whole_lines(tmp_path, make_row) -> 
     assert list(more.frame["line_number"]) == [3]
     assert more.skipped[0].line == 4
     assert more.end_offset < path.stat().st_size
+
+
+def test_column_dtype_follows_the_schema_kinds() -> None:
+    assert column_dtype("duration") == np.dtype("float64")
+    assert column_dtype("cpu_count") == np.dtype("float64")  # an int column: NaN when missing
+    assert column_dtype("timestamp") == pd.DatetimeTZDtype("ns", "UTC")
+    assert column_dtype("run_id") == np.dtype("object")
+    assert column_dtype("line_number") == np.dtype("int64")
+    for name in ("project_name", "carbon_intensity_year", "task_name", "source_file", "foreign"):
+        assert column_dtype(name) == "category"
+    kinds = {schema.column_kind(name) for name in TASK_FIELDNAMES}
+    assert kinds == {"datetime", "str", "float", "int"}  # every kind the contract uses is mapped
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series(["3.10", None, "3.11"], dtype=object),
+        pd.Series(["3.10", None, "3.11"], dtype="string"),
+        pd.Series(pd.Categorical(["3.10", None, "3.11"])),
+        pd.Series(pd.Categorical([3.1, None, 3.11])),  # what read_csv infers on pandas 3
+    ],
+)
+def test_text_of_any_dtype_becomes_a_category_of_python_str(values: pd.Series) -> None:
+    converted = as_column_dtype(values, "python_version")
+    assert has_column_dtype(converted, "python_version")
+    assert converted.cat.categories.dtype == np.dtype("object")
+    assert all(type(category) is str for category in converted.cat.categories)
+    assert converted.iloc[1] == ""
+    assert as_column_dtype(converted, "python_version") is converted  # already converted
+
+
+def test_a_category_added_later_keeps_object_categories() -> None:
+    status = as_column_dtype(pd.Series(["running", "finished"]), "status")
+    crashed = set_text_where(status, status.eq("running"), "crashed")
+    assert list(crashed) == ["crashed", "finished"]
+    assert has_column_dtype(crashed, "status")
+
+
+def test_text_that_looks_like_numbers_is_kept_as_written(tmp_path, make_row) -> None:
+    """read_csv's categories would turn "3.10" into 3.1 and "007" into 7 on pandas 3."""
+    path = tmp_path / "h.csv"
+    rows = [
+        good_row(make_row, run_id=f"r{i}", python_version="3.10", carbon_intensity_year="2016")
+        for i in range(2)
+    ]
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    runs = load(path).runs
+    assert list(runs["python_version"]) == ["3.10", "3.10"]
+    assert list(runs["carbon_intensity_year"]) == ["2016", "2016"]
+    for name in runs.columns:
+        assert has_column_dtype(runs[name], name), name
+
+
+def test_our_history_and_a_codecarbon_file_load_together(history_files) -> None:
+    """The crash of #11: object categories in one file, ``str`` categories in the other."""
+    emissions, _ = history_files
+    codecarbon = CODECARBON_FIXTURES / "codecarbon-3.3.2.csv"
+    runs = HistoryStore([emissions, codecarbon], disk_cache=False).current().runs
+    assert len(runs) == 42 + 2
+    assert set(runs["source_file"]) == {str(emissions), str(codecarbon)}
+    for name in runs.columns:
+        assert has_column_dtype(runs[name], name), name
+
+
+def rows_text(make_row, *run_ids: str) -> list[str]:
+    return [good_row(make_row, run_id=run_id) for run_id in run_ids]
+
+
+def test_a_row_cut_inside_a_quoted_cell_costs_that_row_only(tmp_path, make_row) -> None:
+    """A writer killed inside a quoted cell, then a normal append on the next line: the C
+    parser fails ("EOF inside string"); the row is skipped, every other row loads."""
+    cut = good_row(make_row, run_id="cut").replace(",1 x NVIDIA", ',"1 x NVIDIA')
+    path = tmp_path / "cut.csv"
+    lines = [HEADER, *rows_text(make_row, "a", "b"), cut, *rows_text(make_row, "c", "d")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    history = load(path)
+    assert list(history.runs["run_id"]) == ["a", "b", "c", "d"]
+    assert list(history.runs["line_number"]) == [2, 3, 5, 6]
+    assert [(s.line, s.reason) for s in history.skipped] == [
+        (4, "malformed row: unterminated quoted field")
+    ]
+
+
+def test_a_cut_quote_closed_by_a_later_row_does_not_swallow_it(tmp_path, make_row) -> None:
+    """The quote opened by the cut row closes in a later quoted cell: the C parser would merge
+    the rows in between into one bad row and misnumber every row after it."""
+    cut = good_row(make_row, run_id="cut").replace(",1 x NVIDIA", ',"1 x NVIDIA')
+    quoted = good_row(make_row, run_id="q").replace(
+        ",1 x NVIDIA A100-SXM4-80GB,", ',"1 x NVIDIA, SXM4",'
+    )
+    path = tmp_path / "cut.csv"
+    lines = [HEADER, *rows_text(make_row, "a"), cut, *rows_text(make_row, "b"), quoted]
+    lines += rows_text(make_row, "c")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    history = load(path)
+    assert list(history.runs["run_id"]) == ["a", "b", "q", "c"]
+    assert list(history.runs["line_number"]) == [2, 4, 5, 6]
+    assert history.runs.set_index("run_id").loc["q", "gpu_model"] == "1 x NVIDIA, SXM4"
+    assert [s.line for s in history.skipped] == [3]
+
+
+def test_a_cut_row_glued_to_the_next_append_is_one_skipped_line(tmp_path, make_row) -> None:
+    """CodeCarbon appends without checking the last newline: the cut row and the next row share
+    a line, which is skipped whole; the rows before and after load."""
+    cut = good_row(make_row, run_id="cut").replace(",1 x NVIDIA", ',"1 x NVIDIA')
+    glued = cut + good_row(make_row, run_id="glued")
+    path = tmp_path / "glued.csv"
+    lines = [HEADER, *rows_text(make_row, "a"), glued, *rows_text(make_row, "b", "c")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    history = load(path)
+    assert list(history.runs["run_id"]) == ["a", "b", "c"]
+    assert [s.line for s in history.skipped] == [3]
+
+
+def test_a_quoted_cell_holding_a_newline_is_one_row(tmp_path, make_row) -> None:
+    row = good_row(make_row, run_id="two-lines").replace(",nlp-bert,", ',"nlp\nbert",')
+    path = tmp_path / "multi.csv"
+    lines = [HEADER, row, *rows_text(make_row, "after")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    history = load(path)
+    assert history.skipped == []
+    assert list(history.runs["project_name"]) == ["nlp\nbert", "nlp-bert"]
+    assert list(history.runs["line_number"]) == [2, 4]
+
+
+def test_a_junk_line_without_commas_is_counted_as_skipped(tmp_path, make_row) -> None:
+    path = tmp_path / "junk.csv"
+    lines = [HEADER, *rows_text(make_row, "a"), "some junk", "   ", "", *rows_text(make_row, "b")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    history = load(path)
+    assert list(history.runs["run_id"]) == ["a", "b"]
+    assert [(s.line, s.reason) for s in history.skipped] == [
+        (3, "malformed row: a single value (not a CSV row of this file)")
+    ]  # the line of spaces and the empty line are blank, not reported
+
+
+def test_any_error_of_the_fast_parser_falls_back_to_the_exact_one(
+    tmp_path, make_row, monkeypatch
+) -> None:
+    """Whatever pandas raises on a body (here an error no version raises today), the file is
+    read record by record by the csv module instead, with the same rows and line numbers."""
+    path = tmp_path / "h.csv"
+    lines = [HEADER, *rows_text(make_row, "a"), "junk", *rows_text(make_row, "b")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected = load(path)
+
+    def failing_read_csv(*args, **kwargs):
+        raise RuntimeError("a parser failure of a future pandas")
+
+    monkeypatch.setattr(loader.pd, "read_csv", failing_read_csv)
+    history = load(path)
+    assert list(history.runs["run_id"]) == ["a", "b"]
+    assert history.skipped == expected.skipped
+    pd.testing.assert_frame_equal(history.runs, expected.runs)
+
+
+def test_the_exact_parser_skips_what_the_c_parser_skips(tmp_path, make_row) -> None:
+    """Too many fields, a short row, wrong types: the fallback reports the same lines."""
+    lines = [
+        HEADER,
+        good_row(make_row, run_id="ok-1"),
+        good_row(make_row, run_id="wide") + ",extra,fields",
+        good_row(make_row, run_id="words").replace(",3600.0,", ",one hour,", 1),
+        ",".join(good_row(make_row, run_id="short").split(",")[:6]),
+        good_row(make_row, run_id="ok-2"),
+    ]
+    body = ("\n".join(lines[1:]) + "\n").encode()
+    names = HEADER.split(",")
+    fast = loader._parse_body(body, names)
+    exact = loader._read_exact(body, names)
+    assert [line for line, _ in exact.bad] == [line for line, _ in fast.bad] == [2]
+    assert (
+        exact.bad[0][1] == fast.bad[0][1] == f"expected {len(names)} fields, saw {len(names) + 2}"
+    )
+    assert list(exact.lines) == list(fast.lines) == [1, 3, 4, 5]
+    assert list(exact.frame["run_id"]) == list(fast.frame["run_id"])

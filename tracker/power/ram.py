@@ -14,13 +14,14 @@ from tracker.power.load import ProcessTree
 
 RAM_W_PER_GB = 3.0 / 8.0
 BYTES_PER_GB = 2**30
+RAM_TOTAL_DECIMALS = 3  # ``ram_total_size`` is written to the MB; the dashboard rounds alike
 
 
 def ram_device(total_gb: float | None = None) -> DeviceInfo:
     """Installed memory for the row's ``ram_total_size``, modelled or forced power alike."""
     if total_gb is None:
         total_gb = psutil.virtual_memory().total / BYTES_PER_GB
-    return DeviceInfo(count=1, extra={"total_gb": f"{total_gb:.3f}"})
+    return DeviceInfo(count=1, extra={"total_gb": f"{total_gb:.{RAM_TOTAL_DECIMALS}f}"})
 
 
 class RamModel(PowerSource):
