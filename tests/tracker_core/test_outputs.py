@@ -254,6 +254,37 @@ def test_on_csv_write_update_keeps_one_row_per_run(tmp_path, make, kit):
     assert float(rows[1]["emissions"]) == final_kg
 
 
+def test_on_csv_write_update_copies_other_rows_byte_for_byte(tmp_path, make):
+    first = make(on_csv_write="update", project_name="proj")
+    first.start()
+    first.stop()
+    path = tmp_path / "emissions.csv"
+    # Another run's row with a Latin-1 byte and a needlessly quoted cell: kept as its bytes.
+    row = path.read_bytes().splitlines(keepends=True)[1]
+    odd = row.replace(b"proj", b'"pr\xe9j"', 1).replace(first.run_id.encode(), b"other-run")
+    path.write_bytes(path.read_bytes() + odd)
+    before = path.read_bytes()
+    tracker = make(on_csv_write="update")
+    tracker.start()
+    tracker.flush()
+    tracker.stop()
+    after = path.read_bytes()
+    assert after.startswith(before)
+    assert after.count(tracker.run_id.encode()) == 1
+
+
+def test_on_csv_write_update_never_rewrites_a_file_that_is_not_ours(tmp_path, make):
+    path = tmp_path / "emissions.csv"
+    dataset = b"id,label,run_id\n1,cat,a\n2,dog,b\n"
+    path.write_bytes(dataset)
+    tracker = make(on_csv_write="update")
+    tracker.start()
+    tracker.stop()
+    assert path.read_bytes() == dataset
+    beside = tmp_path / "emissions.carbonboard.csv"
+    assert tracker.run_id in beside.read_text()
+
+
 def test_on_csv_write_append_keeps_every_flush(tmp_path, make, kit):
     tracker = make()
     tracker.start()

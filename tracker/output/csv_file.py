@@ -222,7 +222,7 @@ class _BufferedWriter:
         self._buffer.clear()
 
 
-def _records(source: io.BufferedReader) -> Iterator[tuple[bytes, bool]]:
+def iter_records(source: io.BufferedReader) -> Iterator[tuple[bytes, bool]]:
     """Each CSV record's bytes (its line terminator included) and whether its quotes are closed.
 
     A newline inside a quoted cell does not end a record: a record ends at the first newline
@@ -240,12 +240,17 @@ def _records(source: io.BufferedReader) -> Iterator[tuple[bytes, bool]]:
         yield b"".join(lines), False
 
 
-def _cell_count(record: bytes) -> int:
+def decode_cells(record: bytes) -> list[str]:
+    """A record's cells (undecodable bytes kept as surrogates); ``[]`` when it is not CSV."""
     text = record.decode("utf-8", "surrogateescape")
     try:
-        return len(next(csv.reader(io.StringIO(text, newline="")), []))
+        return next(csv.reader(io.StringIO(text, newline="")), [])
     except csv.Error:
-        return 0
+        return []
+
+
+def _cell_count(record: bytes) -> int:
+    return len(decode_cells(record))
 
 
 def migrate(
@@ -272,7 +277,7 @@ def migrate(
             target = _BufferedWriter(fd, write)
             target.add(to_bytes(encode_row(new_header, newline)))
             with path.open("rb") as source:
-                records = _records(source)
+                records = iter_records(source)
                 next(records, None)  # the old header
                 for record, closed in records:
                     body = record.removesuffix(b"\n").removesuffix(b"\r")

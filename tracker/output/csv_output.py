@@ -9,7 +9,6 @@ the final row replaces the run's earlier row instead of adding one.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import stat
@@ -23,10 +22,14 @@ from tracker.output.base import BaseOutput
 from tracker.output.checkpoint import Checkpoint, recover_crashed
 from tracker.output.csv_file import (
     append_row_locked,
+    check_ours,
+    decode_cells,
     encode_row,
     format_value,
+    iter_records,
     migrate,
     read_header,
+    to_bytes,
 )
 from tracker.output.fallback import append_with_fallback
 from tracker.output.lock import locked
@@ -52,8 +55,9 @@ def replace_run_row(
 ) -> None:
     """Write ``row`` as the only row of its run in ``path``: its first earlier row is replaced in
     place, later ones are dropped, and the row is appended when the run has none yet. Every other
-    row is copied as its text. The file is swapped in atomically, under the file's lock; ``then``
-    runs while the lock is still held. Raises ``OSError``."""
+    record is copied as its bytes. The file is swapped in atomically, under the file's lock;
+    ``then`` runs while the lock is still held. A file that is not ours is never rewritten
+    (:class:`~tracker.output.csv_file.ForeignFileError`). Raises ``OSError``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with locked(path):
         existing = read_header(path)
@@ -61,8 +65,7 @@ def replace_run_row(
             append_row_locked(path, row, fieldnames)
         else:
             header, newline, _ = existing
-            if "run_id" not in header:  # not a runs file of ours: never rewritten
-                raise OSError(f"{path} has no run_id column")
+            check_ours(path, header, fieldnames)
             merged = merged_fieldnames(header, tuple(fieldnames))
             if merged != header:
                 migrate(path, header, merged, newline)
@@ -75,29 +78,23 @@ def replace_run_row(
 def _rewrite_with(path: Path, header: list[str], newline: str, row: Mapping[str, object]) -> None:
     run_id = str(row.get("run_id", ""))
     position = header.index("run_id")
-    new_cells = [format_value(row.get(name)) for name in header]
+    new_record = to_bytes(encode_row([format_value(row.get(name)) for name in header], newline))
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with (
-            # surrogateescape: a byte that is not UTF-8 is written back as the same byte.
-            path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as source,
-            os.fdopen(fd, "wb") as target,
-        ):
-            records = csv.reader(source)
-            next(records, None)
-            lines = [encode_row(header, newline)]
+        with path.open("rb") as source, os.fdopen(fd, "wb") as target:
+            records = iter_records(source)
+            header_record = next(records, (b"", True))[0]
+            target.write(header_record)
             written = False
-            for cells in records:
-                if not cells:
-                    continue
+            for record, _closed in records:
+                cells = decode_cells(record)
                 if len(cells) <= position or cells[position] != run_id:
-                    lines.append(encode_row(cells, newline))
+                    target.write(record)  # another run's row (or a blank line): its bytes
                 elif not written:
-                    lines.append(encode_row(new_cells, newline))
+                    target.write(new_record)
                     written = True
             if not written:
-                lines.append(encode_row(new_cells, newline))
-            target.write("".join(lines).encode("utf-8", "surrogateescape"))
+                target.write(new_record)
             target.flush()
             os.fsync(target.fileno())
         os.chmod(temp_name, stat.S_IMODE(path.stat().st_mode))
@@ -157,6 +154,6 @@ class CsvOutput(BaseOutput):
             try:
                 replace_run_row(self.path, row, schema.FIELDNAMES, then=then)
                 return
-            except (OSError, ValueError, csv.Error) as error:
+            except Exception as error:  # any failure: the row is appended or falls back
                 log.warning("cannot update %s in place (%s): appending the row", self.path, error)
         append_with_fallback(self.path, row, schema.FIELDNAMES, environ=self._environ, then=then)
