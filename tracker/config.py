@@ -13,6 +13,7 @@ import configparser
 import logging
 import math
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -33,6 +34,25 @@ def is_secret(name: str) -> bool:
     """Settings holding a credential (an API token or key): never shown, since settings end up
     in logs, tracebacks and bug reports."""
     return name.endswith(("_token", "api_key", "_secret", "_password"))
+
+
+def shown_url(url: str) -> str:
+    """``url`` as logs and reprs show it: without a user, password or query string, where
+    credentials hide."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def shown_value(name: str, value: Any) -> str:
+    """A setting's value as reprs, errors and logs show it: credentials masked, URLs stripped
+    of theirs."""
+    if is_secret(name) and value:
+        return SECRET_MASK
+    if name.endswith(("_endpoint", "_url")) and isinstance(value, str) and value:
+        return repr(shown_url(value))
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -77,11 +97,7 @@ class Settings:
 
     def __repr__(self) -> str:
         """The dataclass repr, credentials masked (see :func:`is_secret`)."""
-        shown = (
-            f"{f.name}={SECRET_MASK if is_secret(f.name) and value else repr(value)}"
-            for f in fields(self)
-            for value in [getattr(self, f.name)]
-        )
+        shown = (f"{f.name}={shown_value(f.name, getattr(self, f.name))}" for f in fields(self))
         return f"Settings({', '.join(shown)})"
 
 
@@ -284,5 +300,4 @@ def _check(name: str, value: Any, origin: str) -> None:
     elif name in ("project_name", "output_file") and not value:
         problem = "must not be empty"
     if problem:
-        shown = SECRET_MASK if is_secret(name) else repr(value)
-        raise ValueError(f"{name} {problem}, got {shown} (from {origin})")
+        raise ValueError(f"{name} {problem}, got {shown_value(name, value)} (from {origin})")

@@ -377,6 +377,15 @@ def test_the_api_token_is_masked_in_the_settings_repr_and_errors(workdir, enviro
     assert TOKEN not in str(raised.value) and "pue" in str(raised.value)
 
 
+def test_credentials_in_an_endpoint_url_are_not_shown_in_the_settings_repr(environ):
+    url = "https://collector:s3cret-pass@example.org:8443/rows?token=abc123"
+    settings = resolve({"emissions_endpoint": url}, environ=environ)
+    assert settings.emissions_endpoint == url
+    shown = repr(settings)
+    assert "s3cret-pass" not in shown and "abc123" not in shown and "collector" not in shown
+    assert "emissions_endpoint='https://example.org:8443/rows'" in shown
+
+
 class RejectingApi(BaseHTTPRequestHandler):
     """Electricity Maps answering every request with ``status``; records the tokens it got."""
 

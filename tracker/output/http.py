@@ -13,9 +13,9 @@ import logging
 import queue
 import threading
 import time
-import urllib.parse
 import urllib.request
 
+from tracker.config import shown_url
 from tracker.emissions_data import EmissionsData
 from tracker.output.base import BaseOutput
 
@@ -23,14 +23,6 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 5.0
 DRAIN_TIMEOUT_S = 2.0
-
-
-def shown_url(url: str) -> str:
-    """``url`` as logs show it: without a password or a query string, where tokens hide."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class HttpOutput(BaseOutput):
