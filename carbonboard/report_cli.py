@@ -14,7 +14,7 @@ from typing import NoReturn
 import click
 
 from carbonboard.data.aggregate import experiments, filter_runs, projects, runs_by_id
-from carbonboard.data.paths import PathError, resolve_paths
+from carbonboard.data.paths import PathError, expand_paths, loadable
 from carbonboard.data.store import HistoryStore
 from carbonboard.report import build_report
 from carbonboard.selection import Selection
@@ -126,8 +126,9 @@ def report(
     )
     if selection.date_from and selection.date_to and selection.date_from > selection.date_to:
         _fail(f"--from {selection.date_from} is after --to {selection.date_to}")
+    expanded = expand_paths(filepaths)
     try:
-        paths = resolve_paths(filepaths)
+        paths = loadable(expanded)
     except PathError as error:
         _fail(str(error))
     overwritten = input_at(out, paths)
@@ -141,6 +142,8 @@ def report(
     unknown = [run_id for run_id in run_ids if run_id not in found]
     if unknown:
         _fail(f"unknown run {unknown[0]!r}: give the full run id, as in the CSV's run_id column")
+    for problem in [*expanded.problems, *(f"{f.path}: {f.error}" for f in history.unreadable)]:
+        click.echo(f"carbonboard report: left out {problem}", err=True)  # the rest is reported
     try:
         out.write_text(build_report(history, selection), encoding="utf-8")
     except OSError as error:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype, union_categoricals
 
+from carbonboard.data.paths import open_regular
 from tracker import schema
 from tracker.power.ram import RAM_TOTAL_DECIMALS
 
@@ -474,17 +475,24 @@ def set_text_where(values: pd.Series, mask: pd.Series, value: str) -> pd.Series:
 
 
 def parse(
-    path: Path, *, start_offset: int = 0, header: list[str] | None = None, first_line: int = 2
+    path: Path,
+    *,
+    start_offset: int = 0,
+    header: list[str] | None = None,
+    first_line: int = 2,
+    max_bytes: int = -1,
 ) -> Parsed:
     """Parse ``path`` from ``start_offset`` (0: the whole file, header included).
 
     Reads only whole lines: an unfinished last line is reported as skipped and left unconsumed,
-    so the next incremental read picks it up once the writer has completed it.
+    so the next incremental read picks it up once the writer has completed it. ``max_bytes``
+    (-1: no limit) bounds the read: what is cut off is read by the next call, from
+    ``end_offset``. Only regular files are opened (``open_regular``: never blocks on a FIFO).
     """
     source = str(path)
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         handle.seek(start_offset)
-        data = handle.read()
+        data = handle.read(max_bytes)
     offset = start_offset
     if header is None:
         if data.startswith(b"\xef\xbb\xbf"):

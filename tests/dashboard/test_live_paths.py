@@ -81,13 +81,13 @@ def test_known_files_are_not_read_again(runs_dir, monkeypatch) -> None:
     store = HistoryStore.from_arguments([str(runs_dir)], disk_cache=False)
     first = store.current()
     checked = []
-    real_check = store_module.is_history_csv
+    real_check = store_module.read_header
 
     def recording_check(path):
         checked.append(path.name)
         return real_check(path)
 
-    monkeypatch.setattr(store_module, "is_history_csv", recording_check)
+    monkeypatch.setattr(store_module, "read_header", recording_check)
     assert store.current() is first
     assert checked == []  # neither the loaded file nor the foreign CSV: only listed and stat'ed
     (runs_dir / "notes.csv").write_text("name,value\nx,1\ny,2\n", encoding="utf-8")

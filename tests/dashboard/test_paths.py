@@ -10,7 +10,9 @@ from carbonboard.data.paths import PathError, PathSpec, parse_argument, resolve_
 def test_file_directory_and_glob(history_files, tmp_path) -> None:
     emissions, tasks = history_files
     (tmp_path / "notes.csv").write_text("a,b\n1,2\n", encoding="utf-8")  # not ours: ignored
-    assert resolve_paths([str(emissions)]) == [emissions.resolve()]
+    # a runs file brings its tasks file, found beside it
+    assert resolve_paths([str(emissions)]) == [emissions.resolve(), tasks.resolve()]
+    assert resolve_paths([str(tasks)]) == [tasks.resolve()]
     assert resolve_paths([str(tmp_path)]) == [emissions.resolve(), tasks.resolve()]
     assert resolve_paths([str(tmp_path / "emissions*.csv")]) == [
         emissions.resolve(),

@@ -87,7 +87,7 @@ def test_large_files_are_cached_on_disk(tmp_path, make_row, csv_writer, monkeypa
     path = csv_writer(tmp_path / "h.csv", [make_row(run_id=str(i)) for i in range(50)])
     cache = tmp_path / "cache"
     first = HistoryStore([path], cache_dir=cache).current()
-    assert len(list(cache.glob("*.pkl"))) == 1
+    assert len(list(cache.glob("*.npz"))) == 1
     calls = []
     monkeypatch.setattr(store_module, "parse", lambda *a, **k: calls.append(a))
     again = HistoryStore([path], cache_dir=cache).current()  # a restart: no CSV parsing
