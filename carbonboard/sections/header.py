@@ -1,6 +1,11 @@
-"""The page header: what is loaded (files, runs, dates) and which rows were skipped, and why."""
+"""The page header: what is loaded (files, tasks files, runs, dates), which files could not be
+read and which rows were skipped, and why."""
 
 from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import PurePosixPath
 
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, get_app, html
@@ -11,6 +16,7 @@ from carbonboard.data.store import History, HistoryStore
 from carbonboard.formatting import format_count
 
 SKIPPED_SHOWN = 200  # rows listed in the page; the count is always exact
+FILES_SHOWN = 3  # file names in the header line, per kind; the count is always exact
 LOGO = "carbonboard-logo.svg"  # an asset: no icon font or CDN
 
 
@@ -60,25 +66,79 @@ def layout() -> html.Header:
     )
 
 
+def display_names(paths: Sequence[str]) -> list[str]:
+    """Each path by its file name, with as many of its folders as it takes to tell apart files
+    of the same name (``a/emissions.csv``, ``b/emissions.csv``)."""
+    parts = [PurePosixPath(path.replace("\\", "/")).parts for path in paths]
+    depth = [1] * len(parts)
+    while True:
+        shown = ["/".join(p[-d:]) for p, d in zip(parts, depth, strict=True)]
+        counts = Counter(shown)
+        clashes = [
+            i for i, name in enumerate(shown) if counts[name] > 1 and depth[i] < len(parts[i])
+        ]
+        if not clashes:
+            return shown
+        for i in clashes:
+            depth[i] += 1
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:FILES_SHOWN]) + (
+        f" and {len(names) - FILES_SHOWN} more" if len(names) > FILES_SHOWN else ""
+    )
+
+
 def files_text(history: History) -> str:
-    """e.g. ``2 files: emissions.csv, tasks.csv``."""
-    names = [info.path.replace("\\", "/").rsplit("/", 1)[-1] for info in history.files]
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return f"{len(names)} file{'s' if len(names) != 1 else ''}: {shown}"
+    """e.g. ``2 files: emissions.csv; tasks: emissions_tasks.csv``: the runs files, then the
+    tasks files found (given, in a folder, or beside a runs file), then those unreadable."""
+    names = display_names([info.path for info in history.files])
+    groups: dict[str, list[str]] = {"": [], "tasks": [], "unreadable": []}
+    for info, name in zip(history.files, names, strict=True):
+        group = "unreadable" if info.error and not info.rows else info.kind
+        groups.get(group, groups[""]).append(name)
+    count = len(names)
+    text = f"{count} file{'s' if count != 1 else ''}: " + "; ".join(
+        f"{label}: {_listed(group)}" if label else _listed(group)
+        for label, group in groups.items()
+        if group
+    )
+    return text if count else "0 files"
+
+
+def problems_text(history: History) -> str:
+    """The badge: e.g. ``⚠ 1 unreadable file, 3 skipped rows``."""
+    unreadable, rows = len(history.unreadable), history.skipped_rows
+    parts = []
+    if unreadable:
+        parts.append(f"{format_count(unreadable)} unreadable file{'s' if unreadable != 1 else ''}")
+    if rows or not unreadable:
+        parts.append(f"{format_count(rows)} skipped row{'s' if rows != 1 else ''}")
+    return "⚠ " + ", ".join(parts)
 
 
 def skipped_list(history: History) -> list:
-    """The skipped rows as plain text (CSV content is untrusted: never rendered as HTML)."""
+    """The unreadable files with their reason, then the skipped rows, as plain text (CSV content
+    is untrusted: never rendered as HTML)."""
+    names = dict(
+        zip(
+            (f.path for f in history.files),
+            display_names([f.path for f in history.files]),
+            strict=True,
+        )
+    )
     items = [
-        html.Li(f"{s.file.replace(chr(92), '/').rsplit('/', 1)[-1]}, line {s.line}: {s.reason}")
+        html.Li(f"{names.get(s.file, s.file)}, line {s.line}: {s.reason}")
         for s in history.skipped[:SKIPPED_SHOWN]
     ]
-    more = len(history.skipped) - SKIPPED_SHOWN
-    unreadable = [html.Li(f"{f.path}: {f.error}") for f in history.files if f.error]
+    more = history.skipped_rows - len(items)
+    unreadable = [html.Li(f"{f.path}: {f.error}") for f in history.unreadable]
     return [
-        html.P("These rows were left out; everything else is shown.", className="small mb-1"),
+        html.P(
+            "These files or rows were left out; everything else is shown.", className="small mb-1"
+        ),
         html.Ul(unreadable + items, className="small mb-0 font-monospace"),
-        html.P(f"… and {more} more.", className="small mb-0") if more > 0 else None,
+        html.P(f"… and {format_count(more)} more.", className="small mb-0") if more > 0 else None,
     ]
 
 
@@ -98,13 +158,13 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         history = store.current()
         span = date_range(history.runs)
         dates = f"{span[0]:%Y-%m-%d} → {span[1]:%Y-%m-%d}" if span else "no runs yet"
-        problems = len(history.skipped) + sum(1 for f in history.files if f.error)
+        problems = history.skipped_rows + len(history.unreadable)
         runs = len(history.runs)
         return (
             files_text(history),
             f"{format_count(runs)} run{'s' if runs != 1 else ''}",
             dates,
-            f"⚠ {format_count(problems)} skipped row{'s' if problems != 1 else ''}",
+            problems_text(history),
             "" if problems else "d-none",
             skipped_list(history) if problems else None,
         )
