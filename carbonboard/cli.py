@@ -186,7 +186,7 @@ def serve(
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(
         f"carbonboard {__version__}: {len(history.runs):,} runs from {len(history.files)} "
-        f"file(s); {len(history.skipped):,} rows skipped."
+        f"file(s); {history.skipped_rows:,} rows skipped."
     )
     click.echo(f"Open http://{shown_host}:{server.effective_port}/  (Ctrl+C to stop)")
     try:
