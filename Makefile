@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 3333
 FILEPATH ?= examples/emissions.csv
 
-.PHONY: run test lint format bench data examples plotly-bundle clean
+.PHONY: run test test-oldest-pandas lint format bench data examples plotly-bundle clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,22 @@ test: $(VENV)/.installed-test  ## set up and run every check: lint, then the who
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# The oldest pandas pyproject.toml allows (pandas>=2.0), with a numpy it was built for.
+OLDEST ?= .venv-oldest
+OLDEST_PINS := 'pandas==2.0.*' 'numpy<2'
+DATA_TESTS := tests/dashboard/test_loader.py tests/dashboard/test_mixed_sources.py \
+	tests/dashboard/test_store.py tests/dashboard/test_aggregate.py
+
+$(OLDEST)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python -m pip install --quiet -e . $(OLDEST_PINS) 'pytest>=8' 'pytest-timeout>=2.2'
+	touch $@
+
+test-oldest-pandas: $(OLDEST)/.installed  ## the loading tests again, on the oldest pandas allowed
+	$(OLDEST)/bin/python -c 'import pandas; assert pandas.__version__.startswith("2.0."), pandas.__version__'
+	$(OLDEST)/bin/python -m pytest -m "not browser" $(DATA_TESTS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -58,4 +74,4 @@ plotly-bundle:  ## rebuild assets/plotly-carbonboard.min.js (needs node and npm)
 	rm -rf $(PLOTLY_SRC)/node_modules
 
 clean:
-	rm -rf $(VENV) build dist test-artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST) build dist test-artifacts .pytest_cache .ruff_cache
