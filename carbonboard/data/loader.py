@@ -124,13 +124,19 @@ def column_dtype(name: str) -> np.dtype | pd.DatetimeTZDtype | str:
 
 
 def has_column_dtype(values: pd.Series, name: str) -> bool:
-    """``values`` already has ``column_dtype(name)`` (categories of object dtype included)."""
+    """``values`` already is as ``as_column_dtype`` makes it: ``column_dtype(name)``, and for a
+    categorical, categories that are all Python str and no missing value."""
     dtype = column_dtype(name)
-    if isinstance(dtype, str):
-        return isinstance(values.dtype, pd.CategoricalDtype) and (
-            values.cat.categories.dtype == TEXT_DTYPE
-        )
-    return values.dtype == dtype
+    if not isinstance(dtype, str):
+        return values.dtype == dtype
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return False
+    categories = values.cat.categories
+    return (
+        categories.dtype == TEXT_DTYPE
+        and all(type(category) is str for category in categories)
+        and not (values.cat.codes.to_numpy() < 0).any()
+    )
 
 
 def as_column_dtype(values: pd.Series, name: str) -> pd.Series:
