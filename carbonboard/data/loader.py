@@ -308,11 +308,11 @@ def _missing_as_none(column) -> pd.Series:
     return pd.Series(values, dtype=TEXT_DTYPE)
 
 
-def _parse_body(data: bytes, names: list[str]) -> _Body:
+def _parse_body(data: bytes, names: list[str], lines: int) -> _Body:
     """The C parser with numbers typed, then as text (a wrong-typed value fails the first), then
     ``_read_exact`` when the C parser raises or misses lines (a row cut inside a quoted cell
-    makes it read the following lines as part of that cell, or fail at the end of the data)."""
-    lines = data.count(b"\n")
+    makes it read the following lines as part of that cell, or fail at the end of the data).
+    ``lines``: how many lines ``data`` holds."""
     for numeric in (True, False):
         try:
             frame, bad = _read(data, names, numeric=numeric)
@@ -518,9 +518,10 @@ def parse(
     if tail.strip():
         skipped.append(Skipped(source, last_line, "incomplete last line (still being written?)"))
     usecols = [name for name in fieldnames_for(kind) if name in header]
-    if not body.strip() or not usecols:
+    if not body or body.isspace() or not usecols:  # isspace: no copy of a large body
         return Parsed(kind, header, empty_frame(kind), skipped, offset + complete, last_line)
-    frame = _frame(body, header, usecols, first_line, source, skipped)
+    lines = last_line - first_line
+    frame = _frame(body, lines, header, usecols, first_line, source, skipped)
     return Parsed(
         kind, header, normalise(frame, kind, source), skipped, offset + complete, last_line
     )
@@ -528,14 +529,15 @@ def parse(
 
 def _frame(
     body: bytes,
+    lines: int,
     header: list[str],
     usecols: list[str],
     first_line: int,
     source: str,
     skipped: list[Skipped],
 ) -> pd.DataFrame:
-    """Parse the body lines, drop and record the bad rows."""
-    parsed = _parse_body(body, _unique(header))
+    """Parse the ``lines`` lines of ``body``, drop and record the bad rows."""
+    parsed = _parse_body(body, _unique(header), lines)
     frame = parsed.frame
     reasons = _Reasons(len(frame))
     _note_blank_and_junk(frame, reasons)

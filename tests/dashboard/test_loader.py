@@ -335,7 +335,7 @@ def test_the_exact_parser_skips_what_the_c_parser_skips(tmp_path, make_row) -> N
     ]
     body = ("\n".join(lines[1:]) + "\n").encode()
     names = HEADER.split(",")
-    fast = loader._parse_body(body, names)
+    fast = loader._parse_body(body, names, len(lines) - 1)
     exact = loader._read_exact(body, names)
     assert [line for line, _ in exact.bad] == [line for line, _ in fast.bad] == [2]
     assert (
