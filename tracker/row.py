@@ -58,8 +58,11 @@ def build_row(
     energy has been measured yet (so no figure was applied to any).
     """
     duration_s = totals.elapsed_s
-    energy_kwh = {c: totals.energy_j.get(c, 0.0) / JOULES_PER_KWH for c in COMPONENTS}
-    consumed_kwh = sum(energy_kwh.values()) * run.pue
+    # As CodeCarbon 3.3 does, PUE is in each component's energy, so that the three add up to
+    # energy_consumed; the powers stay what the devices drew (its powers carry no PUE either).
+    device_kwh = {c: totals.energy_j.get(c, 0.0) / JOULES_PER_KWH for c in COMPONENTS}
+    energy_kwh = {c: kwh * run.pue for c, kwh in device_kwh.items()}
+    consumed_kwh = sum(energy_kwh.values())
     intensities: Sequence[Intensity] = totals.intensities or (current_intensity,)
     g_per_kwh = (
         totals.emissions_g / consumed_kwh if consumed_kwh > 0 else intensities[-1].g_co2e_per_kwh
@@ -106,8 +109,8 @@ def build_row(
         "status": status,
         "schema_version": schema.SCHEMA_VERSION,
     }
-    for component, kwh in energy_kwh.items():
-        row[f"{component}_energy"] = kwh
+    for component, kwh in device_kwh.items():
+        row[f"{component}_energy"] = energy_kwh[component]
         row[f"{component}_power"] = kwh * JOULES_PER_KWH / duration_s if duration_s > 0 else 0.0
         row[f"{component}_energy_method"] = run.energy_methods.get(component, "none")
     return {name: row[name] for name in schema.FIELDNAMES}

@@ -143,6 +143,9 @@ def test_build_row_is_pure_arithmetic_over_totals():
     assert row["energy_consumed"] == 1.5 and row["water_consumed"] == 3.0
     assert row["emissions"] == 0.15 and row["emissions_rate"] == 0.015
     assert row["cpu_power"] == 3.6e5 and row["cpu_energy_method"] == "rapl"
+    # PUE is in each component's energy (CodeCarbon 3.3), so the components add up.
+    assert row["cpu_energy"] + row["gpu_energy"] + row["ram_energy"] == row["energy_consumed"]
+    assert row["cpu_energy"] == 1.5
     assert row["gpu_energy_method"] == "none" and row["carbon_intensity_g_co2e_kwh"] == 100.0
 
 

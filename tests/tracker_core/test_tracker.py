@@ -59,12 +59,13 @@ def test_row_fills_every_column_with_consistent_figures(tmp_path, make, read_row
     assert f["cpu_power"] == pytest.approx(40.0, rel=0.05)
     assert f["gpu_power"] == pytest.approx(200.0, rel=0.05)
     assert f["ram_power"] == pytest.approx(6.0, rel=0.05)
+    # As in CodeCarbon 3.3: PUE is in each component's energy, not in the devices' powers.
     for component in ("cpu", "gpu", "ram"):
         assert f[f"{component}_energy"] == pytest.approx(
-            f[f"{component}_power"] * duration_s / JOULES_PER_KWH, rel=1e-12
+            f[f"{component}_power"] * duration_s / JOULES_PER_KWH * 1.5, rel=1e-12
         )
     components_kwh = f["cpu_energy"] + f["gpu_energy"] + f["ram_energy"]
-    assert f["energy_consumed"] == pytest.approx(components_kwh * 1.5, rel=1e-12)
+    assert f["energy_consumed"] == pytest.approx(components_kwh, rel=1e-12)
     assert f["emissions"] == pytest.approx(f["energy_consumed"] * 200.0 / 1000, rel=1e-12)
     assert f["emissions_rate"] == pytest.approx(f["emissions"] / duration_s, rel=1e-12)
     assert f["water_consumed"] == pytest.approx(f["energy_consumed"] * 2.0, rel=1e-12)
