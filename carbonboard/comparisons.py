@@ -39,6 +39,10 @@ from carbonboard.formatting import (
     format_energy_kwh,
     format_intensity,
     format_mass_kg,
+    plot_escape,
+    plot_labels,
+    plot_text,
+    short_label,
 )
 from carbonboard.theme import themed_figure
 from tracker import intensity
@@ -396,7 +400,8 @@ def unknown_cloud_regions(base: Baseline, cloud: pd.DataFrame) -> list[str]:
     known = set(zip(cloud["provider"], cloud["region"].str.lower(), strict=True))
     own = base.locations[base.locations["cloud_provider"] != ""]
     pairs = zip(own["cloud_provider"], own["cloud_region"], strict=True)
-    return [f"{p} {r}".strip() for p, r in dict.fromkeys(pairs) if (p, r.lower()) not in known]
+    unknown = [(p, r) for p, r in dict.fromkeys(pairs) if (p, r.lower()) not in known]
+    return [short_label(f"{p} {r}".strip()) for p, r in unknown]
 
 
 def cloud_recommendation(base: Baseline, compared: pd.DataFrame) -> str:
@@ -457,7 +462,7 @@ def describe_sources(base: Baseline, limit: int = 3) -> str:
     sources = list(dict.fromkeys(base.locations["intensity_source"]))
     if len(sources) > limit:
         return f"bundled figures for {len(sources)} locations"
-    return ", ".join(sources)
+    return ", ".join(map(short_label, sources))
 
 
 def describe_countries(base: Baseline, countries: pd.DataFrame, limit: int = 3) -> str:
@@ -466,7 +471,9 @@ def describe_countries(base: Baseline, countries: pd.DataFrame, limit: int = 3) 
     shares = base.country_shares()
     if shares.empty:
         return "no location"
-    labels = [names.get(iso3, iso3) if iso3 else "unknown location" for iso3 in shares.index]
+    labels = [
+        short_label(names.get(iso3, iso3)) if iso3 else "unknown location" for iso3 in shares.index
+    ]
     if len(shares) == 1:
         return labels[0]
     parts = [f"{label} {share * 100:.0f} %" for label, share in zip(labels, shares, strict=True)]
@@ -598,7 +605,9 @@ RANKING_SIZE = 5  # cleanest and dirtiest grids shown next to the selection's ow
 def _mix_hover(countries: pd.DataFrame) -> tuple[np.ndarray, str]:
     """customdata and hover lines showing each country's generation mix. An array, not nested
     lists: plotly validates a list element by element, an array at once."""
-    columns = countries[["name", "year", *MIX_SOURCES]]
+    columns = countries[["name", "year", *MIX_SOURCES]].assign(
+        name=countries["name"].map(plot_text)
+    )
     customdata = columns.astype(object).where(columns.notna(), None).to_numpy()
     lines = "<br>".join(
         f"{MIX_LABELS[source]}: %{{customdata[{i + 2}]:.0f}} %"
@@ -689,7 +698,7 @@ def energy_mix_figure(countries: pd.DataFrame, iso3s: list[str]) -> go.Figure:
     traces = [
         {
             "type": "bar",
-            "y": rows["name"].to_numpy(),
+            "y": plot_labels(rows["name"]),
             "x": rows[source].to_numpy(dtype=float),
             "name": MIX_LABELS[source],
             "marker": {"color": MIX_COLORS[source]},
@@ -729,11 +738,11 @@ def _emission_bars(
     factor, unit = axis_unit(emissions_kg, MASS_UNITS_KG)
     bars = {
         "type": "bar",
-        "y": labels,
+        "y": plot_labels(labels),
         "x": np.asarray(emissions_kg, dtype=float) / factor,
         "orientation": "h",
         "marker": {"color": colors},
-        "hovertext": hover,
+        "hovertext": [plot_escape(line) for line in hover],
         "hoverinfo": "text",
     }
     if text:
@@ -793,7 +802,10 @@ def ranking_figure(ranking: pd.DataFrame) -> go.Figure:
         labels=[label for label, *_ in rows],
         emissions_kg=ranking["emissions_kg"],
         colors=[colors[kind] for *_, kind in rows],
-        hover=[f"{label}: {_kg(kg)} at {format_intensity(g)}" for label, kg, g, _, _ in rows],
+        hover=[
+            f"{short_label(label)}: {_kg(kg)} at {format_intensity(g)}"
+            for label, kg, g, _, _ in rows
+        ],
         x_title="for the same energy",
         text=[
             _kg(kg) if kind == "yours" else f"{_kg(kg)}  {_saving_label(saving)}"
@@ -821,7 +833,8 @@ def subnational_figure(compared: pd.DataFrame, base: Baseline) -> go.Figure:
         emissions_kg=compared["emissions_kg"],
         colors=[HIGHLIGHT_COLOR if current else NEUTRAL_COLOR for *_, current in rows],
         hover=[
-            f"{name}: {_kg(kg)} at {format_intensity(g)} ({_saving_label(saving) or 'n/a'})"
+            f"{short_label(name)}: {_kg(kg)} at {format_intensity(g)} "
+            f"({_saving_label(saving) or 'n/a'})"
             for name, kg, g, saving, _ in rows
         ],
         x_title="for the same energy",
@@ -847,7 +860,7 @@ def cloud_figure(compared: pd.DataFrame, base: Baseline) -> go.Figure:
         )
     )
     labels = [
-        f"{PROVIDER_NAMES.get(p, p)} {region}{' (yours)' if current else ''}"
+        f"{PROVIDER_NAMES.get(p, p)} {short_label(region)}{' (yours)' if current else ''}"
         for p, region, *_, current in rows
     ]
     return _emission_bars(
@@ -858,7 +871,7 @@ def cloud_figure(compared: pd.DataFrame, base: Baseline) -> go.Figure:
             for p, *_, current in rows
         ],
         hover=[
-            f"{label} - {location}: {_kg(kg)} at {format_intensity(g)} x PUE {pue:.2f}"
+            f"{label} - {short_label(location)}: {_kg(kg)} at {format_intensity(g)} x PUE {pue:.2f}"
             f" ({_saving_label(saving) or 'n/a'})"
             for label, (_, _, location, kg, g, pue, saving, _) in zip(labels, rows, strict=True)
         ],

@@ -25,6 +25,8 @@ from tracker import schema
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 NUMERIC_KINDS = ("float", "int")
 ALL_PROJECTS_SLUG = "all-projects"
+# One name of a file name: a file system takes 255 bytes at most, and a name a person reads.
+SLUG_MAX_CHARS = 60
 
 
 def neutralise_formula(text: str) -> str:
@@ -166,7 +168,7 @@ def slugify(text: str) -> str:
     plotly tool bar via ``components.graph``), so the same text always gives the same name.
     """
     slug = re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.")
-    return slug or "untitled"
+    return slug[:SLUG_MAX_CHARS].rstrip("-.") or "untitled"
 
 
 def file_stem(project: str | None, parts: Iterable[str] = ()) -> str:

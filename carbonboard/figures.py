@@ -1,7 +1,9 @@
 """One pure function per chart: aggregated DataFrame in, plotly Figure out.
 
 Axis values are in the contract's units rescaled to a readable unit for the data shown (so a
-project of grams is not drawn as 0.000 kg); hover texts use carbonboard.formatting.
+project of grams is not drawn as 0.000 kg); hover texts use carbonboard.formatting. Every name
+from a CSV goes through ``plot_text``/``plot_labels``: cut, and drawn as plain text (plotly.js
+would render markup in it).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from carbonboard.formatting import (
     format_duration_s,
     format_energy_kwh,
     format_mass_kg,
+    plot_labels,
+    plot_text,
 )
 from carbonboard.theme import COMPONENT_COLORS, themed_figure
 
@@ -56,7 +60,7 @@ def emissions_over_time_figure(series: pd.DataFrame, *, cumulative: bool) -> go.
     factor, unit = axis_unit(series[column], MASS_UNITS_KG)
     per = series["bucket"].iat[0]
     hover = [
-        f"{label}<br>{format_mass_kg(kg)}<br>{format_energy_kwh(kwh)}"
+        f"{plot_text(label)}<br>{format_mass_kg(kg)}<br>{format_energy_kwh(kwh)}"
         + (f"<br>{runs} runs" if runs > 1 else "")
         for label, kg, kwh, runs in zip(
             series["label"], series[column], series["energy_kwh"], series["runs"], strict=True
@@ -113,7 +117,7 @@ def _group_bars(
     bars = {
         "type": "bar",
         "x": (shown["emissions_kg"] / factor).to_numpy(dtype=float),
-        "y": [str(value) for value in shown[label]],
+        "y": plot_labels(shown[label]),
         "orientation": "h",
         "hovertext": [hover(row) for row in shown.itertuples(index=False)],
         "hoverinfo": "text",
@@ -137,7 +141,7 @@ def experiments_figure(per_experiment: pd.DataFrame, top: int = 15) -> go.Figure
         "Emissions per experiment",
         240,
         lambda e: (
-            f"{e.experiment}<br>{format_mass_kg(e.emissions_kg)} · "
+            f"{plot_text(e.experiment)}<br>{format_mass_kg(e.emissions_kg)} · "
             f"{format_energy_kwh(e.energy_kwh)}<br>{e.runs} runs · "
             f"{format_duration_s(e.duration_s)}"
         ),
@@ -145,7 +149,8 @@ def experiments_figure(per_experiment: pd.DataFrame, top: int = 15) -> go.Figure
 
 
 def comparison_figure(runs: pd.DataFrame, labels: list[str]) -> go.Figure:
-    """Runs side by side: energy split per component (stacked) for each run."""
+    """Runs side by side: energy split per component (stacked) for each run, named by
+    ``labels``."""
     if runs.empty:
         return placeholder_figure("Pick two or more runs to compare")
     columns = [("cpu_energy", "CPU"), ("gpu_energy", "GPU"), ("ram_energy", "RAM")]
@@ -158,7 +163,7 @@ def comparison_figure(runs: pd.DataFrame, labels: list[str]) -> go.Figure:
             {
                 "type": "bar",
                 "name": label,
-                "x": list(labels),
+                "x": plot_labels(labels),
                 "y": (values / factor).to_numpy(dtype=float),
                 "marker": {"color": COMPONENT_COLORS[label]},
                 "hovertext": [f"{label}: {format_energy_kwh(v)}" for v in values],
@@ -182,7 +187,7 @@ def tasks_figure(tasks: pd.DataFrame) -> go.Figure:
     bars = {
         "type": "bar",
         "x": (tasks["emissions"] / factor).to_numpy(dtype=float),
-        "y": [str(name) for name in tasks["task_name"]],
+        "y": plot_labels(tasks["task_name"]),
         "orientation": "h",
         "hovertext": [
             f"{format_mass_kg(kg)} · {format_energy_kwh(kwh)} · {format_duration_s(s)}"
@@ -211,7 +216,7 @@ def projects_figure(per_project: pd.DataFrame) -> go.Figure:
         "Emissions per project",
         200,
         lambda p: (
-            f"{p.project}<br>{format_mass_kg(p.emissions_kg)} · "
+            f"{plot_text(p.project)}<br>{format_mass_kg(p.emissions_kg)} · "
             f"{format_energy_kwh(p.energy_kwh)} · {p.runs} runs"
         ),
     )

@@ -2,11 +2,17 @@
 
 Values are stored in the contract's units (kg CO2eq, kWh, seconds) and shown in the unit that
 keeps them readable, with three significant figures: a real run never shows "0.0 kg".
+
+Names (projects, experiments, tasks, places) come from CSVs and may be of any length and hold any
+character: every place that shows one shows :func:`short_label` of it (charts :func:`plot_text`),
+and keeps the full value where it can be read on demand (an option's value, a tooltip).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from html import escape
 
 # (threshold in the base unit, factor to divide by, unit label), largest first.
 MASS_UNITS_KG = ((1000.0, 1000.0, "t"), (1.0, 1.0, "kg"), (1e-3, 1e-3, "g"), (0.0, 1e-6, "mg"))
@@ -19,6 +25,11 @@ ENERGY_UNITS_KWH = (
 )
 POWER_UNITS_W = ((1e6, 1e6, "MW"), (1e3, 1e3, "kW"), (0.0, 1.0, "W"))
 MISSING = "–"
+# Past this many characters a name is cut: a 10 KB label makes the page's dropdowns unresponsive
+# for a minute, and a 1 MB one makes a report megabytes long.
+LABEL_MAX_CHARS = 120
+LABEL_PART_CHARS = 40  # a name inside a longer label, e.g. a run's "experiment · run id"
+ELLIPSIS = "…"
 
 
 def significant(value: float, digits: int = 3) -> str:
@@ -76,3 +87,50 @@ def format_intensity(g_per_kwh: float | None) -> str:
     if g_per_kwh is None or not math.isfinite(g_per_kwh):
         return MISSING
     return f"{significant(g_per_kwh)} gCO₂e/kWh"
+
+
+def short_label(text: object, max_chars: int = LABEL_MAX_CHARS) -> str:
+    """``text`` as shown: at most ``max_chars`` characters, then "…" when it was longer."""
+    value = "" if text is None else str(text)
+    return value if len(value) <= max_chars else value[:max_chars] + ELLIPSIS
+
+
+def is_cut(text: object) -> bool:
+    """Whether :func:`short_label` shortens ``text`` (so a tooltip should give it whole)."""
+    return text is not None and len(str(text)) > LABEL_MAX_CHARS
+
+
+def distinct_labels(values: Iterable[object]) -> list[str]:
+    """:func:`short_label` of each value, where distinct values keep distinct labels (two long
+    names that start alike would otherwise be drawn as one bar): a clash gets " (2)", " (3)"..."""
+    given: dict[str, str] = {}
+    taken: set[str] = set()
+    labels = []
+    for value in values:
+        text = "" if value is None else str(value)
+        if text not in given:
+            label, count = short_label(text), 1
+            while label in taken:
+                count += 1
+                label = f"{short_label(text)} ({count})"
+            given[text] = label
+            taken.add(label)
+        labels.append(given[text])
+    return labels
+
+
+def plot_escape(text: object) -> str:
+    """``text`` that plotly.js draws as written: it reads a subset of HTML in every text of a
+    figure (``<a href>`` becomes a link, ``<br>`` a line break), and decodes ``&lt;``, ``&gt;``
+    and ``&amp;`` back to the characters."""
+    return escape("" if text is None else str(text), quote=False)
+
+
+def plot_text(text: object) -> str:
+    """A name in a figure: cut like everywhere else, then plain text for plotly.js."""
+    return plot_escape(short_label(text))
+
+
+def plot_labels(values: Iterable[object]) -> list[str]:
+    """Names on a category axis: cut, distinct, plain text for plotly.js."""
+    return [plot_escape(label) for label in distinct_labels(values)]

@@ -3,7 +3,9 @@ comparison, where the runs should have run, the runs table and the methodology.
 
 The file is meant to travel (a USB stick, an email, a meeting-room laptop with no network):
 plotly.js and the world map's geometry are inlined once, figures are interactive, and nothing in
-it refers to another file or to the network. Every value that came from a CSV is HTML-escaped.
+it refers to another file or to the network. Every value that came from a CSV is cut short
+(``formatting.short_label``: a report stays readable, and small, whatever the names) and
+HTML-escaped.
 A print stylesheet makes "Print to PDF" from the browser give a clean document.
 """
 
@@ -212,8 +214,10 @@ def regional_section(runs: pd.DataFrame) -> str:
 def describe_selection(selection: Selection) -> str:
     """The view in words, for the title block: what a reader needs to trust the numbers."""
     parts = [
-        f"project {selection.project}" if selection.project else "all projects",
-        f"experiment {selection.experiment}" if selection.experiment else "all experiments",
+        f"project {fmt.short_label(selection.project)}" if selection.project else "all projects",
+        f"experiment {fmt.short_label(selection.experiment)}"
+        if selection.experiment
+        else "all experiments",
     ]
     if selection.date_from or selection.date_to:
         parts.append(
@@ -239,7 +243,7 @@ def figure_div(figure: go.Figure, div_id: str) -> str:
 def _cell(value: object) -> str:
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return ""
-    return escape(str(value))
+    return escape(fmt.short_label(value))
 
 
 def html_table(frame: pd.DataFrame, numeric: Iterable[str] = ()) -> str:
@@ -373,7 +377,7 @@ def build_report(
     """The report of one view, as the dashboard shows it, in one file. The picked runs
     (``selection.run_ids``) are compared side by side; every other section covers the view."""
     runs = aggregate.filter_runs(history.runs, selection)
-    title = f"Carbon footprint: {selection.project or 'all projects'}"
+    title = f"Carbon footprint: {fmt.short_label(selection.project or 'all projects')}"
     subtitle = f"{describe_selection(selection)}; {len(runs)} runs"
     sections = [
         totals_section(runs),

@@ -13,11 +13,13 @@ from carbonboard.data import aggregate
 from carbonboard.data.store import HistoryStore
 from carbonboard.figures import comparison_figure
 from carbonboard.formatting import (
+    LABEL_PART_CHARS,
     format_count,
     format_duration_s,
     format_energy_kwh,
     format_intensity,
     format_mass_kg,
+    short_label,
 )
 from carbonboard.selection import Selection
 
@@ -57,9 +59,10 @@ def _table(header: list[str], rows: list[list[str]]) -> dbc.Table:
 
 
 def run_labels(runs: pd.DataFrame) -> list[str]:
-    """Short unique labels for runs: experiment and the run id's first characters."""
+    """Short unique labels for runs: experiment (cut short) and the run id's first
+    characters."""
     return [
-        f"{experiment or project} · {run_id[:8]}"
+        f"{short_label(experiment or project, LABEL_PART_CHARS)} · {run_id[:8]}"
         for project, experiment, run_id in zip(
             runs["project_name"].astype("str"),
             runs["experiment_id"].astype("str"),
@@ -73,14 +76,14 @@ def runs_table(runs: pd.DataFrame, labels: list[str]) -> dbc.Table:
     """One column per run (plain text: values come from CSVs)."""
     metrics = [
         ("When (UTC)", [f"{t:%Y-%m-%d %H:%M}" for t in runs["timestamp"]]),
-        ("Project", list(runs["project_name"].astype("str"))),
-        ("Status", list(runs["status"].astype("str"))),
+        ("Project", [short_label(v) for v in runs["project_name"].astype("str")]),
+        ("Status", [short_label(v) for v in runs["status"].astype("str")]),
         ("Emissions", [format_mass_kg(v) for v in runs["emissions"]]),
         ("Energy", [format_energy_kwh(v) for v in runs["energy_consumed"]]),
         ("Duration", [format_duration_s(v) for v in runs["duration"]]),
         ("Intensity", [format_intensity(v) for v in runs["carbon_intensity_g_co2e_kwh"]]),
-        ("Country", list(runs["country_name"].astype("str"))),
-        ("GPU", list(runs["gpu_model"].astype("str"))),
+        ("Country", [short_label(v) for v in runs["country_name"].astype("str")]),
+        ("GPU", [short_label(v) for v in runs["gpu_model"].astype("str")]),
     ]
     return _table(["", *labels], [[name, *values] for name, values in metrics])
 
@@ -92,7 +95,7 @@ def experiments_table(runs: pd.DataFrame) -> html.Div:
         return html.Div("No runs in this selection.", className="text-body-secondary")
     rows = [
         [
-            row.experiment,
+            short_label(row.experiment),
             format_count(row.runs),
             format_mass_kg(row.emissions_kg),
             format_energy_kwh(row.energy_kwh),

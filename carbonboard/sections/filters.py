@@ -7,6 +7,9 @@ the data does not know fall back to the default view with a notice, never an err
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Iterable
+
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Dash, Input, Output, ctx, dcc, html, no_update
@@ -14,11 +17,13 @@ from dash import Dash, Input, Output, ctx, dcc, html, no_update
 from carbonboard import ids
 from carbonboard.data.aggregate import date_range, experiments, projects, validate_selection
 from carbonboard.data.store import HistoryStore
+from carbonboard.formatting import LABEL_PART_CHARS, is_cut, short_label
 from carbonboard.selection import Selection, ViewOptions, from_query, to_query, view_from_query
 
 ALL_PROJECTS = "All projects"
 ALL_EXPERIMENTS = "All experiments"
 COMPARE_OPTIONS_MAX = 100  # the newest runs of the selection offered for comparison
+NOTICE_MAX_CHARS = 300  # a notice about the address quotes what it was given, cut short
 
 
 def layout() -> html.Section:
@@ -49,9 +54,37 @@ def layout() -> html.Section:
     )
 
 
+def option_value(name: str) -> str:
+    """The dropdown value that stands for ``name``: the name itself, or for a name longer than a
+    label its start and a digest. Dash's dropdown indexes every option's value and label for
+    search by all their substrings (a 10 KB value: minutes of a frozen page); the selection, the
+    URL and the tooltip keep the whole name."""
+    if not is_cut(name):
+        return name
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    return f"{short_label(name)}#{digest}"
+
+
+def chosen_name(value: str | None, names: Callable[[], Iterable[str]]) -> str | None:
+    """The name a dropdown value stands for (:func:`option_value`), None for "everything".
+    ``names()`` lists the candidates; it is only called for a long name's value."""
+    if value in (None, "", ids.ALL):
+        return None
+    if not is_cut(value):
+        return value
+    return next((n for n in names() if is_cut(n) and option_value(n) == value), value)
+
+
+def option(label: str, value: str, full_text: str) -> dict:
+    """A dropdown option: ``label`` already cut short, the whole text in its tooltip."""
+    return {"label": label, "value": option_value(value), "title": full_text}
+
+
 def _options(everything: str, values: list[str]) -> list[dict]:
     """Dropdown options: "everything" (ids.ALL, no filter) first, then each value."""
-    return [{"label": everything, "value": ids.ALL}] + [{"label": v, "value": v} for v in values]
+    return [{"label": everything, "value": ids.ALL}] + [
+        option(short_label(v), v, v) for v in values
+    ]
 
 
 def _choice(label: str, component_id: str, everything: str) -> dbc.Col:
@@ -70,10 +103,6 @@ def _choice(label: str, component_id: str, everything: str) -> dbc.Col:
     )
 
 
-def _value(choice: str | None) -> str | None:
-    return None if choice in (None, "", ids.ALL) else choice
-
-
 def _day(value: str | None) -> str | None:
     """DatePickerRange may send ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SS``."""
     return value[:10] if value else None
@@ -87,10 +116,12 @@ def compare_options(
     picked = all_runs[all_runs["run_id"].isin(list(selected))]
     shown = pd.concat([picked, newest]).drop_duplicates("run_id")
     return [
-        {
-            "label": f"{ts:%Y-%m-%d %H:%M} · {project} · {experiment or '–'} · {run_id[:8]}",
-            "value": run_id,
-        }
+        option(
+            f"{ts:%Y-%m-%d %H:%M} · {short_label(project, LABEL_PART_CHARS)} · "
+            f"{short_label(experiment, LABEL_PART_CHARS) or '–'} · {run_id[:8]}",
+            run_id,
+            f"{ts:%Y-%m-%d %H:%M} · {project} · {experiment or '–'} · {run_id}",
+        )
         for ts, project, experiment, run_id in zip(
             shown["timestamp"],
             shown["project_name"].astype("str"),
@@ -157,11 +188,14 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
             view, view_notices = view_from_query(search)
         else:
             wanted = Selection(
-                project=_value(project),
-                experiment=_value(experiment),
+                project=chosen_name(project, lambda: projects(runs)),
+                experiment=chosen_name(experiment, lambda: experiments(runs)),
                 date_from=_day(start),
                 date_to=_day(end),
-                run_ids=tuple(run_ids or ()),
+                run_ids=tuple(
+                    chosen_name(run_id, lambda: runs["run_id"].astype("str"))
+                    for run_id in run_ids or ()
+                ),
             )
             if ctx.triggered_id == ids.PROJECT_SELECT:  # a new project starts on all experiments
                 wanted = Selection(
@@ -196,17 +230,19 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         return (
             selection.to_dict(),
             new_query,
-            [html.Div(n) for n in notices] if from_url else no_update,
+            [html.Div(short_label(n, NOTICE_MAX_CHARS)) for n in notices]
+            if from_url
+            else no_update,
             bool(notices) if from_url else no_update,
             _options(ALL_PROJECTS, projects(runs)) if reload else no_update,
-            unless(project, selection.project or ids.ALL),
+            unless(project, option_value(selection.project or ids.ALL)),
             _options(ALL_EXPERIMENTS, experiments(in_project)) if new_project else no_update,
-            unless(experiment, selection.experiment or ids.ALL),
+            unless(experiment, option_value(selection.experiment or ids.ALL)),
             unless(start, selection.date_from),
             unless(end, selection.date_to),
             f"{span[0]:%Y-%m-%d}" if span else no_update,
             f"{span[1]:%Y-%m-%d}" if span else no_update,
             compare_options(store.selected_runs(selection), runs, selection.run_ids),
-            unless(run_ids, list(selection.run_ids)),
+            unless(run_ids, [option_value(run_id) for run_id in selection.run_ids]),
             *view_outputs,
         )

@@ -22,6 +22,7 @@ from carbonboard.formatting import (
     format_energy_kwh,
     format_intensity,
     format_mass_kg,
+    short_label,
 )
 from carbonboard.selection import Selection
 from carbonboard.theme import STATUS_BADGE
@@ -102,8 +103,8 @@ def location_table(runs: pd.DataFrame) -> html.Div | dbc.Table:
     )
     rows = []
     for row in places.head(LOCATIONS_SHOWN).itertuples(index=False):
-        where = ", ".join(part for part in (row.country, row.region, row.cloud) if part)
-        source = row.intensity_source or "not recorded"
+        where = ", ".join(short_label(p) for p in (row.country, row.region, row.cloud) if p)
+        source = short_label(row.intensity_source or "not recorded")
         source += f" ({row.intensity_year})" if row.intensity_year else ""
         rows.append(
             html.Tr(
@@ -136,12 +137,18 @@ def last_run_summary(runs: pd.DataFrame) -> html.Div:
             html.Div(
                 [
                     html.Span(f"{run['timestamp']:%Y-%m-%d %H:%M} UTC", className="me-2"),
-                    dbc.Badge(status, color=STATUS_BADGE.get(status, "secondary")),
+                    dbc.Badge(short_label(status), color=STATUS_BADGE.get(status, "secondary")),
                 ],
                 className="mb-2",
             ),
-            html.Div(f"{run['project_name']} · {run['experiment_id'] or 'no experiment'}"),
-            html.Div(str(run["run_id"]), className="small font-monospace text-body-secondary"),
+            html.Div(
+                f"{short_label(run['project_name'])} · "
+                f"{short_label(run['experiment_id']) or 'no experiment'}",
+                title=f"{run['project_name']} · {run['experiment_id'] or 'no experiment'}",
+            ),
+            html.Div(
+                short_label(run["run_id"]), className="small font-monospace text-body-secondary"
+            ),
             html.Div(
                 f"{format_mass_kg(run['emissions'])} · {format_energy_kwh(run['energy_consumed'])}"
                 f" · {format_duration_s(run['duration'])}",
@@ -156,6 +163,7 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
 
     @app.callback(
         Output(ids.PROJECT_TITLE, "children"),
+        Output(ids.PROJECT_TITLE, "title"),
         Output(ids.PROJECT_EMISSIONS, "children"),
         Output(ids.PROJECT_ENERGY, "children"),
         Output(ids.PROJECT_RUNS, "children"),
@@ -171,11 +179,10 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         selection = Selection.from_dict(selection_data)
         runs = store.selected_runs(selection)
         total = aggregate.totals(runs)
-        title = selection.project or "All projects"
-        if selection.experiment:
-            title += f" · {selection.experiment}"
+        parts = [selection.project or "All projects", selection.experiment]
         return (
-            title,
+            " · ".join(short_label(part) for part in parts if part),
+            " · ".join(part for part in parts if part),
             format_mass_kg(total.emissions_kg),
             format_energy_kwh(total.energy_kwh),
             format_count(total.runs),

@@ -19,6 +19,8 @@ from carbonboard.formatting import (
     format_intensity,
     format_mass_kg,
     format_power_w,
+    is_cut,
+    short_label,
 )
 from carbonboard.selection import Selection
 from carbonboard.theme import STATUS_BADGE
@@ -103,8 +105,12 @@ def layout() -> html.Section:
     )
 
 
+TEXT_COLUMNS = [c["id"] for c in COLUMNS if c["type"] == "text" and c["id"] != "timestamp"]
+
+
 def table_records(page: pd.DataFrame) -> list[dict]:
-    """A page of runs as DataTable rows: text and numbers only, NaN as empty cells."""
+    """A page of runs as DataTable rows: text and numbers only, NaN as empty cells, the shown
+    columns' text cut short (the row's ``id`` is the whole run id)."""
     out = page.copy()
     out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%d %H:%M")
     for column in out.columns:
@@ -114,12 +120,28 @@ def table_records(page: pd.DataFrame) -> list[dict]:
     records = out.to_dict("records")
     for record in records:
         record["id"] = record["run_id"]
+        for column in TEXT_COLUMNS:
+            if is_cut(record.get(column)):
+                record[column] = short_label(record[column])
     return records
+
+
+def table_tooltips(page: pd.DataFrame) -> list[dict]:
+    """The whole text of each cell :func:`table_records` cut, as the cell's tooltip."""
+    return [
+        {
+            column: {"value": str(row[column]), "type": "text"}
+            for column in TEXT_COLUMNS
+            if column in row and is_cut(row[column])
+        }
+        for _, row in page.iterrows()
+    ]
 
 
 def _fact(label: str, value: object) -> html.Tr:
     text = str(value) if pd.notna(value) and value != "" else "not recorded"
-    return html.Tr([html.Th(label, className="fw-normal text-body-secondary"), html.Td(text)])
+    cell = html.Td(short_label(text), title=text) if is_cut(text) else html.Td(text)
+    return html.Tr([html.Th(label, className="fw-normal text-body-secondary"), cell])
 
 
 def run_detail(run: pd.Series, tasks: pd.DataFrame) -> list:
@@ -180,7 +202,7 @@ def run_detail(run: pd.Series, tasks: pd.DataFrame) -> list:
         size="sm",
         className="mb-0",
     )
-    stem = f"{run['project_name']}_run-{str(run['run_id'])[:8]}"  # names the chart images
+    stem = f"{short_label(run['project_name'])}_run-{str(run['run_id'])[:8]}"  # chart images
     figures = [
         dbc.Col(
             graph(ids.RUN_DETAIL_SPLIT, energy_split_figure(split), filename=f"{stem}_energy"),
@@ -197,8 +219,8 @@ def run_detail(run: pd.Series, tasks: pd.DataFrame) -> list:
     return [
         html.Div(
             [
-                html.Span(str(run["run_id"]), className="font-monospace me-2"),
-                dbc.Badge(status, color=STATUS_BADGE.get(status, "secondary")),
+                html.Span(short_label(run["run_id"]), className="font-monospace me-2"),
+                dbc.Badge(short_label(status), color=STATUS_BADGE.get(status, "secondary")),
                 html.Span(
                     f" {format_count(len(tasks))} tasks" if len(tasks) else "",
                     className="small text-body-secondary ms-2",
@@ -215,6 +237,7 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
 
     @app.callback(
         Output(ids.RUNS_TABLE, "data"),
+        Output(ids.RUNS_TABLE, "tooltip_data"),
         Output(ids.RUNS_TABLE, "page_count"),
         Output(ids.RUNS_COUNT, "children"),
         Input(ids.RUNS_TAB_SELECTION, "data"),
@@ -234,7 +257,7 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
             filter_query=filter_query,
         )
         count = f"{format_count(matching)} of {format_count(len(runs))} runs"
-        return table_records(page), pages, count
+        return table_records(page), table_tooltips(page), pages, count
 
     @app.callback(
         Output(ids.RUN_DETAIL, "children"),

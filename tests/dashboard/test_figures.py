@@ -8,10 +8,15 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
+from carbonboard import comparisons as cmp
 from carbonboard import equivalents, figures
 from carbonboard.data import aggregate
 from carbonboard.data.store import HistoryStore
+from carbonboard.sections.comparison import run_labels
 from carbonboard.theme import PLOTLY_TEMPLATE
+from tracker.schema import TASK_FIELDNAMES
+
+from .conftest import run_row, write_csv
 
 
 @pytest.fixture
@@ -126,3 +131,111 @@ def test_timeline_dates_reach_plotly_as_utc_wall_clock_times(runs) -> None:
     first = series["timestamp"].iat[0].tz_convert("UTC")
     assert sent[0].startswith(first.strftime("%Y-%m-%dT%H:%M:%S"))
     assert "+" not in sent[0] and "Z" not in sent[0]
+
+
+# A name that plotly.js would draw as a link, long enough to freeze a page were it drawn whole.
+LINK = '<a href="https://attacker.example/">click</a> & <b>bold</b>'
+HOSTILE = LINK + " " + "x" * (10 * 1024)
+
+
+@pytest.fixture(scope="module")
+def hostile_figures(tmp_path_factory) -> dict[str, tuple[go.Figure, bool]]:
+    """Every figure builder, fed names that hold markup and run to 10 KB; the flag says whether
+    the figure shows a name from the data."""
+    tmp_path = tmp_path_factory.mktemp("hostile")
+    rows = [
+        run_row(project=HOSTILE, experiment=HOSTILE + str(i), run_id=f"r{i}", country=c)
+        for i, c in enumerate([("France", "FRA"), ("United States", "USA")] * 3)
+    ]
+    rows.append(run_row(project=HOSTILE + "-2", experiment=HOSTILE, run_id="r9"))
+    rows[1].update(region="california", cloud_provider="gcp", cloud_region="us-central1")
+    emissions = write_csv(tmp_path / "emissions.csv", rows)
+    tasks = [{**rows[0], "task_name": HOSTILE + t} for t in ("a", "b")]
+    tasks_path = write_csv(tmp_path / "tasks.csv", tasks, fieldnames=TASK_FIELDNAMES)
+    history = HistoryStore([emissions, tasks_path], disk_cache=False).current()
+    runs = history.runs
+    base = cmp.baseline(runs)
+    countries = cmp.country_table()
+    countries = countries.assign(name=HOSTILE + countries["iso3"])
+    states = cmp.subnational_table().assign(name=HOSTILE)
+    cloud = cmp.cloud_table().assign(region=lambda t: HOSTILE + t["region"])
+    ranking = cmp.country_ranking(base, countries)
+    picked = runs.iloc[:2]
+    built = {
+        "timeline-runs": (
+            figures.emissions_over_time_figure(aggregate.emissions_series(runs), cumulative=False),
+            True,
+        ),
+        "timeline-cumulative": (
+            figures.emissions_over_time_figure(aggregate.emissions_series(runs), cumulative=True),
+            True,
+        ),
+        "split": (figures.energy_split_figure(aggregate.energy_split(runs)), False),
+        "experiments": (figures.experiments_figure(aggregate.per_experiment(runs)), True),
+        "projects": (figures.projects_figure(aggregate.per_project(runs)), True),
+        "comparison": (figures.comparison_figure(picked, run_labels(picked)), True),
+        "tasks": (figures.tasks_figure(history.tasks), True),
+        "ranking": (cmp.ranking_figure(ranking), True),
+        "mix": (cmp.energy_mix_figure(countries, ["FRA", "POL"]), True),
+        "subnational": (
+            cmp.subnational_figure(cmp.subnational_comparison(base, states, "USA"), base),
+            True,
+        ),
+        "cloud": (cmp.cloud_figure(cmp.cloud_comparison(base, cloud), base), True),
+    }
+    for mode in cmp.MAP_MODES:
+        built[f"map-{mode}"] = (cmp.world_map_figure(base, countries, mode), True)
+    return built
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):  # "bdata": a numeric array, base64-encoded
+        return [s for k, v in value.items() if k != "bdata" for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+HOSTILE_FIGURES = (
+    "timeline-runs",
+    "timeline-cumulative",
+    "split",
+    "experiments",
+    "projects",
+    "comparison",
+    "tasks",
+    "ranking",
+    "mix",
+    "subnational",
+    "cloud",
+    "map-intensity",
+    "map-emissions",
+    "map-low_carbon",
+)
+
+
+@pytest.mark.parametrize("name", HOSTILE_FIGURES)
+def test_names_are_plain_text_and_cut_in_every_figure(hostile_figures, name) -> None:
+    """A name with markup is drawn as written (plotly.js would make ``<a href>`` a link), and
+    a 10 KB name is cut: no text in the figure carries it whole."""
+    built = hostile_figures
+    assert sorted(built) == sorted(HOSTILE_FIGURES)
+    figure, shows_a_name = built[name]
+    spec = json.loads(figure.to_json())
+    spec["layout"].pop("template")
+    texts = _strings(spec)
+    assert not [t for t in texts if "<a" in t or "<b>bold" in t], name
+    assert max(len(t) for t in texts) < 1000, name
+    escaped = '&lt;a href="https://attacker.example/"&gt;'
+    assert any(escaped in t for t in texts) is shows_a_name, name
+    go.Figure(figure.to_plotly_json())  # still valid for plotly
+
+
+def test_long_names_that_start_alike_stay_separate_bars(hostile_figures) -> None:
+    """Seven experiments whose names share their first 10 KB: seven bars, seven labels."""
+    figure, _ = hostile_figures["experiments"]
+    labels = list(figure.data[0].y)
+    assert len(labels) == len(set(labels)) == 7
+    assert all(len(label) < 250 for label in labels)

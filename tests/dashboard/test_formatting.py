@@ -7,12 +7,20 @@ import math
 import pytest
 
 from carbonboard.formatting import (
+    ELLIPSIS,
+    LABEL_MAX_CHARS,
+    distinct_labels,
     format_count,
     format_duration_s,
     format_energy_kwh,
     format_intensity,
     format_mass_kg,
     format_power_w,
+    is_cut,
+    plot_escape,
+    plot_labels,
+    plot_text,
+    short_label,
     significant,
 )
 
@@ -69,3 +77,33 @@ def test_other_formats() -> None:
     assert format_intensity(56.04) == "56 gCO₂e/kWh"
     assert significant(123456.0) == "123,456"
     assert significant(-0.00123) == "-0.00123"
+
+
+def test_short_label_cuts_long_names_and_keeps_short_ones_whole() -> None:
+    exact = "x" * LABEL_MAX_CHARS
+    assert short_label(exact) == exact and not is_cut(exact)
+    long = "é" * (10 * 1024)  # characters, not bytes, are counted
+    assert short_label(long) == "é" * LABEL_MAX_CHARS + ELLIPSIS and is_cut(long)
+    assert len(short_label("a" * 1_000_000)) == LABEL_MAX_CHARS + 1
+    assert short_label("nlp-bert · bert-base", 8) == "nlp-bert…"
+    assert short_label(None) == "" and not is_cut(None)
+    assert short_label(42) == "42"
+
+
+def test_distinct_names_keep_distinct_labels() -> None:
+    """Two long names that share their first characters stay two bars, not one."""
+    first, second = "p" * 200 + "-one", "p" * 200 + "-two"
+    labels = distinct_labels([first, "short", second, first])
+    assert labels == [short_label(first), "short", short_label(first) + " (2)", labels[0]]
+    assert distinct_labels(["a", "a"]) == ["a", "a"]  # one name is one category, as before
+
+
+def test_plot_text_is_plain_text_for_plotly() -> None:
+    """plotly.js reads tags in every text; escaped, they are drawn as written."""
+    hostile = '<a href="https://attacker.example/">x</a> & <br>'
+    assert (
+        plot_escape(hostile)
+        == '&lt;a href="https://attacker.example/"&gt;x&lt;/a&gt; &amp; &lt;br&gt;'
+    )
+    assert "<" not in plot_text(hostile * 100) and plot_text(hostile * 100).endswith(ELLIPSIS)
+    assert plot_labels([hostile, "ok"]) == [plot_escape(hostile), "ok"]

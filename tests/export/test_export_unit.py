@@ -207,3 +207,11 @@ def test_chart_image_names_follow_the_download_names_rule(given, expected):
     options = graph("chart", filename=given).config["toImageButtonOptions"]
     assert options["filename"] == expected == export.slugify(given)
     assert export.export_filename(None, [given], "png") == f"all-projects_{expected}.png"
+
+
+def test_a_long_name_gives_a_file_name_every_file_system_takes():
+    """A 10 KB project name: the download's name stays short (255 bytes is the usual limit)."""
+    name = export.export_filename("p" * 10_240, ["e" * 10_240, "runs"], "csv")
+    assert len(name.encode()) < 255
+    assert name == f"{'p' * export.SLUG_MAX_CHARS}_{'e' * export.SLUG_MAX_CHARS}_runs.csv"
+    assert export.slugify("a-" * 100) == ("a-" * 30).rstrip("-")

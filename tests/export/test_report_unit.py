@@ -211,3 +211,40 @@ def test_picked_runs_are_compared_side_by_side(tmp_path):
     assert "<h2>Compared runs</h2>" not in report.build_report(history, Selection(), STAMP)
     unknown = Selection(run_ids=("no-such-run",))
     assert 'id="comparison"' not in report.build_report(history, unknown, STAMP)
+
+
+LINK = '<a href="https://attacker.example/">click</a>'
+
+
+def test_a_1_mb_name_gives_a_report_of_normal_size(tmp_path) -> None:
+    """Names are cut in every chart, table and title: a 1 MB project and experiment name add a
+    few kilobytes, not megabytes (the whole name once made a 4.6 MB report)."""
+    huge = LINK + "n" * 1_000_000
+    sizes = {}
+    for label, name in (("short", "nlp-bert"), ("huge", huge)):
+        folder = tmp_path / label
+        folder.mkdir()
+        history = load_history(folder, {"project_name": [name] * 3, "experiment_id": [name] * 3})
+        html = report.build_report(
+            history, Selection(project=name, run_ids=("run-0", "run-1")), STAMP
+        )
+        sizes[label] = len(html.encode())
+    assert sizes["huge"] - sizes["short"] < 60_000, sizes
+    assert "n" * 200 not in html
+
+
+def test_markup_in_names_is_text_in_every_report_chart(tmp_path) -> None:
+    """plotly.js would draw ``<a href>`` in a name as a link; the report's figures hold it
+    escaped, and the page's markup holds it escaped too."""
+    history = load_history(
+        tmp_path,
+        {"project_name": [LINK, LINK, "other"], "experiment_id": [LINK, "e", LINK]},
+    )
+    html = report.build_report(history, Selection(run_ids=("run-0", "run-2")), STAMP)
+    assert LINK not in html
+    assert "attacker.example" in html  # the name is shown, as text
+    figures_json = re.findall(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", html, re.S)
+    assert figures_json, "the report draws its charts with Plotly.newPlot"
+    texts = [json.dumps(json.loads(data), ensure_ascii=False) for data in figures_json]
+    assert any('&lt;a href=\\"https://attacker.example/\\"&gt;click' in t for t in texts)
+    assert not [t for t in texts if "<a " in t]
