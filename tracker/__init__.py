@@ -35,3 +35,18 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'tracker' has no attribute {name!r}")
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext tracker`` in IPython or Jupyter: registers ``%%carbon``, ``%carbon_start``
+    and ``%carbon_stop`` (see :mod:`tracker.jupyter`; IPython is imported only then)."""
+    from tracker.jupyter import load_ipython_extension as load
+
+    load(shell)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    """``%unload_ext tracker``: a notebook session still measured is stopped and written."""
+    from tracker.jupyter import unload_ipython_extension as unload
+
+    unload(shell)

@@ -9,12 +9,14 @@ tracker's own columns of :mod:`tracker.schema` and, for a task, ``task_name``.
 
 from __future__ import annotations
 
+import html
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from tracker import schema
+from tracker.units import co2_text, duration_text, energy_text
 
 
 @dataclass
@@ -70,6 +72,12 @@ class EmissionsData:
     ram_energy_method: str = ""
     status: str = ""
     schema_version: int = schema.SCHEMA_VERSION
+    hostname: str = ""
+    job_id: str = ""
+    rank: int | None = None
+    local_rank: int | None = None
+    world_size: int | None = None
+    measurement_scope: str = ""
     task_name: str | None = None
 
     @property
@@ -86,6 +94,34 @@ class EmissionsData:
         """The data of a row built by :func:`tracker.row.build_row`."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in row.items() if k in names}, task_name=task_name)
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks. Every text value is escaped: project, task and model
+        names come from settings and files, so they are never trusted as HTML."""
+        intensity = self.carbon_intensity_g_co2e_kwh
+        methods = f"cpu {self.cpu_energy_method}, gpu {self.gpu_energy_method}, "
+        methods += f"ram {self.ram_energy_method}"
+        rows = [
+            ("project", self.project_name),
+            ("experiment", self.experiment_id or ""),
+            ("task", self.task_name or ""),
+            ("run", self.run_id),
+            ("status", self.status),
+            ("duration", duration_text(self.duration)),
+            ("energy", energy_text(self.energy_consumed)),
+            ("emissions", co2_text(self.emissions)),
+            ("grid intensity", "" if intensity is None else f"{intensity:.4g} gCO2e/kWh"),
+            ("intensity source", self.carbon_intensity_source),
+            ("energy methods", methods),
+            ("where", ", ".join(x for x in (self.country_name, self.region) if x)),
+        ]
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
+            f"<td style='text-align:left'>{html.escape(str(value))}</td></tr>"
+            for name, value in rows
+            if value
+        )
+        return f"<table class='carbonboard-emissions'>{cells}</table>"
 
     def row(self) -> dict[str, object]:
         """The row again, column -> value, without ``task_name`` (outputs write that apart)."""
