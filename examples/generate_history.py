@@ -307,6 +307,13 @@ def make_run(experiment: Experiment, experiment_id: str, rng: random.Random) -> 
         "ram_energy_method": "ram-model",
         "status": status,
         "schema_version": schema.SCHEMA_VERSION,
+        # Single-process runs: no cluster job, the tracker measured the whole machine.
+        "hostname": "",
+        "job_id": "",
+        "rank": "",
+        "local_rank": "",
+        "world_size": "",
+        "measurement_scope": "node",
     }
     return {name: str(values[name]) for name in schema.FIELDNAMES}
 

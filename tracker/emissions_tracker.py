@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 from tracker import __version__, config
 from tracker.emissions_data import EmissionsData
 from tracker.intensity.provider import IntensityProvider
+from tracker.jobs import SCOPE_NONE, JobContext, job_context, measurement_scope
+from tracker.node_lock import NodeLock, node_lock_file
 from tracker.output.base import OutputMethod
 from tracker.output.csv_output import CsvOutput
 from tracker.output.handlers import Outputs, as_output
@@ -234,6 +236,7 @@ class EmissionsTracker:
         self._state = "new"  # new -> running -> stopped, or new -> refused
         self._state_lock = threading.Lock()  # orders progress writes against the final row
         self._run_lock: RunLock | None = None
+        self._node_lock: NodeLock | None = None
         self._run: RunInfo | None = None
         self._sampler: Sampler | None = None
         self._measures = 0  # since the last live update
@@ -282,6 +285,8 @@ class EmissionsTracker:
             s = self.settings
             if not s.allow_multiple_runs and not self._take_run_lock():
                 return
+            job = job_context(self._environ)
+            scope = measurement_scope(job, s.tracking_mode, lambda: self._win_node(job))
             started_at = time.monotonic()
             sources = self._power_sources
             if sources is None:
@@ -299,6 +304,15 @@ class EmissionsTracker:
                     rapl_prefer_psys=s.rapl_prefer_psys,
                 )
             self._provider.start()
+            self._run = self._run_info(sources, job, scope)
+            if scope == SCOPE_NONE:
+                log.info(
+                    "job %s: another tracker measures node %s; this run records no energy",
+                    job.job_id or "(no id)",
+                    job.hostname,
+                )
+                _close(sources)  # they describe the hardware in the row; nothing is read
+                sources = []
             self._sampler = Sampler(
                 sources,
                 intensity=self._provider.current,
@@ -307,7 +321,6 @@ class EmissionsTracker:
                 on_interval=self._on_interval,
                 started_at=started_at,
             )
-            self._run = self._run_info(sources)
             self.outputs.started(self._run)
             self._state = "running"
             self._sampler.start()
@@ -382,6 +395,31 @@ class EmissionsTracker:
         )
         return False
 
+    def _win_node(self, job: JobContext) -> bool:
+        """The node election (:mod:`tracker.node_lock`): whether this tracker is the first of
+        ``job`` on its node, its lock held until the run ends. The lock sits beside the output,
+        else in the temp folder; where neither can hold one, this tracker measures the node and
+        says so (the board still de-duplicates the job's rows by node and time)."""
+        folders = (self.settings.output_path.parent, lock_file(self._environ).parent)
+        for folder in folders:
+            lock = NodeLock(node_lock_file(folder, job.job_id, job.hostname))
+            try:
+                won = lock.acquire()
+            except OSError as error:
+                log.debug("no node election lock in %s: %s", folder, error)
+                continue
+            if won:
+                self._node_lock = lock
+            return won
+        log.warning(
+            "job %s: no node election lock could be created in %s; this tracker measures node %s "
+            "whatever the job's other trackers do",
+            job.job_id,
+            " or ".join(map(str, folders)),
+            job.hostname,
+        )
+        return True
+
     def _finish(self, status: str) -> float | None:
         """Stop with ``status`` ("finished", "interrupted", "crashed"): the run's emissions."""
         with self._work("stop"):
@@ -404,6 +442,8 @@ class EmissionsTracker:
             finally:
                 if self._run_lock is not None:
                     self._run_lock.release()
+                if self._node_lock is not None:
+                    self._node_lock.release()
         return self.final_emissions
 
     def _end_task(self, status: str, totals: Totals | None = None) -> EmissionsData:
@@ -442,8 +482,9 @@ class EmissionsTracker:
         )
         return EmissionsData.from_row(row, task_name=task_name)
 
-    def _run_info(self, sources: Sequence[PowerSource]) -> RunInfo:
-        """What every row of this run shares, read once from the settings and the sources."""
+    def _run_info(self, sources: Sequence[PowerSource], job: JobContext, scope: str) -> RunInfo:
+        """What every row of this run shares, read once from the settings, the sources and the
+        job; a run that measures nothing (``scope`` "none") records no energy method."""
         s = self.settings
         cpu = combined_info(sources, "cpu")
         gpu = combined_info(sources, "gpu")
@@ -463,7 +504,12 @@ class EmissionsTracker:
             gpu_count=gpu.count,
             gpu_model=gpu.model,
             ram_total_gb=_ram_total_gb(sources),
-            energy_methods={c: _methods(sources, c) for c in ("cpu", "gpu", "ram")},
+            energy_methods={
+                c: "none" if scope == SCOPE_NONE else _methods(sources, c)
+                for c in ("cpu", "gpu", "ram")
+            },
+            job=job,
+            measurement_scope=scope,
         )
 
     # -- errors and signals ------------------------------------------------------------------
@@ -582,6 +628,15 @@ def _ram_total_gb(sources: Sequence[PowerSource]) -> float:
     import psutil
 
     return psutil.virtual_memory().total / BYTES_PER_GB
+
+
+def _close(sources: Sequence[PowerSource]) -> None:
+    """Close sources that will not be read (best effort, as the sampler closes its own)."""
+    for source in sources:
+        try:
+            source.close()
+        except Exception as error:
+            log.debug("closing %s source %s: %s", source.component, source.method, error)
 
 
 def _methods(sources: Sequence[PowerSource], component: str) -> str:

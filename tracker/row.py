@@ -9,10 +9,11 @@ here, so the arithmetic is tested with plain values.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tracker import schema
 from tracker.intensity import Intensity
+from tracker.jobs import SCOPE_NODE, JobContext
 from tracker.location import Location
 from tracker.power.base import JOULES_PER_KWH
 from tracker.sampler import Totals, intensity_basis, intensity_source
@@ -23,7 +24,8 @@ COMPONENTS = ("cpu", "gpu", "ram")
 @dataclass(frozen=True)
 class RunInfo:
     """What a run's rows share. ``energy_methods`` maps a component to its
-    ``<component>_energy_method`` cell ("rapl", "tdp-model", "none"...)."""
+    ``<component>_energy_method`` cell ("rapl", "tdp-model", "none"...); ``job`` is the cluster
+    job, node and rank; ``measurement_scope`` what the energy covers (:mod:`tracker.jobs`)."""
 
     run_id: str
     project_name: str
@@ -41,6 +43,8 @@ class RunInfo:
     gpu_model: str
     ram_total_gb: float
     energy_methods: dict[str, str]
+    job: JobContext = field(default_factory=JobContext)
+    measurement_scope: str = SCOPE_NODE
 
 
 def build_row(
@@ -108,6 +112,12 @@ def build_row(
         "carbon_intensity_basis": intensity_basis(intensities),
         "status": status,
         "schema_version": schema.SCHEMA_VERSION,
+        "hostname": run.job.hostname,
+        "job_id": run.job.job_id,
+        "rank": run.job.rank,
+        "local_rank": run.job.local_rank,
+        "world_size": run.job.world_size,
+        "measurement_scope": run.measurement_scope,
     }
     for component, kwh in device_kwh.items():
         row[f"{component}_energy"] = energy_kwh[component]

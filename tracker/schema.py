@@ -90,6 +90,24 @@ OWN_COLUMNS: tuple[Column, ...] = (
     Column("ram_energy_method", "str", "", "ram-model | forced | none"),
     Column("status", "str", "", "finished | running | interrupted | crashed"),
     Column("schema_version", "int"),
+    Column("hostname", "str", "", "the node: SLURM's node name, else the host name"),
+    Column(
+        "job_id",
+        "str",
+        "",
+        "the cluster job: SLURM job id (array task as <job>_<task>), torchrun run id, or "
+        "mpirun's PMIx namespace; empty outside a job",
+    ),
+    Column("rank", "int", "", "this process's rank in the job (torchrun, MPI or SLURM)"),
+    Column("local_rank", "int", "", "its rank on this node"),
+    Column("world_size", "int", "", "the job's number of ranks"),
+    Column(
+        "measurement_scope",
+        "str",
+        "",
+        "what the energy figures cover: node (the whole machine) | process (this process's "
+        "share) | none (another rank of the job measures this node)",
+    ),
 )
 
 COLUMNS: tuple[Column, ...] = CODECARBON_COLUMNS + OWN_COLUMNS
