@@ -1,0 +1,152 @@
+"""Connecting, and writing rows of the contract as idempotent upserts.
+
+A row is a mapping of contract columns to values as the tracker builds them (or as JSON gives them
+back from the spool). :func:`db_values` types each value for its column: timestamps parsed (a
+time without a zone is UTC, as the board reads files), whole numbers as integers, empty text as
+NULL. Writing the same row twice changes nothing; an older row never replaces a newer one
+(:data:`tracker.db.ddl.NEWER_RUN`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from tracker import schema
+from tracker.db import ddl
+
+CONNECT_TIMEOUT_S = 2  # libpq's smallest
+STATEMENT_TIMEOUT_MS = 10_000
+URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+class RowError(ValueError):
+    """A row that can never be written (no run_id, no timestamp...): set aside, not retried."""
+
+
+def check_url(url: str) -> str:
+    """``url`` if it is a PostgreSQL URL, else ``ValueError`` (without the URL: it may hold a
+    password)."""
+    if not url.startswith(URL_SCHEMES):
+        raise ValueError("database_url must be a postgresql:// URL")
+    return url
+
+
+def connect(
+    url: str,
+    *,
+    connect_timeout_s: int = CONNECT_TIMEOUT_S,
+    statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
+    application_name: str = "carbonboard",
+) -> Any:
+    """A psycopg connection in UTC with short timeouts (imported here, only when used).
+    Raises ``ImportError`` without psycopg, ``psycopg.OperationalError`` when unreachable."""
+    import psycopg
+
+    return psycopg.connect(
+        check_url(url),
+        connect_timeout=connect_timeout_s,
+        application_name=application_name,
+        options=f"-c TimeZone=UTC -c statement_timeout={statement_timeout_ms}",
+    )
+
+
+def _timestamp(value: object) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def db_value(column: schema.Column, value: object) -> object:
+    """``value`` typed for ``column``'s SQL type; NULL for missing, empty text or NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if column.kind == "str":
+        text = str(value)
+        return text or None
+    if value == "":
+        return None
+    if column.kind == "datetime":
+        return _timestamp(value)
+    if column.kind == "int":
+        number = float(value)  # type: ignore[arg-type]
+        if not number.is_integer():
+            raise RowError(f"{column.name} is not a whole number: {value!r}")
+        return int(number)
+    if column.kind == "float":
+        return float(value)  # type: ignore[arg-type]
+    if column.kind == "bool":
+        return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true")
+    raise RowError(f"{column.name}: unknown kind {column.kind}")
+
+
+def db_values(row: Mapping[str, object], columns: Sequence[schema.Column]) -> list[object]:
+    """The row's values in ``columns`` order, typed; :class:`RowError` when it lacks a key or
+    a timestamp, or holds a value its column cannot take."""
+    try:
+        values = [db_value(c, row.get(c.name)) for c in columns]
+    except (TypeError, ValueError) as error:
+        raise RowError(str(error)) from None
+    named = dict(zip((c.name for c in columns), values, strict=True))
+    for name in ("run_id", "timestamp"):
+        if named.get(name) is None:
+            raise RowError(f"{name} missing")
+    if "task_name" in named and named["task_name"] is None:
+        raise RowError("task_name missing")
+    return values
+
+
+@dataclass(frozen=True)
+class Target:
+    """A table and its key, with the columns a writer fills."""
+
+    table: str
+    key: tuple[str, ...]
+    columns: tuple[schema.Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def runs_target(columns: Sequence[schema.Column] = schema.COLUMNS) -> Target:
+    return Target(ddl.RUNS, ddl.RUN_KEY, tuple(columns))
+
+
+def tasks_target(columns: Sequence[schema.Column] = schema.COLUMNS) -> Target:
+    return Target(ddl.TASKS, ddl.TASK_KEY, (schema.TASK_NAME_COLUMN, *columns))
+
+
+def rank(values: Mapping[str, object]) -> tuple:
+    """A typed row's place in time, as :data:`ddl.NEWER_RUN` orders rows."""
+    moment = values.get("timestamp") or datetime.min.replace(tzinfo=timezone.utc)
+    duration = values.get("duration")
+    return (moment, -1.0 if duration is None else duration, values.get("status") != "running")
+
+
+def newest(rows: Iterable[list[object]], target: Target) -> list[list[object]]:
+    """Each key's newest row (ties: the later one), as the database would keep it."""
+    names = target.names
+    kept: dict[tuple, tuple[tuple, list[object]]] = {}
+    for values in rows:
+        named = dict(zip(names, values, strict=True))
+        key = tuple(named[k] for k in target.key)
+        order = rank(named)
+        if key not in kept or order >= kept[key][0]:
+            kept[key] = (order, values)
+    return [values for _, values in kept.values()]
+
+
+def upsert(cur: Any, target: Target, rows: Iterable[list[object]]) -> int:
+    """Write typed rows (one per key); the number written (inserted or replaced)."""
+    sql = ddl.upsert(target.table, target.names, target.key, ddl.values_source(len(target.names)))
+    written = 0
+    for values in rows:
+        cur.execute(sql, values)
+        written += len(cur.fetchall())
+    return written
