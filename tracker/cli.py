@@ -36,6 +36,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--measure-power-secs", type=float, dest="measure_power_secs")
     run.add_argument("--tracking-mode", choices=TRACKING_MODES, dest="tracking_mode")
     run.add_argument("--pue", type=float)
+    metrics = run.add_argument_group("Prometheus metrics (pip install 'carbonboard[prometheus]')")
+    metrics.add_argument(
+        "--prometheus-port", type=int, dest="prometheus_port", help="serve /metrics on this port"
+    )
+    metrics.add_argument(
+        "--prometheus-host", dest="prometheus_host", help="address to serve on (127.0.0.1)"
+    )
+    metrics.add_argument(
+        "--prometheus-textfile",
+        type=Path,
+        dest="prometheus_textfile_dir",
+        metavar="DIR",
+        help="write the metrics there for node_exporter's textfile collector",
+    )
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the command and its arguments")
     return parser
 
@@ -56,8 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "measure_power_secs",
             "tracking_mode",
             "pue",
+            "prometheus_port",
+            "prometheus_host",
+            "prometheus_textfile_dir",
         )
     }
+    if args.prometheus_port or args.prometheus_textfile_dir:
+        try:  # before the command starts: a missing extra is a usage error, not a silent run
+            import tracker.output.prometheus
+        except ImportError as error:
+            parser.error(str(error))
     if args.output is not None:
         settings.update(output_dir=str(args.output.parent), output_file=args.output.name)
     tracker_class = OfflineEmissionsTracker if args.offline else EmissionsTracker

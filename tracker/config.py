@@ -90,6 +90,13 @@ class Settings:
     force_mode_cpu_load: bool = False
     rapl_include_dram: bool = False
     rapl_prefer_psys: bool = False
+    # Prometheus (the prometheus extra): /metrics while the run lasts, a node_exporter textfile,
+    # and CodeCarbon's push gateway options (same names and default URL).
+    prometheus_port: int | None = None
+    prometheus_host: str = "127.0.0.1"
+    prometheus_textfile_dir: str | None = None
+    save_to_prometheus: bool = False
+    prometheus_url: str = "localhost:9091"
 
     @property
     def output_path(self) -> Path:
@@ -280,6 +287,7 @@ BOUNDS: dict[str, tuple[float, float, str]] = {
     "force_ram_power": (0.0, 10_000.0, "watts for this machine's RAM"),
     # The most carbon-intensive grids and fuels (lignite) stay under about 1,300 g/kWh.
     "force_carbon_intensity_g_co2e_kwh": (0.0, 2_000.0, "gCO2e per kWh"),
+    "prometheus_port": (1, 65_535, "a TCP port"),
 }
 
 

@@ -56,8 +56,6 @@ HOSTED_ONLY = (
     "api_endpoint",
     "api_key",
     "save_to_api",
-    "save_to_prometheus",
-    "prometheus_url",
     "save_to_logfire",
     "metadata",
     "country_2letter_iso_code",
@@ -66,6 +64,7 @@ HOSTED_ONLY = (
 _WRITTEN_METHODS = {
     OutputMethod.CSV.value: "save_to_file",
     OutputMethod.LOGGER.value: "save_to_logger",
+    OutputMethod.PROMETHEUS.value: "save_to_prometheus",
 }
 
 
@@ -141,9 +140,11 @@ class EmissionsTracker:
     once in a warning and otherwise ignored. ``output_handlers`` takes outputs of
     :mod:`tracker.output.base` or CodeCarbon-style handlers. Keyword-only extras: the location
     (``country_iso_code``, ``region``, ``cloud_provider``, ``cloud_region``, ``offline``, as
-    :class:`OfflineEmissionsTracker` takes them) and, for tests and embedding, ``power_sources``
-    (replaces hardware discovery), ``sysfs_root`` and ``nvml`` (passed to it) and ``environ``
-    (replaces ``os.environ`` for settings, the fallback folder and the run lock).
+    :class:`OfflineEmissionsTracker` takes them), Prometheus metrics (``prometheus_port``,
+    ``prometheus_host``, ``prometheus_textfile_dir``: :mod:`tracker.output.prometheus`) and,
+    for tests and embedding, ``power_sources`` (replaces hardware discovery), ``sysfs_root`` and
+    ``nvml`` (passed to it) and ``environ`` (replaces ``os.environ`` for settings, the fallback
+    folder and the run lock).
     """
 
     def __init__(
@@ -191,6 +192,9 @@ class EmissionsTracker:
         cloud_region: str | None = None,
         country_2letter_iso_code: str | None = None,
         offline: bool | None = None,
+        prometheus_port: int | None = None,
+        prometheus_host: str | None = None,
+        prometheus_textfile_dir: str | os.PathLike | None = None,
         power_sources: Sequence[PowerSource] | None = None,
         sysfs_root: str | os.PathLike = "/",
         nvml: object = None,
@@ -267,6 +271,20 @@ class EmissionsTracker:
             from tracker.output.http import HttpOutput  # urllib: imported only when used
 
             outputs.append(HttpOutput(s.emissions_endpoint))
+        if s.prometheus_port or s.prometheus_textfile_dir or s.save_to_prometheus:
+            try:  # prometheus_client: an optional extra, imported only when used
+                from tracker.output.prometheus import PrometheusOutput
+            except ImportError as error:
+                log.error("%s; this run has no Prometheus metrics", error)
+            else:
+                outputs.append(
+                    PrometheusOutput(
+                        port=s.prometheus_port,
+                        host=s.prometheus_host,
+                        textfile_dir=s.prometheus_textfile_dir,
+                        push_url=s.prometheus_url if s.save_to_prometheus else None,
+                    )
+                )
         return outputs
 
     @property
