@@ -122,5 +122,7 @@ def build_row(
     for component, kwh in device_kwh.items():
         row[f"{component}_energy"] = energy_kwh[component]
         row[f"{component}_power"] = kwh * JOULES_PER_KWH / duration_s if duration_s > 0 else 0.0
-        row[f"{component}_energy_method"] = run.energy_methods.get(component, "none")
+        row[f"{component}_energy_method"] = totals.energy_methods.get(
+            component, run.energy_methods.get(component, "none")
+        )
     return {name: row[name] for name in schema.FIELDNAMES}

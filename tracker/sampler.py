@@ -32,6 +32,8 @@ class Totals:
     utilization_sum: Mapping[str, float] = field(default_factory=dict)  # percent, one per read
     utilization_reads: Mapping[str, int] = field(default_factory=dict)
     intensities: tuple[Intensity, ...] = ()  # those applied to some energy, in order of first use
+    # per component, as of this read: a source's method can gain a flag mid-run (a GPU's "gap")
+    energy_methods: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def energy_kwh(self) -> float:
@@ -53,6 +55,7 @@ class Totals:
             utilization_reads=_minus(self.utilization_reads, earlier.utilization_reads),
             # The intensity in force when ``earlier`` was taken still applies after it.
             intensities=self.intensities[max(0, len(earlier.intensities) - 1) :],
+            energy_methods=self.energy_methods,
         )
 
 
@@ -73,6 +76,16 @@ def intensity_basis(intensities: Sequence[Intensity]) -> str:
     if len(bases) == 1:
         return bases[0]
     return "mixed:" + "+".join(bases)
+
+
+def energy_methods(sources: Sequence[PowerSource]) -> dict[str, str]:
+    """Each component's ``<component>_energy_method`` cell: its sources' distinct methods joined
+    by ``+`` (``nvml-energy-counter+nvml-power-integration``), ``none`` without a source."""
+    return {
+        component: "+".join(dict.fromkeys(s.method for s in sources if s.component == component))
+        or "none"
+        for component in COMPONENTS
+    }
 
 
 def _minus(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
@@ -172,6 +185,7 @@ class Sampler:
             utilization_sum=util_sum,
             utilization_reads=util_reads,
             intensities=intensities,
+            energy_methods=energy_methods(self.sources),
         )
 
     def stop(self) -> Totals:

@@ -6,11 +6,13 @@ fixtures are real inputs to the real code: nothing is patched.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from tracker.power.nvml import PowerPoller
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RANGE_UJ = 262_143_328_850  # a real Intel package's max_energy_range_uj
@@ -56,6 +58,15 @@ def powercap(tmp_path) -> PowercapTree:
 
 
 @dataclass
+class FakeMig:
+    """A MIG device: ``slices`` compute slices of its board (1 for a 1g profile)."""
+
+    uuid: str = "MIG-00000000-0000-0000-0000-000000000000"
+    name: str = "NVIDIA A100-SXM4-40GB MIG 1g.5gb"
+    slices: int = 1
+
+
+@dataclass
 class FakeDevice:
     name: str = "NVIDIA A100-SXM4-40GB"
     uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
@@ -63,16 +74,38 @@ class FakeDevice:
     power_mw: int | None = 250_000  # None: power reading not supported either
     utilization: int = 40
     lost: bool = False
+    # NVML function name -> error class name it raises (e.g. a driver without the function)
+    errors: dict[str, str] = field(default_factory=dict)
+    mig_mode: int | None = None  # None: a GPU without MIG (the call is not supported)
+    migs: dict[int, FakeMig] = field(default_factory=dict)  # MIG index -> device
+    max_mig_devices: int = 7  # A100 / H100: 7 compute slices
+    # per-process SM utilisation samples: (pid, smUtil %, CPU timestamp in us); None: unsupported
+    process_samples: list[tuple[int, int, int]] | None = field(default_factory=list)
+    compute_pids: list[int] = field(default_factory=list)
 
 
 class FakeNvml:
-    """The slice of pynvml the GPU source uses, with pynvml's names and error hierarchy."""
+    """The slice of pynvml the GPU source uses, with pynvml's names, error hierarchy and
+    semantics: a board handle is its index, a MIG handle is (board index, MIG index); energy and
+    power are board-level (NotSupported on a MIG handle), as on real MIG devices."""
+
+    NVML_DEVICE_MIG_DISABLE = 0
+    NVML_DEVICE_MIG_ENABLE = 1
 
     class NVMLError(Exception):
         """Base of every NVML error, as in pynvml."""
 
     class NVMLError_NotSupported(NVMLError):
         """The device lacks the queried feature (e.g. the energy counter before Volta)."""
+
+    class NVMLError_FunctionNotFound(NVMLError):
+        """The installed driver predates the function."""
+
+    class NVMLError_NotFound(NVMLError):
+        """No such object (an empty MIG slot, no utilisation sample since the timestamp)."""
+
+    class NVMLError_Unknown(NVMLError):
+        """A transient driver error."""
 
     class NVMLError_GpuIsLost(NVMLError):
         """The device fell off the bus."""
@@ -86,12 +119,23 @@ class FakeNvml:
         self.driver_loaded = True
         self.init_calls = 0
         self.shutdown_calls = 0
+        self.calls: dict[str, int] = {}
 
-    def _device(self, handle: int) -> FakeDevice:
-        device = self.devices[handle]
+    def _device(self, handle: int | tuple[int, int], function: str) -> FakeDevice:
+        self.calls[function] = self.calls.get(function, 0) + 1
+        device = self.devices[handle[0] if isinstance(handle, tuple) else handle]
         if device.lost:
             raise self.NVMLError_GpuIsLost("GPU is lost")
+        if function in device.errors:
+            error = getattr(self, device.errors[function])
+            raise error(device.errors[function].removeprefix("NVMLError_"))
         return device
+
+    def _mig(self, handle: tuple[int, int], function: str) -> FakeMig:
+        return self._device(handle, function).migs[handle[1]]
+
+    def _text(self, value: str) -> bytes | str:
+        return value.encode() if self.name_as_bytes else value
 
     def nvmlInit(self) -> None:
         if not self.driver_loaded:
@@ -109,28 +153,76 @@ class FakeNvml:
             raise self.NVMLError("Invalid Argument")
         return index
 
-    def nvmlDeviceGetName(self, handle: int) -> bytes | str:
-        name = self._device(handle).name
-        return name.encode() if self.name_as_bytes else name
+    def nvmlDeviceGetName(self, handle: int | tuple[int, int]) -> bytes | str:
+        if isinstance(handle, tuple):
+            return self._text(self._mig(handle, "nvmlDeviceGetName").name)
+        return self._text(self._device(handle, "nvmlDeviceGetName").name)
 
-    def nvmlDeviceGetUUID(self, handle: int) -> bytes | str:
-        uuid = self._device(handle).uuid
-        return uuid.encode() if self.name_as_bytes else uuid
+    def nvmlDeviceGetUUID(self, handle: int | tuple[int, int]) -> bytes | str:
+        if isinstance(handle, tuple):
+            return self._text(self._mig(handle, "nvmlDeviceGetUUID").uuid)
+        return self._text(self._device(handle, "nvmlDeviceGetUUID").uuid)
 
-    def nvmlDeviceGetTotalEnergyConsumption(self, handle: int) -> int:
-        device = self._device(handle)
-        if device.energy_mj is None:
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle: int | tuple[int, int]) -> int:
+        device = self._device(handle, "nvmlDeviceGetTotalEnergyConsumption")
+        if device.energy_mj is None or isinstance(handle, tuple):
             raise self.NVMLError_NotSupported("Not Supported")
         return device.energy_mj
 
-    def nvmlDeviceGetPowerUsage(self, handle: int) -> int:
-        device = self._device(handle)
-        if device.power_mw is None:
+    def nvmlDeviceGetPowerUsage(self, handle: int | tuple[int, int]) -> int:
+        device = self._device(handle, "nvmlDeviceGetPowerUsage")
+        if device.power_mw is None or isinstance(handle, tuple):
             raise self.NVMLError_NotSupported("Not Supported")
         return device.power_mw
 
-    def nvmlDeviceGetUtilizationRates(self, handle: int) -> SimpleNamespace:
-        return SimpleNamespace(gpu=self._device(handle).utilization, memory=10)
+    def nvmlDeviceGetUtilizationRates(self, handle: int | tuple[int, int]) -> SimpleNamespace:
+        device = self._device(handle, "nvmlDeviceGetUtilizationRates")
+        if isinstance(handle, tuple):  # not available on MIG devices
+            raise self.NVMLError_NotSupported("Not Supported")
+        return SimpleNamespace(gpu=device.utilization, memory=10)
+
+    def nvmlDeviceGetMigMode(self, handle: int) -> list[int]:
+        device = self._device(handle, "nvmlDeviceGetMigMode")
+        if device.mig_mode is None:
+            raise self.NVMLError_NotSupported("Not Supported")
+        return [device.mig_mode, device.mig_mode]
+
+    def nvmlDeviceGetMaxMigDeviceCount(self, handle: int) -> int:
+        device = self._device(handle, "nvmlDeviceGetMaxMigDeviceCount")
+        return device.max_mig_devices if device.mig_mode is not None else 0
+
+    def nvmlDeviceGetMigDeviceHandleByIndex(self, handle: int, index: int) -> tuple[int, int]:
+        device = self._device(handle, "nvmlDeviceGetMigDeviceHandleByIndex")
+        if device.mig_mode != self.NVML_DEVICE_MIG_ENABLE or index not in device.migs:
+            raise self.NVMLError_NotFound("Not Found")
+        return (handle, index)
+
+    def nvmlDeviceGetAttributes(self, handle: tuple[int, int]) -> SimpleNamespace:
+        mig = self._mig(handle, "nvmlDeviceGetAttributes")
+        return SimpleNamespace(
+            computeInstanceSliceCount=mig.slices, gpuInstanceSliceCount=mig.slices
+        )
+
+    def nvmlDeviceGetProcessUtilization(
+        self, handle: int | tuple[int, int], last_seen_us: int
+    ) -> list[SimpleNamespace]:
+        device = self._device(handle, "nvmlDeviceGetProcessUtilization")
+        if device.process_samples is None or isinstance(handle, tuple):
+            raise self.NVMLError_NotSupported("Not Supported")
+        samples = [
+            SimpleNamespace(pid=pid, smUtil=sm, memUtil=0, encUtil=0, decUtil=0, timeStamp=t)
+            for pid, sm, t in device.process_samples
+            if t > last_seen_us
+        ]
+        if not samples:
+            raise self.NVMLError_NotFound("Not Found")
+        return samples
+
+    def nvmlDeviceGetComputeRunningProcesses(
+        self, handle: int | tuple[int, int]
+    ) -> list[SimpleNamespace]:
+        device = self._device(handle, "nvmlDeviceGetComputeRunningProcesses")
+        return [SimpleNamespace(pid=pid, usedGpuMemory=1 << 30) for pid in device.compute_pids]
 
 
 @pytest.fixture
@@ -143,3 +235,15 @@ def fake_nvml():
 def gpu_device():
     """The device record class: ``gpu_device(energy_mj=None)`` is a GPU without the counter."""
     return FakeDevice
+
+
+@pytest.fixture
+def mig_device():
+    """The MIG device record class."""
+    return FakeMig
+
+
+@pytest.fixture
+def no_polling():
+    """A poller whose thread ends at once: reads happen only when the test calls them."""
+    return PowerPoller(wait=lambda _seconds: True)

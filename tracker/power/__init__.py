@@ -64,7 +64,7 @@ def discover(
 
     CPU: forced, else powermetrics (macOS, root), else RAPL (Linux), else the TDP model.
     GPU: NVML (or powermetrics on Apple Silicon). RAM: forced, else the size model.
-    In process mode (``pid`` defaults to this process) CPU and RAM are the tree's share.
+    In process mode (``pid`` defaults to this process) CPU, RAM and each GPU are the tree's share.
     ``force_mode_cpu_load`` skips the counters: the CPU is the TDP x load model, its maximum
     ``force_cpu_power`` when given. ``rapl_include_dram`` / ``rapl_prefer_psys``: see
     :meth:`RaplCpu.probe`.
@@ -105,7 +105,9 @@ def discover(
         gpu = Powermetrics.probe("gpu", runner, platform_name=platform_name, now=now)
         sources.extend([gpu] if gpu else [])
     else:
-        sources.extend(NvmlGpu.probe(nvml=nvml, gpu_ids=gpu_ids, environ=environ, now=now))
+        sources.extend(
+            NvmlGpu.probe(nvml=nvml, gpu_ids=gpu_ids, environ=environ, now=now, pid=tracked_pid)
+        )
 
     if force_ram_power is not None:
         sources.append(ConstantPower("ram", force_ram_power, now, ram_device()))
