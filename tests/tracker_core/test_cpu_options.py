@@ -70,7 +70,7 @@ def test_discover_passes_the_rapl_options(root):
 
 def test_force_mode_cpu_load_uses_the_load_model_even_with_rapl(root):
     (cpu, *_) = discover(sysfs_root=root, force_mode_cpu_load=True, platform_name="linux")
-    assert cpu.method == "tdp-model"
+    assert cpu.method == "tdp-model-default"  # the fake root names no CPU part
     (forced, *_) = discover(
         sysfs_root=root, force_mode_cpu_load=True, force_cpu_power=80.0, platform_name="linux"
     )

@@ -247,3 +247,48 @@ def mig_device():
 def no_polling():
     """A poller whose thread ends at once: reads happen only when the test calls them."""
     return PowerPoller(wait=lambda _seconds: True)
+
+
+class HostTree:
+    """A machine's ``proc`` and ``sys`` trees under one folder, as the kernel lays them out."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.proc = root / "proc"
+        self.sys = root / "sys"
+        self.proc.mkdir(parents=True, exist_ok=True)
+        self.sys.mkdir(parents=True, exist_ok=True)
+
+    def cpuinfo(self, model: str, cpus: int, *, guest: bool, packages: int = 1) -> None:
+        """``cpus`` logical CPUs spread over ``packages``; a guest has the ``hypervisor`` flag."""
+        flags = "fpu vme de pse tsc msr pae mce cx8 apic sep" + (" hypervisor" if guest else "")
+        blocks = [
+            f"processor\t: {n}\nmodel name\t: {model}\nphysical id\t: {n * packages // cpus}\n"
+            f"flags\t\t: {flags}\n"
+            for n in range(cpus)
+        ]
+        (self.proc / "cpuinfo").write_text("\n".join(blocks))
+
+    def meminfo(self, total_kb: int) -> None:
+        (self.proc / "meminfo").write_text(f"MemTotal:       {total_kb} kB\nMemFree: 1 kB\n")
+
+    def dmi(self, **values: str) -> None:
+        directory = self.sys / "class" / "dmi" / "id"
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, value in values.items():
+            (directory / name).write_text(f"{value}\n")
+
+    def rapl_zone(self, zone: str, name: str, *, readable: bool = True) -> Path:
+        directory = self.sys / "class" / "powercap" / zone
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "name").write_text(f"{name}\n")
+        (directory / "max_energy_range_uj").write_text(f"{RANGE_UJ}\n")
+        energy = directory / "energy_uj"
+        energy.write_text("1000\n")
+        energy.chmod(0o644 if readable else 0o000)
+        return energy
+
+
+@pytest.fixture
+def host_tree(tmp_path) -> HostTree:
+    return HostTree(tmp_path / "host")

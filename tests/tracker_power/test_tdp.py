@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tracker.data.build_cpu_table import DEFAULT_REFERENCE_DIR, build, main
@@ -90,14 +93,43 @@ def test_build_cleans_the_reference_table(tmp_path):
         "Intel Quark Microcontroller D1000,0.0\n"
         '"Intel Core i5+8400  (9M Cache, up to 4.00 GHz) includes Intel Optane Memory",65.0\n'
     )
+    threads = tmp_path / "threads.csv"
+    threads.write_text("model,threads,source\nAMD Phenom II X4 945,4,amd-spec\n")
     out = tmp_path / "cpu_tdp.csv"
-    assert build(tmp_path, out) == (2, 2)
+    assert build(tmp_path, out, threads) == (2, 2)
     assert out.read_text().splitlines() == [
-        "key,model,tdp_w",
-        "amd phenom ii x4 945,AMD Phenom II X4 945 (125W),125",
+        "key,model,tdp_w,threads",
+        "amd phenom ii x4 945,AMD Phenom II X4 945 (125W),125,4",
         "intel core i5+8400 includes intel optane memory,"
-        '"Intel Core i5+8400 (9M Cache, up to 4.00 GHz) includes Intel Optane Memory",65',
+        '"Intel Core i5+8400 (9M Cache, up to 4.00 GHz) includes Intel Optane Memory",65,',
     ]
+
+
+@pytest.mark.parametrize(
+    ("threads_csv", "message"),
+    [
+        # The cloud rule is checked: the family's largest size is a whole two-socket host.
+        ("AMD EPYC 7R13,48,aws:m6a.metal:192:2", "48 threads x 2 != 192"),
+        ("AMD EPYC 7R13,96,a-blog-post", "unknown source"),
+        # No thread count without a sourced TDP for the same part.
+        ("AMD EPYC 7R32,96,aws:c5a.24xlarge:96:1", "without a TDP: amd epyc 7r32"),
+    ],
+)
+def test_build_refuses_unsourced_thread_counts(tmp_path, threads_csv, message):
+    (tmp_path / "cpu_power.csv").write_text("Name,TDP\nAMD EPYC 7R13,225\n")
+    threads = tmp_path / "threads.csv"
+    threads.write_text(f"model,threads,source\n{threads_csv}\n")
+    with pytest.raises(ValueError, match=message):
+        build(tmp_path, tmp_path / "out.csv", threads)
+
+
+def test_table_carries_the_curated_thread_counts():
+    assert (lookup_tdp("AMD EPYC 7R13 Processor").threads, lookup_tdp("AMD EPYC 7763").threads) == (
+        96,
+        128,
+    )
+    assert lookup_tdp("Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz").threads == 64
+    assert lookup_tdp("AMD Ryzen 9 5950X 16-Core Processor").threads is None
 
 
 @pytest.mark.skipif(not DEFAULT_REFERENCE_DIR.is_dir(), reason="reference data not present")
@@ -113,7 +145,11 @@ def test_model_power_is_tdp_times_packages_and_follows_the_formula(powercap):
     assert source.method == "tdp-model"
     assert source.max_power_w == 450.0
     assert source.info().model == "AMD EPYC 7R13 Processor"
-    assert source.info().extra == {"tdp_model": "AMD EPYC 7R13", "tdp_w": "450"}
+    assert source.info().extra == {
+        "tdp_model": "AMD EPYC 7R13",
+        "part_tdp_w": "225",
+        "tdp_w": "450",
+    }
     time.sleep(0.05)  # let the machine's CPU time advance
     energy_j = source.read_energy_j(2.0)
     load = source.utilization_percent() / 100
@@ -126,25 +162,52 @@ def test_unknown_model_uses_the_per_cpu_default_and_logs_once(powercap, caplog):
     powercap.cpuinfo("Intel(R) Xeon(R) Processor")
     with caplog.at_level(logging.INFO, logger="tracker"):
         source = TdpModelCpu.probe(powercap.root)
-    assert source.max_power_w == DEFAULT_W_PER_LOGICAL_CPU * os.cpu_count()
+    assert source.max_power_w == DEFAULT_W_PER_LOGICAL_CPU * 2  # the two CPUs of the cpuinfo
+    assert source.method == "tdp-model-default"
     (record,) = caplog.records
     assert "Intel(R) Xeon(R) Processor" in record.getMessage()
 
 
-def test_process_mode_scales_by_the_trees_share(powercap):
-    powercap.cpuinfo("AMD Ryzen 9 5950X 16-Core Processor")
+def test_process_mode_charges_the_trees_own_cpu_seconds(powercap):
+    powercap.cpuinfo("AMD Ryzen 9 5950X 16-Core Processor")  # 105 W, 2 logical CPUs here
+    me = psutil.Process()
+    before = me.cpu_times()
     start = time.monotonic()
     source = TdpModelCpu.probe(powercap.root, pid=os.getpid(), now=start)
     deadline = time.monotonic() + 0.2
     while time.monotonic() < deadline:
         sum(range(1000))
     energy_j = source.read_energy_j(time.monotonic())
-    share = source.utilization_percent() / 100
-    assert 0 < share <= 1
-    # Never more than the machine at full power times the share, never less than idle times it.
-    elapsed_s = time.monotonic() - start
-    assert energy_j <= 105.0 * elapsed_s * share
-    assert energy_j > 0
+    after = me.cpu_times()
+    used_s = after.user + after.system - before.user - before.system
+    active_w_per_cpu = 105.0 * (1 - IDLE_FRACTION) / 2
+    assert source.model.active_w_per_cpu == pytest.approx(active_w_per_cpu)
+    # The tree's CPU seconds between the reads, at most those measured around them.
+    assert 0 < energy_j <= used_s * active_w_per_cpu + 1e-9
+    assert energy_j >= 0.5 * used_s * active_w_per_cpu
+    assert 0 < source.utilization_percent() <= 100
+
+
+def test_a_neighbours_load_does_not_change_the_jobs_figure(powercap):
+    """The job used 1.5 CPU seconds in 2 s: the same figure whether a neighbour spins or not
+    (machine power x share would charge it more when the machine is busier)."""
+    powercap.cpuinfo("AMD EPYC 7R13 Processor", threads_per_package=96)
+
+    def job_energy_j() -> float:
+        readings = iter([10.0, 11.5])  # the job's cumulative CPU seconds at start, then 2 s on
+        source = TdpModelCpu.probe(powercap.root, now=0.0, process_cpu_s=lambda: next(readings))
+        time.sleep(0.3)  # the machine's load, real, during the interval
+        return source.read_energy_j(2.0)
+
+    alone_j = job_energy_j()
+    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        with_neighbour_j = job_energy_j()
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    assert alone_j == with_neighbour_j == pytest.approx(1.5 * 225.0 * (1 - IDLE_FRACTION) / 96)
 
 
 def test_missing_cpuinfo_falls_back_to_the_platform_name(tmp_path):
@@ -155,10 +218,12 @@ def test_missing_cpuinfo_falls_back_to_the_platform_name(tmp_path):
 
 def test_build_script_cli(tmp_path, capsys):
     (tmp_path / "cpu_power.csv").write_text("Name,TDP\nAMD EPYC 7R13,225\n")
+    threads = tmp_path / "threads.csv"
+    threads.write_text("model,threads,source\nAMD EPYC 7R13,96,aws:m6a.metal:192:2\n")
     out = tmp_path / "table.csv"
-    main([str(tmp_path), "--out", str(out)])
+    main([str(tmp_path), "--out", str(out), "--threads", str(threads)])
     assert "wrote 1 CPU models" in capsys.readouterr().out
-    assert out.read_text() == "key,model,tdp_w\namd epyc 7r13,AMD EPYC 7R13,225\n"
+    assert out.read_text() == "key,model,tdp_w,threads\namd epyc 7r13,AMD EPYC 7R13,225,96\n"
     repo_root = Path(__file__).resolve().parents[2]
     assert repo_root.parent / "shared" / "data" / "reference" == DEFAULT_REFERENCE_DIR
 

@@ -19,7 +19,6 @@ from tracker.power.base import (
     PowerSource,
     PowerSourceError,
 )
-from tracker.power.load import CpuLoad
 from tracker.power.nvml import NvmlGpu
 from tracker.power.powermetrics import Powermetrics, PowermetricsRunner
 from tracker.power.ram import RamModel, ram_device
@@ -65,9 +64,10 @@ def discover(
     CPU: forced, else powermetrics (macOS, root), else RAPL (Linux), else the TDP model.
     GPU: NVML (or powermetrics on Apple Silicon). RAM: forced, else the size model.
     In process mode (``pid`` defaults to this process) CPU, RAM and each GPU are the tree's share.
-    ``force_mode_cpu_load`` skips the counters: the CPU is the TDP x load model, its maximum
-    ``force_cpu_power`` when given. ``rapl_include_dram`` / ``rapl_prefer_psys``: see
-    :meth:`RaplCpu.probe`.
+    The TDP model charges a process tree its own CPU seconds, and a virtual machine its vCPUs'
+    share of the part. ``force_mode_cpu_load`` skips the counters: the CPU is the TDP x load
+    model, its full-load power ``force_cpu_power`` when given. ``rapl_include_dram`` /
+    ``rapl_prefer_psys``: see :meth:`RaplCpu.probe`.
     """
     if tracking_mode not in TRACKING_MODES:
         raise ValueError(f"tracking_mode must be one of {TRACKING_MODES}, not {tracking_mode!r}")
@@ -78,11 +78,10 @@ def discover(
     runner = PowermetricsRunner() if on_mac else None
     sources: list[PowerSource] = []
 
-    if force_mode_cpu_load and force_cpu_power is not None:
-        device = cpu_device(sysfs_root)
-        sources.append(TdpModelCpu(force_cpu_power, device, now, CpuLoad(tracked_pid, now)))
-    elif force_mode_cpu_load:
-        sources.append(TdpModelCpu.probe(sysfs_root, pid=tracked_pid, now=now))
+    if force_mode_cpu_load:
+        sources.append(
+            TdpModelCpu.probe(sysfs_root, pid=tracked_pid, now=now, full_load_w=force_cpu_power)
+        )
     elif force_cpu_power is not None:
         sources.append(ConstantPower("cpu", force_cpu_power, now, cpu_device(sysfs_root)))
     else:

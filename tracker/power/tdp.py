@@ -1,34 +1,49 @@
 """CPU power estimated from the processor's TDP and its load, where no counter is readable.
 
-power = TDP x packages x (IDLE_FRACTION + (1 - IDLE_FRACTION) x load)
+    full load = TDP x packages                  bare metal: ``tdp-model``
+              = TDP x vCPUs / threads of the part a virtual machine: ``tdp-model-vcpu-share``
+              = DEFAULT_W_PER_LOGICAL_CPU x CPUs  part (or a VM's thread count) unknown:
+                                                  ``tdp-model-default``
+    idle      = IDLE_FRACTION x full load
+    machine mode: power = idle + (full load - idle) x the machine's busy fraction
+    process mode: energy = the tree's CPU seconds x (full load - idle) / logical CPUs
 
-TDP comes from ``tracker/data/cpu_tdp.csv`` (Intel ARK and AMD product specifications), matched by
-normalised model name, then by the best fuzzy match sharing the model number. See docs/power.md.
+TDP and threads come from ``tracker/data/cpu_tdp.csv`` (Intel ARK, AMD specifications and a
+curated thread count per part), matched by normalised model name, then by the best fuzzy match
+sharing the model number. See docs/power.md.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import logging
 import os
-import platform
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
 from tracker.power.base import DeviceInfo, PowerSource
-from tracker.power.load import CpuLoad, logical_cpu_count
+from tracker.power.host import CpuInfo, HostRoots, read_cpu_info, virtualization
+from tracker.power.load import MachineLoad, ProcessTree
 
 logger = logging.getLogger("tracker")
 
-TDP_TABLE = Path(__file__).resolve().parent.parent / "data" / "cpu_tdp.csv"
-# Share of TDP drawn by an idle package: deep package C-states bring idle power to a small
-# fraction of TDP; 0.1 is the low, round end of that range (see docs/power.md).
-IDLE_FRACTION = 0.1
-# Unknown model: contemporary parts draw 2-5 W per hardware thread at TDP (Xeon Platinum 8375C
-# 300 W / 64, EPYC 7R13 225 W / 96, Ryzen 9 5950X 105 W / 32, Core i7-8700 65 W / 12).
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+TDP_TABLE = DATA_DIR / "cpu_tdp.csv"
+THREADS_TABLE = DATA_DIR / "cpu_threads.csv"  # curated input of the build, not read at run time
+# Share of full-load power drawn at idle. SPECpower_ssj2008 servers, as Cloud Carbon Footprint
+# averages them per vCPU, idle at 0.74 / 3.5 W (AWS), 0.71 / 4.26 W (GCP), 0.78 / 3.76 W (Azure):
+# 0.17-0.21 of full load. 0.2 is that ratio rounded; laptops idle lower (see docs/power.md).
+IDLE_FRACTION = 0.2
+# Unknown part: W per logical CPU at full load. The same SPECpower averages give 3.5-4.26 W per
+# vCPU at full load; the cloud parts of the thread table give 2.3-6.7 W per thread (EPYC 7R13
+# 225 W / 96, Xeon Platinum 8375C 300 W / 64, 8124M 240 W / 36).
 DEFAULT_W_PER_LOGICAL_CPU = 4.0
+
+METHOD_WHOLE_PART = "tdp-model"
+METHOD_VCPU_SHARE = "tdp-model-vcpu-share"
+METHOD_DEFAULT = "tdp-model-default"
 # Fuzzy matches below this difflib similarity are rejected.
 MATCH_THRESHOLD = 0.7
 
@@ -59,21 +74,25 @@ def _tokens(key: str) -> set[str]:
 class TdpMatch:
     """A table entry found for a model name; ``exact`` False for a fuzzy match."""
 
-    __slots__ = ("exact", "model", "tdp_w")
+    __slots__ = ("exact", "model", "tdp_w", "threads")
 
-    def __init__(self, model: str, tdp_w: float, exact: bool) -> None:
+    def __init__(self, model: str, tdp_w: float, threads: int | None, exact: bool) -> None:
         self.model = model  # the table's name for the part
         self.tdp_w = tdp_w
+        self.threads = threads  # hardware threads of one part, None where not curated
         self.exact = exact
 
 
 @lru_cache(maxsize=1)
-def load_tdp_table() -> dict[str, tuple[str, float]]:
-    """Normalised name -> (table name, TDP in W); read once, on first use."""
+def load_tdp_table() -> dict[str, tuple[str, float, int | None]]:
+    """Normalised name -> (table name, TDP in W, threads or None); read once, on first use."""
     with TDP_TABLE.open(newline="", encoding="utf-8") as handle:
         rows = csv.reader(handle)
-        next(rows)  # header: key,model,tdp_w
-        return {key: (model, float(tdp_w)) for key, model, tdp_w in rows}
+        next(rows)  # header: key,model,tdp_w,threads
+        return {
+            key: (model, float(tdp_w), int(threads) if threads else None)
+            for key, model, tdp_w, threads in rows
+        }
 
 
 @lru_cache(maxsize=256)
@@ -108,88 +127,160 @@ def lookup_tdp(model_name: str) -> TdpMatch | None:
     return TdpMatch(*table[best_key], exact=False)
 
 
-class CpuInfo:
-    """The CPU model name and how many packages (sockets) the machine has."""
+class CpuPowerModel:
+    """The modelled CPU: full-load and idle power of what this machine is charged for."""
 
-    __slots__ = ("model", "packages")
-
-    def __init__(self, model: str, packages: int) -> None:
-        self.model = model
-        self.packages = packages
-
-
-@lru_cache(maxsize=8)
-def read_cpu_info(sysfs_root: str = "/") -> CpuInfo:
-    """Model name and package count from ``<root>/proc/cpuinfo``; the model falls back to
-    ``platform.processor()`` where there is no such file (macOS, Windows) or no model line."""
-    model, packages = "", set()
-    cpuinfo = Path(sysfs_root, "proc/cpuinfo")
-    # No such file off Linux: the platform module names the processor instead.
-    with contextlib.suppress(OSError), open(cpuinfo, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            field, _, value = line.partition(":")
-            field = field.strip()
-            if field == "model name" and not model:
-                model = value.strip()
-            elif field == "physical id":
-                packages.add(value.strip())
-    return CpuInfo(model or platform.processor(), max(1, len(packages)))
-
-
-def cpu_device(sysfs_root: str | os.PathLike = "/") -> DeviceInfo:
-    """The CPU as recorded in the row: model name and logical CPU count (CodeCarbon's cpu_count)."""
-    return DeviceInfo(model=read_cpu_info(str(sysfs_root)).model, count=logical_cpu_count())
-
-
-class TdpModelCpu(PowerSource):
-    """CPU power modelled from TDP and load; the load is measured over each read interval."""
-
-    component = "cpu"
-    method = "tdp-model"
+    __slots__ = ("detail", "full_load_w", "idle_w", "logical_cpus", "method")
 
     def __init__(
         self,
-        max_power_w: float,
+        full_load_w: float,
+        logical_cpus: int,
+        method: str,
+        detail: dict[str, str] | None = None,
+    ) -> None:
+        self.full_load_w = full_load_w
+        self.idle_w = IDLE_FRACTION * full_load_w
+        self.logical_cpus = logical_cpus
+        self.method = method
+        self.detail = detail or {}  # what the figure rests on, for the row's device info
+
+    def power_w(self, busy_fraction: float) -> float:
+        """Machine power at a busy fraction of all logical CPUs: linear from idle to full load."""
+        return self.idle_w + (self.full_load_w - self.idle_w) * busy_fraction
+
+    @property
+    def active_w_per_cpu(self) -> float:
+        """Power one fully busy logical CPU adds above idle: a process's marginal cost per CPU
+        second, whatever else runs."""
+        return (self.full_load_w - self.idle_w) / self.logical_cpus
+
+
+def cpu_power_model(
+    cpu: CpuInfo, vm_evidence: str = "", *, full_load_w: float | None = None
+) -> CpuPowerModel:
+    """The model for a CPU part: pure, from what ``/proc`` and ``/sys`` said.
+
+    Bare metal is charged its whole part(s); a virtual machine (``vm_evidence`` says why) the
+    share its vCPUs are of the part's hardware threads; a part missing from the table, or a VM on
+    a part whose threads are unknown, DEFAULT_W_PER_LOGICAL_CPU per logical CPU (never more than
+    the part's TDP x packages when that is known). ``full_load_w`` forces the figure.
+    """
+    count = cpu.logical_cpus
+    detail = {"virtualized": vm_evidence} if vm_evidence else {}
+    if full_load_w is not None:
+        return CpuPowerModel(full_load_w, count, METHOD_WHOLE_PART, {**detail, "forced": "yes"})
+    match = lookup_tdp(cpu.model) if cpu.model else None
+    if match is not None:
+        detail["tdp_model"] = match.model
+        detail["part_tdp_w"] = f"{match.tdp_w:g}"
+    if match is not None and not vm_evidence:
+        return CpuPowerModel(match.tdp_w * cpu.packages, count, METHOD_WHOLE_PART, detail)
+    if match is not None and match.threads:
+        detail["part_threads"] = str(match.threads)
+        full_w = match.tdp_w * count / match.threads
+        return CpuPowerModel(full_w, count, METHOD_VCPU_SHARE, detail)
+    full_w = DEFAULT_W_PER_LOGICAL_CPU * count
+    if match is not None:
+        full_w = min(full_w, match.tdp_w * cpu.packages)
+    return CpuPowerModel(full_w, count, METHOD_DEFAULT, detail)
+
+
+def cpu_device(root: str | os.PathLike | HostRoots = "/") -> DeviceInfo:
+    """The CPU as recorded in the row: model name and logical CPU count (CodeCarbon's cpu_count).
+    ``root`` holds ``proc/`` (or is a :class:`HostRoots`)."""
+    cpu = read_cpu_info(str(HostRoots.under(root).proc))
+    return DeviceInfo(model=cpu.model, count=cpu.logical_cpus)
+
+
+def probe_cpu_model(
+    root: str | os.PathLike | HostRoots = "/", *, full_load_w: float | None = None
+) -> CpuPowerModel:
+    """The model for this machine's CPU, read under ``root`` (``proc/`` and ``sys/``)."""
+    roots = HostRoots.under(root)
+    cpu = read_cpu_info(str(roots.proc))
+    return cpu_power_model(cpu, virtualization(cpu, roots.sys), full_load_w=full_load_w)
+
+
+class TdpModelCpu(PowerSource):
+    """CPU energy from a :class:`CpuPowerModel`.
+
+    Machine mode: the model's power at the machine's busy fraction over each read interval.
+    Process mode: the tracked tree's own CPU seconds times the model's active power per CPU, so
+    a neighbour's load neither raises nor lowers the job's figure and idle power is not the job's.
+    """
+
+    component = "cpu"
+
+    def __init__(
+        self,
+        model: CpuPowerModel,
         device: DeviceInfo,
         now: float,
-        load: CpuLoad,
+        *,
+        process_cpu_s: Callable[[], float] | None = None,
     ) -> None:
-        self.max_power_w = max_power_w
+        self.model = model
+        self.method = model.method
         self._device = device
         self._last = now
-        self._load = load
+        self._process_cpu_s = process_cpu_s
+        self._machine = MachineLoad() if process_cpu_s is None else None
+        self._last_cpu_s = 0.0 if process_cpu_s is None else process_cpu_s()
+        self._process_share: float | None = None
+
+    @property
+    def max_power_w(self) -> float:
+        """Full-load power of what is charged (the part, the VM's share, or the default)."""
+        return self.model.full_load_w
 
     @classmethod
     def probe(
-        cls, sysfs_root: str | os.PathLike = "/", *, pid: int | None = None, now: float = 0.0
+        cls,
+        root: str | os.PathLike | HostRoots = "/",
+        *,
+        pid: int | None = None,
+        now: float = 0.0,
+        full_load_w: float | None = None,
+        process_cpu_s: Callable[[], float] | None = None,
     ) -> TdpModelCpu:
-        """Always available: an unknown model gets a per-logical-CPU default (logged)."""
-        cpu = read_cpu_info(str(sysfs_root))
-        device = cpu_device(sysfs_root)
-        match = lookup_tdp(cpu.model) if cpu.model else None
-        if match is None:
-            max_power_w = DEFAULT_W_PER_LOGICAL_CPU * device.count
+        """Always available: an unknown model gets a per-logical-CPU default (logged).
+
+        ``pid`` set means process mode for that tree; ``process_cpu_s`` replaces the reader of
+        its cumulative CPU seconds (psutil's, by default).
+        """
+        model = probe_cpu_model(root, full_load_w=full_load_w)
+        device = cpu_device(root)
+        if model.method == METHOD_DEFAULT:
             logger.info(
-                "CPU model %r not in the TDP table: assuming %.0f W per logical CPU (%.0f W); "
+                "CPU model %r: no TDP%s in the table: assuming %.0f W per logical CPU (%.0f W); "
                 "force_cpu_power sets the figure",
-                cpu.model,
+                device.model,
+                " and thread count" if "tdp_model" in model.detail else "",
                 DEFAULT_W_PER_LOGICAL_CPU,
-                max_power_w,
+                model.full_load_w,
             )
-        else:
-            max_power_w = match.tdp_w * cpu.packages
-            device.extra["tdp_model"] = match.model
-        device.extra["tdp_w"] = f"{max_power_w:g}"
-        return cls(max_power_w, device, now, CpuLoad(pid, now))
+        device.extra.update(model.detail)
+        device.extra["tdp_w"] = f"{model.full_load_w:g}"
+        if pid is not None and process_cpu_s is None:
+            process_cpu_s = ProcessTree(pid).cpu_s
+        return cls(model, device, now, process_cpu_s=process_cpu_s)
 
     def read_energy_j(self, now: float) -> float:
         elapsed_s, self._last = max(0.0, now - self._last), now
-        busy, share = self._load.update(now)
-        power_w = self.max_power_w * (IDLE_FRACTION + (1 - IDLE_FRACTION) * busy)
-        return power_w * elapsed_s * share
+        if self._machine is not None:
+            return self.model.power_w(self._machine.update()) * elapsed_s
+        cpu_s = self._process_cpu_s()
+        # A descendant reaped outside the tree takes its time with it: never negative.
+        used_s, self._last_cpu_s = max(0.0, cpu_s - self._last_cpu_s), cpu_s
+        if elapsed_s > 0:
+            self._process_share = min(1.0, used_s / (elapsed_s * self.model.logical_cpus))
+        return used_s * self.model.active_w_per_cpu
 
     def info(self) -> DeviceInfo:
         return self._device
 
     def utilization_percent(self) -> float | None:
-        return self._load.utilization_percent()
+        """The machine's busy share, or in process mode the tree's share of the CPUs."""
+        fraction = self._process_share if self._machine is None else self._machine.fraction
+        return None if fraction is None else 100.0 * fraction
