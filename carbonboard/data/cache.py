@@ -4,8 +4,8 @@ Stored as NumPy ``.npz`` archives read with ``allow_pickle=False``: plain arrays
 description, nothing that can run code when loaded (unlike a pickle). Text is stored as UTF-8
 joined by NUL, a categorical column as its codes and its categories. One entry per file, named
 after the file's path, so a new entry replaces the old one; it holds the key it was written for
-(loader and pandas versions, path, size, mtime) and is used only when all of it matches. Any
-failure to read an entry means "parse the CSV", never an error.
+(loader and pandas versions, the contract's columns, path, size, mtime) and is used only when
+all of it matches. Any failure to read an entry means "parse the CSV", never an error.
 
 The folder is created 0700 and used only while it is a real directory owned by the user and
 closed to others: anyone who can write into it could otherwise choose what the board shows.
@@ -27,6 +27,7 @@ import pandas as pd
 
 from carbonboard.data.loader import LOADER_VERSION, Parsed, Skipped
 from carbonboard.data.paths import open_regular
+from tracker import schema
 
 log = logging.getLogger(__name__)
 
@@ -201,10 +202,12 @@ def from_arrays(archive, key: dict) -> tuple[Parsed, int] | None:
 
 
 def cache_key(path: Path, info: os.stat_result) -> dict:
-    """What an entry must have been written for: the parsed layout, the library that built the
+    """What an entry must have been written for: the parsed layout and the columns of the
+    contract (an entry from before a column was added lacks it), the library that built the
     frames, and the file as it is now."""
     return {
         "loader": LOADER_VERSION,
+        "columns": list(schema.FIELDNAMES),
         "pandas": pd.__version__,
         "numpy": np.__version__,
         "path": os.path.abspath(path),

@@ -31,6 +31,7 @@ import pandas as pd
 
 from carbonboard.data.aggregate import filter_runs
 from carbonboard.data.cache import ParsedCache
+from carbonboard.data.jobs import dedupe_job_rows
 from carbonboard.data.loader import (
     Parsed,
     Skipped,
@@ -99,6 +100,9 @@ class History:
     ``source_file`` and ``line_number``; a ``running`` run silent for too long shows ``crashed``.
     ``tasks``: the same per task for tasks CSVs. ``skipped``: rows left out, with the reason
     (at most ``MAX_LISTED_SKIPPED`` a file: ``skipped_rows`` counts them all).
+    ``duplicates``: rows not in ``runs`` because another rank's row of the same cluster job
+    measured the same node over the same time (:mod:`carbonboard.data.jobs`), so no total counts
+    a node twice.
     """
 
     runs: pd.DataFrame
@@ -107,6 +111,7 @@ class History:
     files: list[FileInfo]
     version: int = 0
     rows_read: int = 0
+    duplicates: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def is_empty(self) -> bool:
@@ -574,4 +579,13 @@ class HistoryStore:
         self._crash_check_at = (
             running.min() + pd.Timedelta(seconds=self.stale_after_s) if len(running) else None
         )
-        return History(runs, tasks, skipped, files, self._version, rows_read)
+        job_rows = dedupe_job_rows(runs)
+        return History(
+            job_rows.counted.reset_index(drop=True),
+            tasks,
+            skipped,
+            files,
+            self._version,
+            rows_read,
+            job_rows.duplicates.reset_index(drop=True),
+        )

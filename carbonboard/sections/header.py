@@ -106,6 +106,17 @@ def files_text(history: History) -> str:
     return text if count else "0 files"
 
 
+def runs_text(history: History) -> str:
+    """e.g. ``12 runs (3 duplicate rank rows not counted)``: the runs counted, and the rows of
+    cluster jobs left out because another rank's row measured the same node at the same time."""
+    runs, duplicates = len(history.runs), len(history.duplicates)
+    text = f"{format_count(runs)} run{'s' if runs != 1 else ''}"
+    if duplicates:
+        plural = "s" if duplicates != 1 else ""
+        text += f" ({format_count(duplicates)} duplicate rank row{plural} not counted)"
+    return text
+
+
 def problems_text(history: History) -> str:
     """The badge: e.g. ``⚠ 1 unreadable file, 3 skipped rows``."""
     unreadable, rows = len(history.unreadable), history.skipped_rows
@@ -159,10 +170,9 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         span = date_range(history.runs)
         dates = f"{span[0]:%Y-%m-%d} → {span[1]:%Y-%m-%d}" if span else "no runs yet"
         problems = history.skipped_rows + len(history.unreadable)
-        runs = len(history.runs)
         return (
             files_text(history),
-            f"{format_count(runs)} run{'s' if runs != 1 else ''}",
+            runs_text(history),
             dates,
             problems_text(history),
             "" if problems else "d-none",
