@@ -420,12 +420,16 @@ class NvmlGpu(PowerSource):
             self._whole_device = True
             return 1.0
         self._last_seen_us = max([self._last_seen_us, *(s.timeStamp for s in samples)])
-        pids = {process.pid for process in self._tree.processes()}
         total = sum(s.smUtil for s in samples)
         if total > 0:
+            pids = self._tree_pids()
             return sum(s.smUtil for s in samples if s.pid in pids) / total
         holders = {p.pid for p in nvml.nvmlDeviceGetComputeRunningProcesses(self._device)}
-        return len(holders & pids) / len(holders) if holders else 0.0
+        return len(holders & self._tree_pids()) / len(holders) if holders else 0.0
+
+    def _tree_pids(self) -> set[int]:
+        """The tracked tree's PIDs, listed only when a share needs them (a /proc walk)."""
+        return {process.pid for process in self._tree.processes()} if self._tree else set()
 
     def read_energy_j(self, now: float) -> float:
         with self._lock:
