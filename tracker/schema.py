@@ -85,7 +85,8 @@ OWN_COLUMNS: tuple[Column, ...] = (
         "gpu_energy_method",
         "str",
         "",
-        "nvml-energy-counter | nvml-power-integration | powermetrics | none",
+        "nvml-energy-counter | nvml-power-integration | powermetrics | none; an NVML method may "
+        "carry +mig-share, +whole-board, +process-share, +whole-device, +gap (docs/power.md)",
     ),
     Column("ram_energy_method", "str", "", "ram-model | forced | none"),
     Column("status", "str", "", "finished | running | interrupted | crashed"),
