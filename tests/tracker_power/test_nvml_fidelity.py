@@ -8,12 +8,14 @@ clock that the poller's ``wait`` advances, and the run's reads go through the re
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import threading
 
 import pytest
 
+from tracker import OfflineEmissionsTracker
 from tracker.intensity import Intensity
 from tracker.power import discover
 from tracker.power.nvml import NvmlGpu, PowerPoller
@@ -288,3 +290,26 @@ def test_discover_passes_process_mode_to_the_gpus(fake_nvml, gpu_device, tmp_pat
     (gpu,) = [s for s in sources if s.component == "gpu"]
     assert gpu.method == "nvml-energy-counter+process-share"
     gpu.close()
+
+
+def test_the_runs_row_carries_the_gap_flag(fake_nvml, gpu_device, tmp_path):
+    """End to end: a GPU read failing mid-run is flagged in the CSV row, and the run goes on."""
+    device = gpu_device()
+    tracker = OfflineEmissionsTracker(
+        country_iso_code="fra",
+        output_dir=str(tmp_path),
+        measure_power_secs=3600,
+        nvml=fake_nvml(device),
+        sysfs_root=tmp_path,
+        environ={},
+    )
+    tracker.start()
+    device.lost = True
+    tracker.flush()
+    device.lost = False
+    device.energy_mj += 36_000_000  # 0.01 kWh
+    tracker.stop()
+    with open(tmp_path / "emissions.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["gpu_energy_method"] for row in rows][-1] == "nvml-energy-counter+gap"
+    assert float(rows[-1]["gpu_energy"]) == pytest.approx(0.01)
