@@ -76,6 +76,7 @@ MAX_VALUE_SHOWN = 40
 # A quoted cell may hold line breaks; a record still open after this many lines is a row cut
 # inside a quoted cell, not a cell: its first line is skipped and reading resumes after it.
 MAX_RECORD_LINES = 64
+CUT_ROW = "unterminated quoted field"
 
 
 class Skipped(NamedTuple):
@@ -234,97 +235,133 @@ def _read(data: bytes, names: list[str], *, numeric: bool) -> tuple[pd.DataFrame
     return frame, [(int(line), reason.strip()) for line, reason in bad]
 
 
-class _Lines:
-    """The body's lines for ``csv.reader``, from ``position`` to at most ``limit``: a reader
-    can be restarted on any line, and a quote left open cannot swallow the rest of the file."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        self.position = 0
-        self.limit = 0
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        if self.position >= min(self.limit, len(self.lines)):
-            raise StopIteration
-        self.position += 1
-        return self.lines[self.position - 1]
-
-
-def _read_exact(data: bytes, names: list[str]) -> _Body:
-    """Python's ``csv`` module, record by record: slower than read_csv, but exact and it never
-    gives up on a file. A record that cannot be read (a quote that never closes, a field after
-    a closing quote, more fields than the header) is skipped on its first line only, and
-    reading resumes on the next line: a row cut mid-write costs that row, not the rows after."""
-    lines = list(io.StringIO(data.decode("utf-8", "replace"), newline="\n"))
-    source = _Lines(lines)
-    reader = csv.reader(source, strict=True)
-    width = len(names)
-    records: list[list[str]] = []
-    numbers: list[int] = []
-    bad: list[tuple[int, str]] = []
-    while source.position < len(lines):
-        start = source.position
-        source.limit = start + MAX_RECORD_LINES
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            reason = "unterminated quoted field" if "end of data" in str(error) else str(error)
-        else:
-            spans = source.position - start
-            if len(fields) == width or (spans == 1 and len(fields) < width):
-                records.append(fields)
-                numbers.append(start + 1)
-                continue
-            reason = (
-                f"expected {width} fields, saw {len(fields)}"
-                if spans == 1
-                else "unterminated quoted field"
-            )
-        bad.append((start + 1, reason))
-        source.position = start + 1
-        reader = csv.reader(source, strict=True)
-    padded = (_padded(fields, width) for fields in records)
-    columns = list(zip(*padded, strict=True)) if records else [() for _ in names]
-    frame = pd.DataFrame(
-        {name: _missing_as_none(column) for name, column in zip(names, columns, strict=True)},
-        index=pd.RangeIndex(len(records)),
-    )
-    return _Body(frame, bad, np.asarray(numbers, dtype=LINE_DTYPE), numeric=False)
-
-
-def _padded(fields: list[str], width: int) -> list[str]:
-    """A short row's missing trailing fields are empty, as read_csv reads them."""
-    return fields + [""] * (width - len(fields)) if len(fields) < width else fields
-
-
-def _missing_as_none(column) -> pd.Series:
-    values = np.array(column, dtype=object)
-    values[values == ""] = None
-    return pd.Series(values, dtype=TEXT_DTYPE)
-
-
 def _parse_body(data: bytes, names: list[str], lines: int) -> _Body:
-    """The C parser with numbers typed, then as text (a wrong-typed value fails the first), then
-    ``_read_exact`` when the C parser raises or misses lines (a row cut inside a quoted cell
-    makes it read the following lines as part of that cell, or fail at the end of the data).
-    ``lines``: how many lines ``data`` holds."""
+    """The C parser on the whole body; when it raises or its rows are not the body's lines (a
+    row cut inside a quoted cell makes it read the next lines as part of that cell, or fail at
+    the end of the data; a quoted cell holding a line break is one row on two lines), the body's
+    records are found line by line first (``_read_records``). ``lines``: how many ``data``
+    holds."""
+    read = _read_c(data, names)
+    if read is not None and len(read[0]) + len(read[1]) == lines:
+        frame, bad, numeric = read
+        return _Body(frame, bad, _line_numbers(1, len(frame), [line for line, _ in bad]), numeric)
+    return _read_records(data, names)
+
+
+def _read_c(data: bytes, names: list[str]) -> tuple[pd.DataFrame, list, bool] | None:
+    """``_read`` with numbers typed, then as text (a wrong-typed value fails the first: the text
+    read finds its rows); with whether numbers are typed. None when the C parser fails."""
     for numeric in (True, False):
         try:
             frame, bad = _read(data, names, numeric=numeric)
         except pd.errors.ParserError:
-            break
-        except Exception:  # a value of the wrong type: the text read finds its rows
+            return None
+        except Exception:
             continue
-        if len(frame) + len(bad) != lines:  # a quoted cell spans lines: numbered exactly below
-            break
-        rows = _line_numbers(1, len(frame), [line for line, _ in bad])
-        return _Body(frame, bad, rows, numeric)
-    return _read_exact(data, names)
+        return frame, bad, numeric
+    return None
+
+
+def _read_records(data: bytes, names: list[str]) -> _Body:
+    """The records ``_split_records`` finds, the well-formed ones read by the C parser, the others
+    skipped on their first line; read by Python's ``csv`` module (``_read_exact``) when the C
+    parser fails on them too or disagrees."""
+    lines = data.split(b"\n")[:-1]
+    records, bad = _split_records(lines, len(names))
+    skipped = {line - 1 for line, _ in bad}
+    kept = b"".join(line + b"\n" for index, line in enumerate(lines) if index not in skipped)
+    read = _read_c(kept, names)
+    if read is None or read[1] or len(read[0]) != len(records):
+        return _read_exact(lines, records, bad, names)
+    frame, _, numeric = read
+    starts = np.asarray([first + 1 for first, _ in records], dtype=LINE_DTYPE)
+    return _Body(frame, bad, starts, numeric)
+
+
+def _split_records(
+    lines: list[bytes], width: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
+    """(first line, 0-based; lines) of each well-formed record, and (line, 1-based; why) of each
+    line that is not one. A line without a quote is a record of its commas plus one fields; a
+    quote is followed by Python's ``csv`` module, through the next lines while it stays open. A
+    record still open after MAX_RECORD_LINES lines, or that does not read as one record of
+    ``width`` fields with the lines it needs, is a row cut inside a quoted cell: its first line is
+    skipped, reading resumes on the next. A one-line record of more than ``width`` fields is
+    skipped, as read_csv skips it."""
+    records: list[tuple[int, int]] = []
+    bad: list[tuple[int, str]] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        fields, span = (line.count(b",") + 1, 1) if b'"' not in line else _quoted(lines, index)
+        if fields and (fields <= width if span == 1 else fields == width):
+            records.append((index, span))
+            index += span
+            continue
+        wide = span == 1 and fields > width
+        bad.append((index + 1, f"expected {width} fields, saw {fields}" if wide else CUT_ROW))
+        index += 1
+    return records, bad
+
+
+def _quoted(lines: list[bytes], first: int) -> tuple[int, int]:
+    """(fields, lines) of the record starting on line ``first``, which holds a quote; (0, 0)
+    when its quote does not close as a record within MAX_RECORD_LINES lines."""
+    text = lines[first].decode("utf-8", "replace")
+    for span in range(1, MAX_RECORD_LINES + 1):
+        try:
+            return len(next(csv.reader([text], strict=True))), span
+        except csv.Error as error:
+            if "end of data" not in str(error):  # a stray quote: read as read_csv reads it
+                fields = _fields(text) if span == 1 else None
+                return (0, 0) if fields is None else (len(fields), 1)
+        if first + span >= len(lines):
+            return 0, 0
+        text += "\n" + lines[first + span].decode("utf-8", "replace")
+    return 0, 0
+
+
+def _fields(record: str) -> list[str] | None:
+    """A record's fields as read_csv reads them (a quote after a cell's first character is kept
+    as text); None when even that fails (a cell over the csv module's size limit)."""
+    try:
+        return next(csv.reader([record]), [])
+    except csv.Error:
+        return None
+
+
+def _read_exact(
+    lines: list[bytes],
+    records: list[tuple[int, int]],
+    bad: list[tuple[int, str]],
+    names: list[str],
+) -> _Body:
+    """The records read by Python's ``csv`` module: slower than read_csv, but it never gives up
+    on a body, whatever pandas does with it."""
+    width = len(names)
+    rows: list[list[str]] = []
+    starts: list[int] = []
+    bad = list(bad)
+    for first, span in records:
+        fields = _fields(b"\n".join(lines[first : first + span]).decode("utf-8", "replace"))
+        if fields is None:
+            bad.append((first + 1, CUT_ROW))
+            continue
+        rows.append(fields + [""] * (width - len(fields)))
+        starts.append(first + 1)
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    frame = pd.DataFrame(
+        {name: _missing_as_none(column) for name, column in zip(names, columns, strict=True)},
+        index=pd.RangeIndex(len(rows)),
+    )
+    return _Body(frame, sorted(bad), np.asarray(starts, dtype=LINE_DTYPE), numeric=False)
+
+
+def _missing_as_none(column: tuple[str, ...]) -> pd.Series:
+    """Text cells as read_csv leaves them: an empty cell is missing."""
+    values = np.array(column, dtype=object)
+    values[values == ""] = None
+    return pd.Series(values, dtype=TEXT_DTYPE)
 
 
 def _shown(value: object) -> str:

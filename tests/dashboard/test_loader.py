@@ -323,23 +323,62 @@ def test_any_error_of_the_fast_parser_falls_back_to_the_exact_one(
     pd.testing.assert_frame_equal(history.runs, expected.runs)
 
 
-def test_the_exact_parser_skips_what_the_c_parser_skips(tmp_path, make_row) -> None:
-    """Too many fields, a short row, wrong types: the fallback reports the same lines."""
-    lines = [
-        HEADER,
-        good_row(make_row, run_id="ok-1"),
-        good_row(make_row, run_id="wide") + ",extra,fields",
-        good_row(make_row, run_id="words").replace(",3600.0,", ",one hour,", 1),
-        ",".join(good_row(make_row, run_id="short").split(",")[:6]),
-        good_row(make_row, run_id="ok-2"),
-    ]
-    body = ("\n".join(lines[1:]) + "\n").encode()
+def readers(body: bytes, names: list[str]) -> dict:
+    """Each way the loader can read a body: the C parser on the whole body (when it can), the
+    C parser on the records found line by line, Python's csv module on those records."""
+    lines = body.split(b"\n")[:-1]
+    return {
+        "whole": loader._parse_body(body, names, len(lines)),
+        "records": loader._read_records(body, names),
+        "csv": loader._read_exact(lines, *loader._split_records(lines, len(names)), names),
+    }
+
+
+def cut(make_row, run_id: str) -> str:
+    return good_row(make_row, run_id=run_id).replace(",1 x NVIDIA", ',"1 x NVIDIA')
+
+
+BODIES = {
+    "too many fields, short, wrong type": (
+        lambda make_row: [
+            good_row(make_row, run_id="ok-1"),
+            good_row(make_row, run_id="wide") + ",extra,fields",
+            good_row(make_row, run_id="words").replace(",3600.0,", ",one hour,", 1),
+            ",".join(good_row(make_row, run_id="short").split(",")[:6]),
+            good_row(make_row, run_id="ok-2"),
+        ],
+        [(2, f"expected {len(FIELDNAMES)} fields, saw {len(FIELDNAMES) + 2}")],
+        [1, 3, 4, 5],
+    ),
+    "a cut row, then rows": (
+        lambda make_row: [*rows_text(make_row, "a"), cut(make_row, "x"), *rows_text(make_row, "b")],
+        [(2, "unterminated quoted field")],
+        [1, 3],
+    ),
+    "a cut row glued to the next": (
+        lambda make_row: [cut(make_row, "x") + good_row(make_row, run_id="y"), "", "a,b"],
+        [(1, "unterminated quoted field")],
+        [2, 3],
+    ),
+    "a quoted line break, a stray quote": (
+        lambda make_row: [
+            good_row(make_row, run_id="two").replace(",nlp-bert,", ',"nlp\nbert",'),
+            good_row(make_row, run_id="stray").replace(",nlp-bert,", ',nlp"bert,'),
+        ],
+        [],
+        [1, 3],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BODIES))
+def test_every_reader_finds_the_same_rows_and_bad_lines(make_row, case) -> None:
+    make_lines, bad, rows = BODIES[case]
+    body = ("\n".join(make_lines(make_row)) + "\n").encode()
     names = HEADER.split(",")
-    fast = loader._parse_body(body, names, len(lines) - 1)
-    exact = loader._read_exact(body, names)
-    assert [line for line, _ in exact.bad] == [line for line, _ in fast.bad] == [2]
-    assert (
-        exact.bad[0][1] == fast.bad[0][1] == f"expected {len(names)} fields, saw {len(names) + 2}"
-    )
-    assert list(exact.lines) == list(fast.lines) == [1, 3, 4, 5]
-    assert list(exact.frame["run_id"]) == list(fast.frame["run_id"])
+    read = readers(body, names)
+    for name, parsed in read.items():
+        assert parsed.bad == bad, name
+        assert list(parsed.lines) == rows, name
+    texts = {name: parsed.frame["run_id"].fillna("").tolist() for name, parsed in read.items()}
+    assert texts["whole"] == texts["records"] == texts["csv"]
