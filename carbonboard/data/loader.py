@@ -4,11 +4,12 @@ Built on the tracker's CSV contract (``tracker.schema``): every historical CodeC
 read, missing columns become NaN (numbers) or "" (text). Every source ends up with the same
 dtypes, decided by ``column_dtype`` alone, on pandas 2 and 3, so files of any kind concatenate.
 Parsing is vectorised with pandas' C parser and explicit dtypes; a file with a wrong-typed value
-takes a slower path that finds the offending rows instead of rejecting the file, and a body the C
-parser rejects or misreads (a row cut inside a quoted cell) is read record by record by Python's
-``csv`` module, which skips only the broken lines. Reads can start at a byte offset so a growing
-file is parsed incrementally; an unfinished last line (a writer mid-flush) is left for the next
-read.
+takes a slower path that finds the offending rows instead of rejecting the file. A body the C
+parser rejects or misreads (a row cut inside a quoted cell by a writer killed mid-row) is split
+into records line by line first: the broken lines are skipped and reported, the C parser reads
+the rest, and Python's ``csv`` module reads the same records if pandas fails on them again. Reads
+can start at a byte offset so a growing file is parsed incrementally; an unfinished last line (a
+writer mid-flush) is left for the next read.
 """
 
 from __future__ import annotations
