@@ -51,12 +51,22 @@ def _parser() -> argparse.ArgumentParser:
         help="write the metrics there for node_exporter's textfile collector",
     )
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the command and its arguments")
+    detect = commands.add_parser(
+        "detect", help="say what this machine would be measured with (measures nothing)"
+    )
+    detect.add_argument("--json", action="store_true", dest="as_json", help="print JSON")
+    detect.add_argument("--proc-root", default="/proc", metavar="DIR", help="default: /proc")
+    detect.add_argument("--sys-root", default="/sys", metavar="DIR", help="default: /sys")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "detect":
+        from tracker.detect import run as detect  # imported only when used
+
+        return detect(as_json=args.as_json, proc_root=args.proc_root, sys_root=args.sys_root)
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not command:
         parser.error("no command given: python -m tracker run [options] -- CMD ARGS...")

@@ -21,7 +21,7 @@ def test_a_two_vcpu_guest_is_charged_its_share_of_the_part():
     assert model.full_load_w == pytest.approx(225.0 * 2 / 96)  # 4.69 W, not 225 W
     assert model.idle_w == pytest.approx(IDLE_FRACTION * 225.0 * 2 / 96)
     assert model.detail == {
-        "virtualized": "hypervisor flag",
+        "virtualization": "hypervisor flag",
         "tdp_model": "AMD EPYC 7R13",
         "part_tdp_w": "225",
         "part_threads": "96",
@@ -100,5 +100,5 @@ def test_the_source_records_the_vcpu_share_method(host_tree):
     assert source.method == "tdp-model-vcpu-share"
     assert source.max_power_w == pytest.approx(4.6875)
     assert (source.info().model, source.info().count) == (EPYC_7R13, 2)
-    assert source.info().extra["virtualized"] == "hypervisor flag"
+    assert source.info().extra["virtualization"] == "hypervisor flag"
     assert source.info().extra["part_threads"] == "96"

@@ -16,12 +16,13 @@ import re
 from pathlib import Path
 
 from tracker.power.base import DeviceInfo, PowerSource, PowerSourceError
+from tracker.power.host import HostRoots
 from tracker.power.load import CpuLoad
 from tracker.power.tdp import cpu_device
 
 logger = logging.getLogger("tracker")
 
-POWERCAP_DIR = "sys/class/powercap"
+POWERCAP_DIR = "class/powercap"  # under the sys root
 # Top-level zones only: "intel-rapl:0" but not its sub-domain "intel-rapl:0:1", nor the
 # "intel-rapl-mmio:0" interface, which reports the same package a second time on recent Intel
 # client CPUs.
@@ -67,6 +68,51 @@ def enable_hint(path: Path) -> str:
     )
 
 
+def missing_hint(base: Path) -> str:
+    """Why a powercap folder has no package zone, and the fix where there is one."""
+    return (
+        f"no RAPL package domain under {base} (not Linux, a VM, or the intel_rapl_common "
+        "module not loaded: `sudo modprobe intel_rapl_common`); estimating CPU energy "
+        "from its TDP"
+    )
+
+
+def _zone_names(base: Path) -> dict[str, str]:
+    """Every RAPL zone under a powercap folder -> its name; empty when there is no folder."""
+    try:
+        return {z: _zone_name(base / z) for z in os.listdir(base) if ANY_ZONE.match(z)}
+    except OSError:
+        return {}
+
+
+class RaplAccess:
+    """What ``detect`` says about RAPL: the package zones, whether all are readable, and the one
+    line that fixes it when not."""
+
+    __slots__ = ("fix", "readable", "zones")
+
+    def __init__(self, zones: list[str], readable: bool, fix: str) -> None:
+        self.zones = zones  # "intel-rapl:0 (package-0)", ...
+        self.readable = readable
+        self.fix = fix  # "" when readable
+
+
+def rapl_access(sys_root: str | os.PathLike = "/sys") -> RaplAccess:
+    """The package zones under ``<sys_root>/class/powercap`` and whether this user reads them;
+    reads nothing but names and permissions (no counter is started)."""
+    base = Path(sys_root, POWERCAP_DIR)
+    names = _zone_names(base)
+    packages = sorted(z for z in names if PACKAGE_ZONE.match(z) and names[z].startswith("package"))
+    if not packages:
+        return RaplAccess([], False, missing_hint(base))
+    zones = [f"{z} ({names[z]})" for z in packages]
+    for zone in packages:
+        energy_file = base / zone / "energy_uj"
+        if not os.access(energy_file, os.R_OK):
+            return RaplAccess(zones, False, enable_hint(energy_file))
+    return RaplAccess(zones, True, "")
+
+
 class RaplCpu(PowerSource):
     """Sum of the package counters' increments, unwrapped; in process mode, the process tree's
     share of the machine's CPU time of it."""
@@ -86,7 +132,7 @@ class RaplCpu(PowerSource):
     @classmethod
     def probe(
         cls,
-        sysfs_root: str | os.PathLike = "/",
+        sysfs_root: str | os.PathLike | HostRoots = "/",
         *,
         pid: int | None = None,
         now: float = 0.0,
@@ -94,17 +140,15 @@ class RaplCpu(PowerSource):
         prefer_psys: bool = False,
     ) -> RaplCpu | None:
         """The source over every readable package domain, or None (logged) when there is none.
+        ``sysfs_root`` holds ``sys/`` and ``proc/`` (or is a :class:`HostRoots`).
 
         ``pid`` set means process mode: the tree rooted at ``pid`` is attributed its share.
         ``include_dram`` adds the DRAM domains (memory power, measured apart from the packages);
         ``prefer_psys`` reads the platform domain ``psys`` (CPU, chipset, PCIe...) instead of the
         packages where the machine has one. Both are CodeCarbon's options of the same names.
         """
-        base = Path(sysfs_root, POWERCAP_DIR)
-        try:
-            names = {z: _zone_name(base / z) for z in os.listdir(base) if ANY_ZONE.match(z)}
-        except OSError:
-            names = {}
+        base = Path(HostRoots.under(sysfs_root).sys, POWERCAP_DIR)
+        names = _zone_names(base)
         top_level = sorted(z for z in names if PACKAGE_ZONE.match(z))
         psys = [z for z in top_level if names[z] == "psys"]
         zones = [z for z in top_level if names[z].startswith("package")]
@@ -134,12 +178,7 @@ class RaplCpu(PowerSource):
                 logger.info("RAPL zone %s unreadable (%s); estimating CPU energy", zone, error)
                 return None
         if not packages:
-            logger.info(
-                "no RAPL package domain under %s (not Linux, a VM, or the intel_rapl_common "
-                "module not loaded: `sudo modprobe intel_rapl_common`); estimating CPU energy "
-                "from its TDP",
-                base,
-            )
+            logger.info(missing_hint(base))
             return None
         device = cpu_device(sysfs_root)
         device.extra["packages"] = str(sum(names[z].startswith("package") for z in zones))

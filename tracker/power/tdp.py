@@ -167,7 +167,7 @@ def cpu_power_model(
     the part's TDP x packages when that is known). ``full_load_w`` forces the figure.
     """
     count = cpu.logical_cpus
-    detail = {"virtualized": vm_evidence} if vm_evidence else {}
+    detail = {"virtualization": vm_evidence} if vm_evidence else {}
     if full_load_w is not None:
         return CpuPowerModel(full_load_w, count, METHOD_WHOLE_PART, {**detail, "forced": "yes"})
     match = lookup_tdp(cpu.model) if cpu.model else None
