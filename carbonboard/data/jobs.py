@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from carbonboard.formatting import format_count, format_energy_kwh, format_mass_kg
+
 NODE_SCOPE = "node"
 PROCESS_MODE = "process"
 
@@ -86,3 +88,65 @@ def _measures_node(runs: pd.DataFrame) -> np.ndarray:
     whole_node = scope.eq(NODE_SCOPE) | (scope.eq("") & runs["tracking_mode"].ne(PROCESS_MODE))
     in_job = runs["job_id"].ne("") & runs["hostname"].ne("")
     return (whole_node & in_job).to_numpy(dtype=bool)
+
+
+@dataclass(frozen=True)
+class JobTotals:
+    """One cluster job's rows taken together, as counted (duplicates apart)."""
+
+    job_id: str
+    nodes: int
+    runs: int
+    energy_kwh: float
+    emissions_kg: float
+    duplicates: int
+
+
+def job_totals(counted: pd.DataFrame, duplicates: pd.DataFrame, job_id: str) -> JobTotals:
+    """The totals of job ``job_id`` over ``counted`` rows (each node once), and how many of its
+    rows ``duplicates`` holds."""
+    rows = counted.loc[counted["job_id"].eq(job_id).to_numpy(dtype=bool)]
+    hosts = rows["hostname"].astype(str)
+    left_out = int(duplicates["job_id"].eq(job_id).sum()) if len(duplicates) else 0
+    return JobTotals(
+        job_id=job_id,
+        nodes=hosts[hosts.ne("")].nunique(),
+        runs=len(rows),
+        energy_kwh=float(rows["energy_consumed"].sum()),
+        emissions_kg=float(rows["emissions"].sum()),
+        duplicates=left_out,
+    )
+
+
+_SCOPE_TEXT = {
+    NODE_SCOPE: "the whole node",
+    "process": "this process's share",
+    "none": "nothing: another rank of the job measured this node",
+}
+
+
+def job_facts(run: pd.Series, job: JobTotals | None) -> list[tuple[str, str]]:
+    """A run's place in its cluster job as (label, text) lines for its detail: the node, the
+    job and rank, what its energy covers and the job's totals; none for a run outside a job
+    that recorded no host."""
+    facts = [("Node", str(run["hostname"]))] if run["hostname"] else []
+    if job is None:
+        return facts
+    rank = "" if pd.isna(run["rank"]) else f" · rank {int(run['rank'])}"
+    if rank and pd.notna(run["world_size"]):
+        rank += f" of {int(run['world_size'])}"
+    scope = str(run["measurement_scope"])
+    total = (
+        f"{format_count(job.runs)} run{'s' if job.runs != 1 else ''} on "
+        f"{format_count(job.nodes)} node{'s' if job.nodes != 1 else ''}: "
+        f"{format_energy_kwh(job.energy_kwh)}, {format_mass_kg(job.emissions_kg)}"
+    )
+    if job.duplicates:
+        plural = "s" if job.duplicates != 1 else ""
+        total += f" ({format_count(job.duplicates)} duplicate rank row{plural} not counted)"
+    return [
+        *facts,
+        ("Job", job.job_id + rank),
+        ("Energy covers", _SCOPE_TEXT.get(scope, scope or "not recorded (older tracker)")),
+        ("Job total", total),
+    ]

@@ -10,6 +10,7 @@ from dash.dash_table.Format import Format, Scheme
 from carbonboard import ids
 from carbonboard.components import graph, section_card
 from carbonboard.data import aggregate
+from carbonboard.data.jobs import JobTotals, job_facts, job_totals
 from carbonboard.data.store import HistoryStore
 from carbonboard.figures import energy_split_figure, tasks_figure
 from carbonboard.formatting import (
@@ -144,8 +145,9 @@ def _fact(label: str, value: object) -> html.Tr:
     return html.Tr([html.Th(label, className="fw-normal text-body-secondary"), cell])
 
 
-def run_detail(run: pd.Series, tasks: pd.DataFrame) -> list:
-    """Everything recorded about one run (plain text: values come from CSVs)."""
+def run_detail(run: pd.Series, tasks: pd.DataFrame, job: JobTotals | None = None) -> list:
+    """Everything recorded about one run (plain text: values come from CSVs); ``job``: the
+    totals of its cluster job, when it ran in one."""
     status = str(run["status"]) or "finished"
     cpu = f"{run['cpu_model'] or 'unknown CPU'}" + (
         f" · {int(run['cpu_count'])} threads" if pd.notna(run["cpu_count"]) else ""
@@ -173,6 +175,7 @@ def run_detail(run: pd.Series, tasks: pd.DataFrame) -> list:
                 _fact("Emissions", format_mass_kg(run["emissions"])),
                 _fact("Energy", format_energy_kwh(run["energy_consumed"])),
                 _fact("Location", place),
+                *(_fact(label, text) for label, text in job_facts(run, job)),
                 _fact("Carbon intensity", format_intensity(run["carbon_intensity_g_co2e_kwh"])),
                 _fact("Intensity source", source),
                 _fact("PUE", run["pue"]),
@@ -271,4 +274,6 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         if matches.empty:
             return html.Div("Click a run in the table to see its details.")
         tasks = history.tasks[history.tasks["run_id"] == run_id]
-        return run_detail(matches.iloc[-1], tasks)
+        run = matches.iloc[-1]
+        job = job_totals(history.runs, history.duplicates, run["job_id"]) if run["job_id"] else None
+        return run_detail(run, tasks, job)

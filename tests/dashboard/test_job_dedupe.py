@@ -9,13 +9,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from carbonboard import ids
+from carbonboard.app import create_app
 from carbonboard.data.cache import ParsedCache
-from carbonboard.data.jobs import dedupe_job_rows
+from carbonboard.data.jobs import JobTotals, dedupe_job_rows, job_facts, job_totals
 from carbonboard.data.loader import empty_frame, parse
 from carbonboard.data.store import HistoryStore
 from carbonboard.sections.header import runs_text
 from tracker import schema
 from tracker.schema import FIELDNAMES
+
+from .test_callbacks import call
 
 T0 = dt.datetime(2026, 5, 4, 12, 0, tzinfo=dt.timezone.utc)
 # Files written before the tracker recorded what its energy covers.
@@ -163,3 +167,44 @@ def test_a_cache_entry_from_before_the_job_columns_is_not_used(
         cache.save(path, path.stat(), parse(path), 0)
         assert cache.load(path, path.stat()) is not None
     assert cache.load(path, path.stat()) is None  # parsed again, with every column
+
+
+def test_a_runs_detail_shows_its_job_counted_once(tmp_path, make_row, csv_writer):
+    rows = [
+        rank_row(make_row, local + 2 * node, hostname=host, local_rank=local)
+        for node, host in enumerate(("node-a", "node-b"))
+        for local in (0, 1)
+    ]
+    path = csv_writer(tmp_path / "emissions.csv", rows, OLD_FIELDNAMES)
+    history = HistoryStore([path], disk_cache=False).current()
+    job = job_totals(history.runs, history.duplicates, "501")
+    assert job == JobTotals(
+        "501",
+        nodes=2,
+        runs=2,
+        energy_kwh=pytest.approx(0.2),
+        emissions_kg=pytest.approx(0.2 * 56 / 1000),
+        duplicates=2,
+    )
+    run = history.runs.iloc[0]
+    assert job_facts(run, job) == [
+        ("Node", run["hostname"]),
+        ("Job", f"501 · rank {int(run['rank'])} of 4"),
+        ("Energy covers", "not recorded (older tracker)"),
+        (
+            "Job total",
+            "2 runs on 2 nodes: 200 Wh, 11.2 g CO₂eq (2 duplicate rank rows not counted)",
+        ),
+    ]
+    app = create_app([str(path)], refresh_interval_s=0, disk_cache=False)
+    cell = {"row": 0, "column": 0, "row_id": run["run_id"]}
+    response = call(app, f"{ids.RUN_DETAIL}.children", {f"{ids.RUNS_TABLE}.active_cell": cell})
+    shown = str(response.get_json()["response"][ids.RUN_DETAIL]["children"])
+    assert "Job total" in shown and "2 duplicate rank rows not counted" in shown
+
+
+def test_a_run_outside_a_job_shows_only_its_node(tmp_path, make_row, csv_writer):
+    path = csv_writer(tmp_path / "emissions.csv", [make_row(hostname="laptop")])
+    run = HistoryStore([path], disk_cache=False).current().runs.iloc[0]
+    assert job_facts(run, None) == [("Node", "laptop")]
+    assert job_facts(run.copy().replace("laptop", ""), None) == []
