@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument("--json", action="store_true", dest="as_json", help="print JSON")
     detect.add_argument("--proc-root", default="/proc", metavar="DIR", help="default: /proc")
     detect.add_argument("--sys-root", default="/sys", metavar="DIR", help="default: /sys")
+    sync = commands.add_parser("sync", help="deliver the rows waiting for the team database")
+    sync.add_argument(
+        "--database", dest="database_url", metavar="URL", help="default: the database_url setting"
+    )
     return parser
 
 
@@ -67,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tracker.detect import run as detect  # imported only when used
 
         return detect(as_json=args.as_json, proc_root=args.proc_root, sys_root=args.sys_root)
+    if args.command == "sync":
+        from tracker.db.sync import sync_command  # imported only when used
+
+        return sync_command(args.database_url)
     command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not command:
         parser.error("no command given: python -m tracker run [options] -- CMD ARGS...")

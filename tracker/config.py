@@ -84,6 +84,7 @@ class Settings:
     on_csv_write: str = "append"  # "update": one row per run, replaced by each flush
     api_call_interval: int = 8  # live updates to outputs every N measures; -1: none
     emissions_endpoint: str | None = None  # rows POSTed there as JSON
+    database_url: str | None = None  # the team's PostgreSQL (tracker.db.output)
     save_to_logger: bool = False
     logger_preamble: str = ""
     allow_multiple_runs: bool = True
@@ -305,6 +306,8 @@ def _check(name: str, value: Any, origin: str) -> None:
         problem = "must be append or update"
     elif name == "api_call_interval" and value != -1 and value < 1:
         problem = "must be >= 1 (measures between live updates), or -1 for none"
+    elif name == "database_url" and not value.startswith(("postgresql://", "postgres://")):
+        problem = "must be a postgresql:// URL"
     elif name in ("project_name", "output_file") and not value:
         problem = "must not be empty"
     if problem:

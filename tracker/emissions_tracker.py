@@ -195,6 +195,7 @@ class EmissionsTracker:
         prometheus_port: int | None = None,
         prometheus_host: str | None = None,
         prometheus_textfile_dir: str | os.PathLike | None = None,
+        database_url: str | None = None,
         power_sources: Sequence[PowerSource] | None = None,
         sysfs_root: str | os.PathLike = "/",
         nvml: object = None,
@@ -271,6 +272,10 @@ class EmissionsTracker:
             from tracker.output.http import HttpOutput  # urllib: imported only when used
 
             outputs.append(HttpOutput(s.emissions_endpoint))
+        if s.database_url:
+            from tracker.db.output import PostgresOutput  # imported only when used
+
+            outputs.append(PostgresOutput(s.database_url, environ=self._environ))
         if s.prometheus_port or s.prometheus_textfile_dir or s.save_to_prometheus:
             try:  # prometheus_client: an optional extra, imported only when used
                 from tracker.output.prometheus import PrometheusOutput
