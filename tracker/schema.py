@@ -80,7 +80,13 @@ OWN_COLUMNS: tuple[Column, ...] = (
         "what the figure counts: lifecycle | direct | operational, mixed:lifecycle+direct when "
         "the figures applied differ, empty when unknown (forced)",
     ),
-    Column("cpu_energy_method", "str", "", "rapl | powermetrics | tdp-model | forced | none"),
+    Column(
+        "cpu_energy_method",
+        "str",
+        "",
+        "rapl | powermetrics | tdp-model | tdp-model-vcpu-share | tdp-model-default | forced "
+        "| none",
+    ),
     Column(
         "gpu_energy_method",
         "str",
