@@ -44,7 +44,15 @@ from carbonboard.formatting import (
     plot_text,
     short_label,
 )
-from carbonboard.theme import themed_figure
+from carbonboard.theme import (
+    HIGHLIGHT_COLOR,
+    MAP_BORDER_COLOR,
+    MIX_COLORS,
+    NEUTRAL_COLOR,
+    PROVIDER_COLORS,
+    RANKING_COLORS,
+    themed_figure,
+)
 from tracker import intensity
 from tracker.intensity import Intensity
 
@@ -53,24 +61,11 @@ LOCATION_KEYS = ("country_iso_code", "region", "cloud_provider", "cloud_region")
 MIX_SOURCES = ("coal", "gas", "oil", "nuclear", "hydro", "wind", "solar", "other_renewables")
 MIX_LABELS = {source: source.replace("_", " ") for source in MIX_SOURCES}  # as hover shows them
 LOW_CARBON_SOURCES = ("nuclear", "hydro", "wind", "solar", "other_renewables")
-MIX_COLORS = {
-    "coal": "#3b3b3b",
-    "gas": "#f28e2b",
-    "oil": "#8c564b",
-    "nuclear": "#9467bd",
-    "hydro": "#1f77b4",
-    "wind": "#76b7e5",
-    "solar": "#f2c80f",
-    "other_renewables": "#59a14f",
-}
 PROVIDER_NAMES = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
 MAP_MODES = ("intensity", "emissions", "low_carbon")
 # Colour scales: low is good (green) for intensity and emissions, high is good for low-carbon share.
 INTENSITY_COLORSCALE = "RdYlGn_r"
 LOW_CARBON_COLORSCALE = "RdYlGn"
-HIGHLIGHT_COLOR = "#212529"  # the selection's own place, in every view
-NEUTRAL_COLOR = "#9aa5b1"
-PROVIDER_COLORS = {"aws": "#ff9900", "gcp": "#4285f4", "azure": "#17becf"}
 # Intensity and emissions colour scales end at this quantile, so a few extreme grids do not wash
 # out the rest of the map; the hover still shows every value.
 COLOR_CAP_QUANTILE = 0.98
@@ -647,7 +642,7 @@ def world_map_figure(base: Baseline, countries: pd.DataFrame, mode: str = "inten
             "zmax": zmax if zmax > 0 else None,
             "colorscale": colorscale,
             "colorbar": {"title": {"text": title, "side": "right"}, "thickness": 14},
-            "marker": {"line": {"width": 0.3, "color": "#ffffff"}},
+            "marker": {"line": {"width": 0.3, "color": MAP_BORDER_COLOR}},
             "customdata": customdata,
             "hovertemplate": (
                 f"<b>%{{customdata[0]}}</b> (%{{customdata[1]}})<br>{value_line}<br>"
@@ -669,7 +664,7 @@ def world_map_figure(base: Baseline, countries: pd.DataFrame, mode: str = "inten
                     "symbol": "star",
                     "size": [round(10 + 14 * share) for share in known],  # whole pixels
                     "color": HIGHLIGHT_COLOR,
-                    "line": {"width": 1, "color": "#ffffff"},
+                    "line": {"width": 1, "color": MAP_BORDER_COLOR},
                 },
                 "text": [f"your runs: {share * 100:.0f} % of the energy" for share in known],
                 "hovertemplate": "%{location}: %{text}<extra></extra>",
@@ -787,7 +782,6 @@ def ranking_figure(ranking: pd.DataFrame) -> go.Figure:
     """Sorted horizontal bars: the selection in the cleanest, its own and the dirtiest grids."""
     if ranking.empty:
         return placeholder_figure("No runs in this selection")
-    colors = {"cleanest": "#198754", "yours": HIGHLIGHT_COLOR, "dirtiest": "#8c564b"}
     rows = list(
         zip(
             ranking["label"],
@@ -801,7 +795,7 @@ def ranking_figure(ranking: pd.DataFrame) -> go.Figure:
     return _emission_bars(
         labels=[label for label, *_ in rows],
         emissions_kg=ranking["emissions_kg"],
-        colors=[colors[kind] for *_, kind in rows],
+        colors=[RANKING_COLORS[kind] for *_, kind in rows],
         hover=[
             f"{short_label(label)}: {_kg(kg)} at {format_intensity(g)}"
             for label, kg, g, _, _ in rows

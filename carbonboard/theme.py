@@ -1,7 +1,10 @@
 """One plotly template that matches the page's Bootstrap 5.3 theme, registered on import.
 
 Figures use ``template=PLOTLY_TEMPLATE`` so charts, exported images and the page share fonts and
-colours; the font is the system stack (no web font is downloaded).
+colours; the font is the system stack (no web font is downloaded). Every colour a chart uses is
+here. The dark theme repaints the charts' background, text and grid in the browser
+(``assets/export.js``, from ``BACKGROUNDS["dark"]``) but not their data, so each data colour
+must read on both backgrounds (the tests check the contrast).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ FONT_FAMILY = (
     'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", '
     '"Liberation Sans", Arial, sans-serif'
 )
+# The chart background of each page theme: Bootstrap's --bs-body-bg, light and dark.
+BACKGROUNDS = {"light": "#ffffff", "dark": "#212529"}
 BODY_COLOR = "#212529"  # Bootstrap --bs-body-color
 MUTED_COLOR = "#6c757d"  # --bs-secondary-color
 BORDER_COLOR = "#dee2e6"  # --bs-border-color
@@ -32,6 +37,23 @@ COLORWAY = (
     "#6c757d",  # gray
 )
 COMPONENT_COLORS = {"CPU": "#0d6efd", "GPU": "#198754", "RAM": "#fd7e14"}
+# The selection's own place in every comparison (bars, the star on the map, the dashed line at
+# its emissions): Bootstrap pink, at least 3:1 against both backgrounds, and no other series'.
+HIGHLIGHT_COLOR = "#d63384"
+NEUTRAL_COLOR = "#9aa5b1"  # the other places, when no provider colour applies
+RANKING_COLORS = {"cleanest": "#198754", "yours": HIGHLIGHT_COLOR, "dirtiest": "#8c564b"}
+PROVIDER_COLORS = {"aws": "#ff9900", "gcp": "#4285f4", "azure": "#17becf"}
+MIX_COLORS = {  # generation sources, in the colours energy statistics usually give them
+    "coal": "#6c757d",
+    "gas": "#f28e2b",
+    "oil": "#8c564b",
+    "nuclear": "#9467bd",
+    "hydro": "#1f77b4",
+    "wind": "#76b7e5",
+    "solar": "#f2c80f",
+    "other_renewables": "#59a14f",
+}
+MAP_BORDER_COLOR = "#ffffff"  # country outlines and the star's rim, drawn over the map's fills
 # Bootstrap contextual colour of each run status, for badges.
 STATUS_BADGE = {
     "finished": "success",
@@ -58,15 +80,19 @@ def build_template() -> go.layout.Template:
         layout={
             "font": {"family": FONT_FAMILY, "color": BODY_COLOR, "size": 13},
             "colorway": list(COLORWAY),
-            "paper_bgcolor": "#ffffff",
-            "plot_bgcolor": "#ffffff",
+            "paper_bgcolor": BACKGROUNDS["light"],
+            "plot_bgcolor": BACKGROUNDS["light"],
             "xaxis": _axis(),
             "yaxis": _axis(),
             "margin": {"l": 48, "r": 16, "t": 36, "b": 40},
             "hoverlabel": {"font": {"family": FONT_FAMILY}},
             "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
             "title": {"font": {"size": 15}, "x": 0, "xanchor": "left"},
-            "geo": {"bgcolor": "#ffffff", "lakecolor": "#ffffff", "landcolor": "#f8f9fa"},
+            "geo": {
+                "bgcolor": BACKGROUNDS["light"],
+                "lakecolor": BACKGROUNDS["light"],
+                "landcolor": "#f8f9fa",
+            },
         }
     )
 

@@ -13,6 +13,7 @@ import pytest
 from carbonboard import ids
 from carbonboard.data.paths import resolve_paths
 from carbonboard.data.store import HistoryStore
+from tests.dashboard.test_theme import MEANINGFUL_CONTRAST, contrast
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -137,4 +138,30 @@ def test_theme_and_presentation_survive_a_reload(page, base_url):
     page.click(f"label[for={ids.THEME_DARK}]")
     page.wait_for_function("document.documentElement.dataset.bsTheme === 'light'")
     page.wait_for_function(f"({paper})() !== '#212529'")
+    assert page.console_errors == []
+
+
+def _rgb_hex(css: str) -> str:
+    """``rgb(214, 51, 132)`` as ``#d63384``."""
+    return "#" + "".join(f"{int(part):02x}" for part in css[css.index("(") + 1 : -1].split(",")[:3])
+
+
+def test_your_runs_stay_visible_in_the_dark_theme(page, base_url):
+    """The "your runs" bar of the ranking, drawn on the dark chart background, keeps the 3:1
+    contrast a mark identified by its colour needs (it once had the background's colour)."""
+    open_page(page, base_url.rstrip("/") + "/?tab=regional")
+    page.click(f"label[for={ids.THEME_DARK}]")
+    chart = f"#{ids.REGIONAL_RANKING} .js-plotly-plot"
+    page.wait_for_function(
+        f"document.querySelector('{chart}')?._fullLayout?.paper_bgcolor === '#212529'",
+        timeout=20_000,
+    )
+    labels = page.evaluate(f"document.querySelector('{chart}').data[0].y")
+    yours = labels.index("Your runs")
+    bar = page.locator(f"{chart} .bars .point path").nth(yours)
+    fill = _rgb_hex(bar.evaluate("path => getComputedStyle(path).fill"))
+    paper = page.evaluate(f"document.querySelector('{chart}')._fullLayout.paper_bgcolor")
+    assert contrast(fill, paper) >= MEANINGFUL_CONTRAST, (fill, paper)
+    page.click(f"label[for={ids.THEME_DARK}]")  # back to light for the other tests
+    page.wait_for_function("document.documentElement.dataset.bsTheme === 'light'")
     assert page.console_errors == []
