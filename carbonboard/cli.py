@@ -15,6 +15,7 @@ import click
 
 from carbonboard import __version__
 from carbonboard.data.paths import PathError, resolve_paths
+from carbonboard.import_cli import import_command
 from carbonboard.report_cli import report
 
 DEFAULT_PORT = 3333
@@ -198,3 +199,4 @@ def serve(
 
 
 main.add_command(report)
+main.add_command(import_command)

@@ -215,3 +215,10 @@ def newest_per_key(staging: str, names: Sequence[str], key: Sequence[str]) -> st
         '"timestamp" DESC NULLS LAST, duration DESC NULLS LAST, '
         "status IS DISTINCT FROM 'running' DESC, ord DESC"
     )
+
+
+def staging_table(name: str, columns: Sequence[Column]) -> str:
+    """A temporary table for COPY: ``ord`` (the order rows were read) and ``columns``, dropped
+    at commit."""
+    typed = ", ".join(f"{ident(c.name)} {sql_type(c)}" for c in columns)
+    return f"CREATE TEMPORARY TABLE {name} (ord bigint NOT NULL, {typed}) ON COMMIT DROP"

@@ -1,0 +1,236 @@
+"""``carbonboard import``: load existing CSV histories (ours and CodeCarbon's) into the team's
+PostgreSQL, idempotently.
+
+Files, folders and globs are expanded as the dashboard expands them (a runs file brings its tasks
+files) and parsed by the dashboard's loader, so a row the board would skip is skipped here, with
+the same reason, and the values stored are the ones the board shows. Rows are streamed with
+``COPY`` into temporary tables, then each run's newest row (later ``timestamp``, longer
+``duration``, a final status over ``running``, then the last read: flush rows collapse to the
+run's last row) is upserted in one transaction. A row already in the database is replaced only by
+a newer one, so importing twice is importing once; an interrupted import writes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import numpy as np
+import pandas as pd
+
+from carbonboard.data.paths import expand_paths, os_reason
+from carbonboard.data.store import read_bounded
+from tracker import schema
+from tracker.config import shown_url
+from tracker.db import ddl, migrations, writes
+
+USAGE_ERROR, FAILED = 2, 1
+COPY_ROWS = 50_000  # rows formatted and sent per COPY chunk
+STAGING = {"runs": "import_runs", "tasks": "import_tasks"}
+TARGETS = {"runs": writes.runs_target(), "tasks": writes.tasks_target()}
+
+
+def _fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
+    click.echo(f"carbonboard import: {message}", err=True)
+    raise SystemExit(code)
+
+
+def reason_kind(reason: str) -> str:
+    """A skipped row's reason without the offending value, to count reasons together."""
+    return reason.split(": ", 1)[0]
+
+
+def copy_chunks(
+    frame: pd.DataFrame, columns: Sequence[schema.Column], first_ord: int
+) -> tuple[list[bytes], Counter[str], int]:
+    """``frame``'s rows as COPY CSV chunks (``ord``, then ``columns``; empty text and missing
+    values are NULL), the rows left out by reason (a count column that is not a whole number),
+    and the number of rows kept."""
+    skipped: Counter[str] = Counter()
+    out: dict[str, object] = {"ord": np.arange(first_ord, first_ord + len(frame), dtype=np.int64)}
+    keep = np.ones(len(frame), dtype=bool)
+    for column in columns:
+        values = frame[column.name]
+        if column.kind == "int":
+            numbers = values.to_numpy(dtype=float)
+            fractional = ~np.isnan(numbers) & (numbers != np.floor(numbers))
+            if (fractional & keep).any():
+                skipped[f"{column.name} is not a whole number"] += int((fractional & keep).sum())
+                keep &= ~fractional
+            out[column.name] = pd.array(np.where(fractional, np.nan, numbers)).astype("Int64")
+        else:
+            out[column.name] = values.array
+    table = pd.DataFrame(out)
+    if not keep.all():
+        table = table[keep]
+    chunks = []
+    for start in range(0, len(table), COPY_ROWS):
+        buffer = io.StringIO()
+        table.iloc[start : start + COPY_ROWS].to_csv(buffer, header=False, index=False)
+        chunks.append(buffer.getvalue().encode("utf-8"))
+    return chunks, skipped, len(table)
+
+
+@dataclass
+class ImportSummary:
+    """What an import read, wrote and left out."""
+
+    files: int = 0
+    rows_read: int = 0
+    staged: Counter[str] = field(default_factory=Counter)  # rows kept, per table
+    keys: Counter[str] = field(default_factory=Counter)  # distinct runs / tasks among them
+    inserted: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)  # rows, by reason
+    file_problems: list[str] = field(default_factory=list)
+
+    def lines(self, database: str) -> list[str]:
+        written = self.inserted["runs"] + self.updated["runs"]
+        folded = sum(self.staged[t] - self.keys[t] for t in ("runs", "tasks"))
+        lines = [
+            f"{self.rows_read:,} rows read from {self.files} file(s) into {database}",
+            f"runs written: {written:,} ({self.inserted['runs']:,} new, "
+            f"{self.updated['runs']:,} updated; {self.keys['runs'] - written:,} unchanged)",
+            f"task rows written: {self.inserted['tasks'] + self.updated['tasks']:,} "
+            f"({self.keys['tasks']:,} tasks in the files)",
+            f"flush rows folded into their run's last row: {folded:,}",
+            f"rows skipped: {sum(self.skipped.values()):,}",
+        ]
+        lines += [f"  {count:,}  {why}" for why, count in self.skipped.most_common()]
+        lines += [f"file left out: {problem}" for problem in self.file_problems]
+        return lines
+
+
+class Importer:
+    """One import: files staged with COPY, then written by :meth:`finish` in one transaction."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.summary = ImportSummary()
+        self._ord = 0
+        with conn.cursor() as cur:
+            for table, target in TARGETS.items():
+                cur.execute(ddl.staging_table(STAGING[table], target.columns))
+
+    def add_file(self, path: Path) -> None:
+        """Parse ``path`` as the board does and COPY its rows into the staging table."""
+        try:
+            read = read_bounded(path)
+        except Exception as error:
+            self.summary.file_problems.append(f"{path}: {os_reason(error)}")
+            return
+        if read.error:
+            self.summary.file_problems.append(f"{path}: {read.error}")
+        self.summary.files += 1
+        parsed = read.parsed
+        for skipped in parsed.skipped:
+            self.summary.skipped[reason_kind(skipped.reason)] += 1
+        if read.unlisted:
+            self.summary.skipped["malformed row (beyond those listed)"] += read.unlisted
+        table = "tasks" if parsed.kind == "tasks" else "runs"
+        target = TARGETS[table]
+        chunks, skipped, kept = copy_chunks(parsed.frame, target.columns, self._ord)
+        self.summary.skipped.update(skipped)
+        self.summary.rows_read += len(parsed.frame) + len(parsed.skipped) + read.unlisted
+        self.summary.staged[table] += kept
+        self._ord += len(parsed.frame)
+        names = ", ".join(["ord", *(ddl.ident(n) for n in target.names)])
+        statement = f"COPY {STAGING[table]} ({names}) FROM STDIN WITH (FORMAT csv)"
+        with self.conn.cursor() as cur, cur.copy(statement) as copy:
+            for chunk in chunks:
+                copy.write(chunk)
+
+    def finish(self) -> ImportSummary:
+        """Upsert each key's newest staged row; commit."""
+        with self.conn.cursor() as cur:
+            for table, target in TARGETS.items():
+                staging = STAGING[table]
+                keys = ", ".join(ddl.ident(k) for k in target.key)
+                cur.execute(f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {staging}) k")
+                self.summary.keys[table] = cur.fetchone()[0]
+                source = ddl.newest_per_key(staging, target.names, target.key)
+                cur.execute(ddl.upsert(target.table, target.names, target.key, source))
+                for (inserted,) in cur.fetchall():
+                    (self.summary.inserted if inserted else self.summary.updated)[table] += 1
+        self.conn.commit()
+        return self.summary
+
+
+@click.command("import")
+@click.option(
+    "--database",
+    "database_url",
+    envvar="CARBONBOARD_DATABASE_URL",
+    required=True,
+    metavar="URL",
+    help="postgresql://user@host/dbname (default: $CARBONBOARD_DATABASE_URL). Keep the password "
+    "in ~/.pgpass or $PGPASSWORD rather than on the command line.",
+)
+@click.option(
+    "--filepath",
+    "filepaths",
+    multiple=True,
+    required=True,
+    metavar="PATH",
+    help="Emissions or tasks CSV, a directory or a glob; repeat to import several.",
+)
+def import_command(database_url: str, filepaths: tuple[str, ...]) -> None:
+    """Import CSV histories into the team's PostgreSQL database (idempotent).
+
+    \b
+    carbonboard import --database postgresql://carbonboard_owner@db/carbonboard \\
+        --filepath runs/ --filepath 'archive/*.csv'
+    """
+    shown = shown_url(database_url)
+    expanded = expand_paths(filepaths)
+    for problem in expanded.problems:
+        click.echo(f"carbonboard import: skipped: {problem}", err=True)
+    if not expanded.files:
+        _fail("nothing to import")
+    try:
+        conn = writes.connect(
+            database_url,
+            connect_timeout_s=10,
+            statement_timeout_ms=0,
+            application_name="carbonboard-import",
+        )
+    except ValueError as error:
+        _fail(str(error))
+    except Exception as error:
+        _fail(f"cannot connect to {shown}: {_first_line(error)}", FAILED)
+    try:
+        migrations.migrate(conn)
+        importer = Importer(conn)
+        total_bytes = sum(_size(path) for path in expanded.files)
+        with click.progressbar(
+            length=total_bytes, label="reading", file=sys.stderr, show_pos=False
+        ) as bar:
+            for path in expanded.files:
+                importer.add_file(path)
+                bar.update(_size(path))
+        click.echo("writing...", err=True)
+        summary = importer.finish()
+    except Exception as error:
+        _fail(f"nothing imported into {shown}: {_first_line(error)}", FAILED)
+    finally:
+        conn.close()
+    for line in summary.lines(shown):
+        click.echo(line)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__

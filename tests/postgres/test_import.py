@@ -1,0 +1,154 @@
+"""``carbonboard import`` against a real PostgreSQL: ours and CodeCarbon's files, folders and
+globs; flush rows folded into the run's last row; bad rows skipped with their reason; importing
+twice is importing once; a newer row in the database is never replaced by an older file."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from carbonboard.cli import main
+from carbonboard.data.loader import parse
+from carbonboard.data.store import latest_per_key
+from tracker import schema
+from tracker.db import ddl
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "codecarbon"
+EXAMPLE = ROOT / "examples" / "emissions.csv"
+
+
+def run_import(url: str, *paths: Path | str) -> str:
+    arguments = ["import", "--database", url]
+    for path in paths:
+        arguments += ["--filepath", str(path)]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def table(url: str, name: str, order: str = "run_id") -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(f"SELECT * FROM {name} ORDER BY {order}").fetchall()
+
+
+def write_history(path: Path, rows: list[dict[str, object]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=schema.FIELDNAMES, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def row(run_id: str, timestamp: str, duration: object, status: str = "finished", **more):
+    return {
+        "timestamp": timestamp,
+        "project_name": "imported",
+        "run_id": run_id,
+        "experiment_id": "e",
+        "duration": duration,
+        "emissions": 0.5,
+        "energy_consumed": 1.0,
+        "cpu_count": 4,
+        "status": status,
+        **more,
+    }
+
+
+def test_our_history_imports_with_the_values_the_board_shows(database):
+    output = run_import(database.url, EXAMPLE)
+    expected = latest_per_key(parse(EXAMPLE).frame, ["run_id"])
+    assert f"{len(parse(EXAMPLE).frame):,} rows read from 1 file(s)" in output
+    assert f"runs written: {len(expected):,} ({len(expected):,} new, 0 updated" in output
+    with psycopg.connect(database.url) as conn:
+        count, emissions = conn.execute(
+            f"SELECT count(*), sum(emissions) FROM {ddl.RUNS}"
+        ).fetchone()
+        daily = conn.execute(f"SELECT sum(runs), sum(emissions_kg) FROM {ddl.DAILY}").fetchone()
+        first = conn.execute(
+            f'SELECT "timestamp", project_name, cpu_count, carbon_intensity_source FROM {ddl.RUNS} '
+            "WHERE run_id = %s",
+            (expected["run_id"].iloc[0],),
+        ).fetchone()
+    assert count == len(expected)
+    assert emissions == pytest.approx(expected["emissions"].sum(), rel=1e-12)
+    assert daily[0] == count and float(daily[1]) == pytest.approx(emissions, rel=1e-12)
+    source = expected.iloc[0]
+    assert first[0] == source["timestamp"].to_pydatetime()
+    assert first[1:] == (
+        source["project_name"],
+        int(source["cpu_count"]),
+        source["carbon_intensity_source"] or None,
+    )
+
+
+def test_importing_twice_is_importing_once(database, tmp_path):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    shutil.copy(EXAMPLE, folder / "emissions.csv")
+    for name in ("codecarbon-2.2.7.csv", "codecarbon-2.8.4.csv", "codecarbon-3.3.2.csv"):
+        shutil.copy(FIXTURES / name, folder / name)
+    run_import(database.url, folder, FIXTURES / "tasks-3.3.2" / "*.csv")
+    runs, tasks = table(database.url, ddl.RUNS), table(database.url, ddl.TASKS, "1, 2")
+    daily = table(database.url, ddl.DAILY, "1, 2, 3")
+    assert tasks and len({r[0] for r in runs}) == len(runs)
+    again = run_import(database.url, folder, FIXTURES / "tasks-3.3.2" / "*.csv")
+    assert "runs written: 0 (0 new, 0 updated" in again
+    assert "task rows written: 0" in again
+    assert table(database.url, ddl.RUNS) == runs  # updated_at included: nothing touched
+    assert table(database.url, ddl.TASKS, "1, 2") == tasks
+    assert table(database.url, ddl.DAILY, "1, 2, 3") == daily
+
+
+def test_flush_rows_fold_into_the_last_row_and_bad_rows_are_skipped_with_reasons(
+    database, tmp_path
+):
+    path = write_history(
+        tmp_path / "emissions.csv",
+        [
+            row("a", "2026-01-01T10:00:00", 10.0, "running"),
+            row("a", "2026-01-01T10:05:00", 300.0, "running"),
+            row("a", "2026-01-01T10:09:00", 540.0),
+            row("b", "2026-01-02T10:00:00", "abc"),
+            row("c", "", 10.0),
+            row("d", "2026-01-02T10:00:00", 10.0, cpu_count=2.5),
+        ],
+    )
+    output = run_import(database.url, path)
+    assert "6 rows read" in output
+    assert "runs written: 1 (1 new" in output
+    assert "flush rows folded into their run's last row: 2" in output
+    assert "rows skipped: 3" in output
+    assert "duration is not a number" in output
+    assert "timestamp missing or not a date" in output
+    assert "cpu_count is not a whole number" in output
+    assert [(r[0], r[-1]) for r in _durations(database.url)] == [("a", 540.0)]
+
+
+def _durations(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(f"SELECT run_id, status, duration FROM {ddl.RUNS}").fetchall()
+
+
+def test_an_older_file_never_replaces_a_newer_row(database, tmp_path):
+    newer = write_history(tmp_path / "new.csv", [row("a", "2026-01-01T10:09:00", 540.0)])
+    older = write_history(tmp_path / "old.csv", [row("a", "2026-01-01T10:05:00", 300.0, "running")])
+    run_import(database.url, newer)
+    output = run_import(database.url, older)
+    assert "runs written: 0" in output
+    assert _durations(database.url) == [("a", "finished", 540.0)]
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_and_a_failure(tmp_path):
+    result = CliRunner().invoke(
+        main,
+        ["import", "--database", "postgresql://u:pw@127.0.0.1:1/x", "--filepath", str(EXAMPLE)],
+    )
+    assert result.exit_code == 1
+    assert "cannot connect to postgresql://127.0.0.1:1/x" in result.output
+    assert "pw@" not in result.output
