@@ -1,4 +1,5 @@
-# Two entry points for a fresh clone: `make run` and `make test`. Both create or reuse .venv.
+# Two entry points for a fresh clone: `make run` and `make test`. Both create or reuse .venv, with
+# the dashboard's libraries (the `board` extra; `pip install carbonboard` alone is the tracker).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -12,11 +13,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed-app: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[board]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[board,test]'
 	touch $@ $(VENV)/.installed-app
 
 run: $(VENV)/.installed-app  ## set up and launch the dashboard on the example history
@@ -36,7 +37,7 @@ DATA_TESTS := tests/dashboard/test_loader.py tests/dashboard/test_mixed_sources.
 $(OLDEST)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(OLDEST)
 	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
-	$(OLDEST)/bin/python -m pip install --quiet -e . $(OLDEST_PINS) 'pytest>=8' 'pytest-timeout>=2.2'
+	$(OLDEST)/bin/python -m pip install --quiet -e '.[board]' $(OLDEST_PINS) 'pytest>=8' 'pytest-timeout>=2.2'
 	touch $@
 
 test-oldest-pandas: $(OLDEST)/.installed  ## the loading tests again, on the oldest pandas allowed

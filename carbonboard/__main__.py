@@ -1,5 +1,5 @@
 """``python -m carbonboard``: the same as the ``carbonboard`` command."""
 
-from carbonboard.cli import main
+from carbonboard.launcher import main
 
 main(prog_name="carbonboard")
