@@ -68,7 +68,13 @@ def describe_cpu(
         "process_w_per_busy_cpu": _w(model.active_w_per_cpu),
         **model.detail,
     }
-    rapl_state = {"zones": rapl.zones, "readable": rapl.readable, "fix": rapl.fix}
+    fix = rapl.fix
+    if evidence and not rapl.zones:  # no module or permission would help: say so, not modprobe
+        fix = (
+            f"none on a virtual machine: hypervisors do not expose RAPL to their guests (no "
+            f"package zone under {roots.sys / 'class' / 'powercap'}); the CPU is modelled"
+        )
+    rapl_state = {"zones": rapl.zones, "readable": rapl.readable, "fix": fix}
     return described, rapl_state
 
 

@@ -48,6 +48,8 @@ def test_a_two_vcpu_guest_is_a_few_watts_and_the_host_a_whole_part(tmp_path, hos
     }
     assert 1.0 < guest["full_load_w"] < 10.0  # 225 W x 2 / 96 = 4.69 W
     assert guest["idle_w"] == pytest.approx(IDLE_FRACTION * guest["full_load_w"], abs=1e-3)
+    rapl = json.loads(detect(host_tree, tmp_path, "--json").stdout)["rapl"]
+    assert rapl["fix"].startswith("none on a virtual machine")
 
     metal = type(host_tree)(tmp_path / "metal")
     metal.cpuinfo(EPYC_7R13, 96, guest=False)
