@@ -57,9 +57,9 @@ class BaseOutput:
 
 
 class OutputMethod(str, Enum):
-    """CodeCarbon 3.3's names for its built-in outputs (``output_methods=[...]``). ``CSV`` and
-    ``LOGGER`` are written here; the others belong to services this tracker does not talk to,
-    and are reported as ignored."""
+    """CodeCarbon 3.3's names for its built-in outputs (``output_methods=[...]``). ``CSV``,
+    ``LOGGER`` and ``PROMETHEUS`` (a Pushgateway) are written here; the others belong to services
+    this tracker does not talk to, and are reported as ignored."""
 
     CSV = "csv"
     API = "api"
