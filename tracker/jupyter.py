@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -76,10 +77,14 @@ class CarbonMagics(Magics):
     def carbon(self, line: str, cell: str) -> Any:
         """Run the cell and measure its energy and CO2: one row, one line after the cell."""
         args = parse_argstring(self.carbon, line)
+        body, last = self._compile(cell)  # a syntax error is raised before anything is measured
         tracker = _make_tracker(args)
+        namespaces = (self.shell.user_global_ns, self.shell.user_ns)
         try:
             with tracker:  # an exception leaves it unchanged, after the row is written
-                return self._execute(cell)
+                exec(body, *namespaces)
+                # the last expression's value, shown by the notebook as %%time shows it
+                return None if last is None else eval(last, *namespaces)
         finally:
             if not args.quiet:
                 print(summary_line(tracker.final_emissions_data))
@@ -131,20 +136,19 @@ class CarbonMagics(Magics):
             self._task_open = False
             self._session.stop_task()
 
-    def _execute(self, cell: str) -> Any:
-        """Run ``cell`` in the user's namespace as IPython would, returning the value of a last
-        expression so the notebook shows it (as ``%%time`` does)."""
+    def _compile(self, cell: str) -> tuple[CodeType, CodeType | None]:
+        """``cell`` as IPython would run it (its magics and shell escapes transformed): the code
+        of its statements, and of its last expression apart when it ends with one."""
         shell = self.shell
         source = shell.transform_cell(cell)
         tree = shell.compile.ast_parse(source)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         filename = shell.compile.cache(source, shell.execution_count)
-        namespaces = (shell.user_global_ns, shell.user_ns)
-        exec(shell.compile(tree, filename, "exec"), *namespaces)
+        body = shell.compile(tree, filename, "exec")
         if last is None:
-            return None
+            return body, None
         expression = ast.Expression(last.value)  # type: ignore[attr-defined]
-        return eval(shell.compile(expression, filename, "eval"), *namespaces)
+        return body, shell.compile(expression, filename, "eval")
 
 
 def _make_tracker(args: Any) -> EmissionsTracker:

@@ -108,6 +108,13 @@ def test_a_bad_option_is_a_usage_error_and_the_cell_does_not_run(notebook, capsy
     assert not notebook_path("emissions.csv").exists()
 
 
+def test_a_syntax_error_is_raised_before_anything_is_measured(notebook, capsys):
+    result = run(notebook, "%%carbon --offline --country FRA\nx = (\n")
+    assert isinstance(result.error_in_exec, SyntaxError)
+    assert summary_lines(capsys.readouterr().out) == []
+    assert not notebook_path("emissions.csv").exists()
+
+
 def test_session_is_one_run_and_each_cell_a_task_named_after_its_count(notebook, kit, capsys):
     assert run(notebook, "%carbon_start --project session --offline --country FRA").success
     counts = []
