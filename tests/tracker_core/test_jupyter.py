@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("IPython")
 
 from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from tracker.emissions_data import EmissionsData
 from tracker.units import co2_text, duration_text, energy_text
@@ -23,11 +24,16 @@ SUMMARY = re.compile(
 
 
 @pytest.fixture(scope="module")
-def shell():
-    shell = InteractiveShell.instance()
-    shell.run_cell("%load_ext tracker")
-    yield shell
-    shell.run_cell("%unload_ext tracker")
+def shell(tmp_path_factory):
+    """One IPython shell for the module, its history in memory and its folder private."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))
+        config = Config()
+        config.HistoryManager.hist_file = ":memory:"
+        shell = InteractiveShell.instance(config=config)
+        shell.run_cell("%load_ext tracker")
+        yield shell
+        shell.run_cell("%unload_ext tracker")
 
 
 @pytest.fixture
