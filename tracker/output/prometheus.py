@@ -164,9 +164,15 @@ class PrometheusOutput(BaseOutput):
         self.collector.run = run
         self._write_textfile()
         if self.port is not None:
-            self._server, self._server_thread = prometheus_client.start_http_server(
-                self.port, addr=self.host, registry=self.registry
-            )
+            try:
+                self._server, self._server_thread = prometheus_client.start_http_server(
+                    self.port, addr=self.host, registry=self.registry
+                )
+            except OSError as error:  # port in use, address not here: the run goes on without
+                log.error(
+                    "cannot serve Prometheus metrics on %s:%s: %s", self.host, self.port, error
+                )
+                return
             log.info("Prometheus metrics on http://%s:%s/metrics", self.host, self.port)
 
     def progress(self, data: EmissionsData) -> None:
