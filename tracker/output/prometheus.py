@@ -86,8 +86,9 @@ class RunCollector:
         )
         for component in COMPONENTS:
             kwh = getattr(data, f"{component}_energy") if data else 0.0
+            watts = getattr(data, f"{component}_power") if data else 0.0
             energy.add_metric([component, *values], kwh * JOULES_PER_KWH)
-            power.add_metric([component, *values], getattr(data, f"{component}_power", 0.0))
+            power.add_metric([component, *values], watts)
         emissions = CounterMetricFamily(
             f"{PREFIX}_emissions_grams",
             "CO2-equivalent emitted by the run since it started",
