@@ -108,7 +108,10 @@ def test_the_context_manager_and_codecarbon_logging_to_a_file(tmp_path):
 
 
 class _Collector(http.server.BaseHTTPRequestHandler):
+    """Plays the emissions endpoint (POST /emissions) and a Prometheus push gateway (PUT)."""
+
     bodies: ClassVar[list[dict]] = []
+    pushes: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
@@ -116,17 +119,23 @@ class _Collector(http.server.BaseHTTPRequestHandler):
         self.send_response(201)
         self.end_headers()
 
+    def do_PUT(self) -> None:
+        length = int(self.headers["Content-Length"])
+        type(self).pushes.append(f"{self.path}\n{self.rfile.read(length).decode()}")
+        self.send_response(200)
+        self.end_headers()
+
     def log_message(self, *args: object) -> None:
         return
 
 
 def test_every_parameter_at_once(tmp_path):
-    _Collector.bodies = []
+    _Collector.bodies, _Collector.pushes = [], []
     server = http.server.HTTPServer(("127.0.0.1", 0), _Collector)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_port}/emissions"
-        process = run_script("all_parameters.py", tmp_path, url)
+        base = f"http://127.0.0.1:{server.server_port}"
+        process = run_script("all_parameters.py", tmp_path, f"{base}/emissions", base)
     finally:
         server.shutdown()
         server.server_close()
@@ -140,6 +149,8 @@ def test_every_parameter_at_once(tmp_path):
     logged = [json.loads(line) for line in (tmp_path / "emissions.jsonl").read_text().splitlines()]
     assert logged[-1]["run_id"] == run_id and logged[-1]["status"] == "finished"
     assert [b["status"] for b in _Collector.bodies] == ["running", "finished"]
+    assert _Collector.pushes and "/metrics/job/carbonboard" in _Collector.pushes[-1]
+    assert "carbonboard_emissions_grams_total" in _Collector.pushes[-1]
     calls = [json.loads(line) for line in (tmp_path / "handler.log").read_text().splitlines()]
     kinds = [c["kind"] for c in calls]
     assert "live_out" in kinds and kinds[-3:] == ["out", "task_out", "exit"]

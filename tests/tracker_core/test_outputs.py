@@ -388,9 +388,7 @@ def test_hosted_service_options_warn_once_and_never_show_the_key(make, caplog):
         save_to_api=True,
         api_key=secret,
         api_endpoint="https://example.invalid",
-        save_to_prometheus=True,
-        prometheus_url="localhost:9091",
-        output_methods=[OutputMethod.CSV, OutputMethod.API, "prometheus"],
+        output_methods=[OutputMethod.CSV, OutputMethod.API],
     )
     tracker.start()
     assert tracker.stop() > 0

@@ -1,6 +1,7 @@
-"""Every parameter CodeCarbon 3.3's OfflineEmissionsTracker takes, in one script; the endpoint of
-the HTTP output comes as the first argument. Rows must land in the CSV (one per run, "update"),
-in emissions.jsonl (the logger output) and at the endpoint; handler calls in handler.log."""
+"""Every parameter CodeCarbon 3.3's OfflineEmissionsTracker takes, in one script. The endpoint of
+the HTTP output comes as the first argument, the push gateway's address as the second. Rows must
+land in the CSV (one per run, "update"), in emissions.jsonl (the logger output), at the endpoint
+and at the gateway; handler calls in handler.log."""
 
 import json
 import logging
@@ -55,7 +56,7 @@ tracker = OfflineEmissionsTracker(
     logging_logger=LoggerOutput(json_logger, logging.INFO),
     save_to_prometheus=True,
     save_to_logfire=False,
-    prometheus_url="localhost:9091",
+    prometheus_url=sys.argv[2],
     output_handlers=[FileHandler("handler.log")],
     gpu_ids=[0],
     emissions_endpoint=sys.argv[1],
