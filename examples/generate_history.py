@@ -8,6 +8,10 @@ from the tracker's bundled grid data (the same lookup the tracker uses), and eve
     emissions       = energy_consumed x intensity / 1000        (kg CO2eq)
     emissions_rate  = emissions / duration                      (kg/s)
 
+Most projects' runs log metrics (``metrics``: work done and a quality figure that improves with
+the run's length, with noise), so the efficiency view has units, a Pareto front and dominated
+runs to show; the others log none.
+
 Run ``python examples/generate_history.py [--out PATH] [--seed N]``; the output is deterministic.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import random
 import uuid
 from dataclasses import dataclass
@@ -22,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from tracker import __version__, intensity, schema
+from tracker.metrics import encode_metrics
 from tracker.power import JOULES_PER_KWH
 
 HERE = Path(__file__).resolve().parent
@@ -233,6 +239,16 @@ EXPERIMENTS = (
     ),
 )
 
+# What each project's runs log with log_metrics(): (unit of work, its rate per GPU-or-CPU-hour),
+# and (quality metric, value after a 1-hour run, gain per doubling of the run's length).
+# Projects absent here log nothing, as most runs in practice.
+METRICS = {
+    "nlp-bert": (("tokens", 4.0e7), ("accuracy", 0.84, 0.015)),
+    "llm-finetune": (("tokens", 1.2e7), ("loss", 1.9, -0.08)),
+    "vision-resnet": (("images", 9.0e5), ("accuracy", 0.70, 0.02)),
+    "speech-asr": (("samples", 2.0e5), ("wer", 0.18, -0.01)),
+}
+
 START = datetime(2026, 6, 1, tzinfo=timezone.utc)
 SPAN_DAYS = 175
 
@@ -315,7 +331,22 @@ def make_run(experiment: Experiment, experiment_id: str, rng: random.Random) -> 
         "world_size": "",
         "measurement_scope": "node",
     }
+    values["metrics"] = run_metrics(experiment, machine, duration_s, str(values["run_id"]))
     return {name: str(values[name]) for name in schema.FIELDNAMES}
+
+
+def run_metrics(experiment: Experiment, machine: Machine, duration_s: float, run_id: str) -> str:
+    """The run's metrics cell, drawn from a generator seeded by the run id, so the rest of the
+    history is the same with or without metrics. Crashed runs still log their work so far."""
+    spec = METRICS.get(experiment.project)
+    if spec is None:
+        return ""
+    (unit, per_hour), (quality, at_one_hour, per_doubling) = spec
+    rng = random.Random(run_id)
+    hours = duration_s / 3600
+    work = per_hour * max(machine.gpu_count, 1) * hours * rng.uniform(0.7, 1.1)
+    score = at_one_hour + per_doubling * math.log2(hours) + rng.gauss(0, abs(per_doubling))
+    return encode_metrics({unit: int(work), quality: round(score, 4)})
 
 
 def generate(seed: int = 2026) -> list[dict[str, str]]:

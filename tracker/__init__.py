@@ -16,6 +16,7 @@ __all__ = [
     "OfflineEmissionsTracker",
     "OutputMethod",
     "__version__",
+    "log_metrics",
     "track_emissions",
 ]
 
@@ -24,6 +25,7 @@ _LAZY = {
     "EmissionsTracker": "tracker.emissions_tracker",
     "OfflineEmissionsTracker": "tracker.emissions_tracker",
     "track_emissions": "tracker.emissions_tracker",
+    "log_metrics": "tracker.emissions_tracker",
     "OutputMethod": "tracker.output.base",
     "EmissionsData": "tracker.emissions_data",
 }

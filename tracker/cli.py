@@ -2,14 +2,19 @@
 
 The command's exit code becomes ours (a command killed by signal N exits 128 + N, as in a shell);
 one summary line goes to stderr. SIGTERM, and SIGINT when not typed at the terminal (the terminal
-already sends Ctrl-C to the command itself), are forwarded to the command.
+already sends Ctrl-C to the command itself), are forwarded to the command. With ``--metrics-file
+F`` the command writes a JSON object of numbers to F (its path is also in the command's
+environment as ``CARBONBOARD_METRICS_FILE``), recorded as the run's metrics.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -21,6 +26,10 @@ from tracker.emissions_tracker import EmissionsTracker, OfflineEmissionsTracker
 
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 127
+METRICS_FILE_ENV = "CARBONBOARD_METRICS_FILE"
+MAX_METRICS_FILE_BYTES = 1024 * 1024  # a JSON object of a few numbers; more is not a metrics file
+
+log = logging.getLogger("tracker")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--measure-power-secs", type=float, dest="measure_power_secs")
     run.add_argument("--tracking-mode", choices=TRACKING_MODES, dest="tracking_mode")
     run.add_argument("--pue", type=float)
+    run.add_argument(
+        "--metrics-file",
+        type=Path,
+        metavar="FILE",
+        help="a JSON object of numbers the command writes there (path also in "
+        f"${METRICS_FILE_ENV}), recorded as the run's metrics",
+    )
     metrics = run.add_argument_group("Prometheus metrics (pip install 'carbonboard[prometheus]')")
     metrics.add_argument(
         "--prometheus-port", type=int, dest="prometheus_port", help="serve /metrics on this port"
@@ -108,9 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Handlers go in before the command starts, so no signal can leave it orphaned.
     forward = _Forwarder()
     originals = {number: signal.signal(number, forward) for number in _signal_numbers()}
+    metrics_before = _stat(args.metrics_file) if args.metrics_file else None
+    child_env = None
+    if args.metrics_file is not None:
+        child_env = {**os.environ, METRICS_FILE_ENV: str(args.metrics_file.absolute())}
     try:
         try:
-            child = subprocess.Popen(command)
+            child = subprocess.Popen(command, env=child_env)
         except OSError as error:  # nothing ran: no row
             print(
                 f"carbonboard: cannot run {command[0]}: {error.strerror or error}", file=sys.stderr
@@ -125,9 +145,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         for number, original in originals.items():
             signal.signal(number, original)
     interrupted = returncode < 0 or bool(forward.received)
+    if args.metrics_file is not None:
+        tracker.log_metrics(**read_metrics_file(args.metrics_file, metrics_before))
     emissions_kg = tracker._finish("interrupted" if interrupted else "finished")
     print(_summary(command[0], returncode, tracker, emissions_kg), file=sys.stderr)
     return returncode if returncode >= 0 else 128 - returncode
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
+
+
+def read_metrics_file(path: Path, before: os.stat_result | None) -> dict[str, object]:
+    """The JSON object the command wrote to ``path``; ``before``: the file's stat before the
+    command started. A file that is missing, unchanged since then (left by an earlier run: its
+    values are not this run's), not a regular file, too large, not JSON or not an object gives
+    one warning and no metrics: the run's row is written all the same. The values are checked
+    by ``log_metrics`` (numbers only)."""
+    after = _stat(path)
+    problem = None
+    if after is None:
+        problem = "the command did not write it"
+    elif not stat.S_ISREG(after.st_mode):
+        problem = "not a regular file"
+    elif before is not None and _same_file_version(before, after):
+        problem = "unchanged since before the command started (left by an earlier run?)"
+    elif after.st_size > MAX_METRICS_FILE_BYTES:
+        problem = f"larger than {MAX_METRICS_FILE_BYTES} bytes"
+    else:
+        try:
+            values = json.loads(path.read_bytes())
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+            problem = f"not readable as JSON ({error})"
+        else:
+            if isinstance(values, dict):
+                return values
+            problem = f"a JSON {type(values).__name__}, not an object"
+    log.warning("--metrics-file %s: %s; the run is recorded without its metrics", path, problem)
+    return {}
+
+
+def _same_file_version(before: os.stat_result, after: os.stat_result) -> bool:
+    keys = ("st_ino", "st_size", "st_mtime_ns")
+    return all(getattr(before, key) == getattr(after, key) for key in keys)
 
 
 def _signal_numbers() -> list[int]:

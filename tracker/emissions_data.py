@@ -78,6 +78,7 @@ class EmissionsData:
     local_rank: int | None = None
     world_size: int | None = None
     measurement_scope: str = ""
+    metrics: str = ""  # JSON object of what log_metrics() recorded (tracker.metrics)
     task_name: str | None = None
 
     @property

@@ -34,6 +34,7 @@ from tracker import __version__, config
 from tracker.emissions_data import EmissionsData
 from tracker.intensity.provider import IntensityProvider
 from tracker.jobs import SCOPE_NONE, JobContext, job_context, measurement_scope
+from tracker.metrics import Metric, MetricsLog, clean_metrics
 from tracker.node_lock import NodeLock, node_lock_file
 from tracker.output.base import OutputMethod
 from tracker.output.csv_output import CsvOutput
@@ -93,6 +94,12 @@ _STDERR_HANDLER = logging.StreamHandler(sys.stderr)
 # Once the program gives the codecarbon logger handlers, messages go there, not twice.
 _STDERR_HANDLER.addFilter(lambda record: not logging.getLogger(CODECARBON_LOGGER).handlers)
 _BRIDGE = _CodeCarbonBridge()
+
+# Running trackers, in start order, with the thread that started each: the module-level
+# log_metrics() finds the run it belongs to (see :func:`current_tracker`).
+_RUNNING: list[tuple[EmissionsTracker, int]] = []
+_RUNNING_LOCK = threading.Lock()
+_PROCESS_LOGGED: set[str] = set()
 
 
 def _configure_logging(level: str, preamble: str = "") -> None:
@@ -250,6 +257,7 @@ class EmissionsTracker:
         self._busy = False
         self._deferred_signal: int | None = None
         self._logged: set[str] = set()
+        self._metrics = MetricsLog()
         self.final_emissions_data: EmissionsData | None = None
         self.final_emissions: float | None = None
 
@@ -346,6 +354,8 @@ class EmissionsTracker:
             )
             self.outputs.started(self._run)
             self._state = "running"
+            with _RUNNING_LOCK:
+                _RUNNING.append((self, threading.get_ident()))
             self._sampler.start()
             self._install_signal_handlers()
             atexit.register(self._at_exit)
@@ -366,6 +376,36 @@ class EmissionsTracker:
             return data.emissions
         return None
 
+    def log_metrics(self, **values: object) -> None:
+        """Record numbers about the run's useful work (``accuracy=0.93, tokens=300000``) in its
+        ``metrics`` column; call it any time, as often as wanted: the last value of each key
+        wins. While a task runs, the values also go to the task's row. A value that is not a
+        finite number (``bool``, NaN, text...) is left out and named in one warning; nothing
+        here raises into the program. Values logged after the run's row was written are not in
+        it (one warning)."""
+        with self._guard("log_metrics"):
+            accepted, refused = clean_metrics(values)
+            if refused:
+                self._warn_refused(refused)
+            if self._state == "stopped" and accepted:
+                self._log_once(
+                    "log_metrics:stopped",
+                    "log_metrics() after the run ended: its row is written, these values are not "
+                    "in it",
+                )
+            self._metrics.record(accepted)
+
+    def _warn_refused(self, refused: Mapping[str, str]) -> None:
+        """One warning per refused key and tracker (a training loop logs the same bad value at
+        every step); repeats at debug level."""
+        new = {k: why for k, why in refused.items() if f"metric:{k}" not in self._logged}
+        self._logged.update(f"metric:{k}" for k in new)
+        if new:
+            reasons = "; ".join(f"{key!r}: {why}" for key, why in sorted(new.items()))
+            log.warning("log_metrics(): left out, metrics are numbers only: %s", reasons)
+        else:
+            log.debug("log_metrics(): left out again: %s", ", ".join(map(repr, refused)))
+
     def start_task(self, task_name: str | None = None) -> None:
         """Measure a named part of the run on its own (a UUID names it when ``task_name`` is
         empty); starts the tracker when needed; a task already running is stopped first."""
@@ -378,6 +418,7 @@ class EmissionsTracker:
             if self._task is not None:
                 self._end_task("finished")
             self._task = (task_name or str(uuid.uuid4()), self._sampler.sample())
+            self._metrics.task_started()
 
     def stop_task(self, task_name: str | None = None) -> EmissionsData | None:
         """End the current task (``task_name``, when given, must be its name) and write its row
@@ -450,6 +491,8 @@ class EmissionsTracker:
                 if self._state != "running" or self._sampler is None:
                     return self.final_emissions
                 self._state = "stopped"  # from here on, no progress is written
+            with _RUNNING_LOCK:
+                _RUNNING[:] = [entry for entry in _RUNNING if entry[0] is not self]
             self._restore_signal_handlers()
             atexit.unregister(self._at_exit)
             try:
@@ -474,7 +517,7 @@ class EmissionsTracker:
         name, at_start = self._task
         self._task = None
         task_totals = (totals or self._sampler.sample()).since(at_start)
-        data = self._data(task_totals, status, task_name=name)
+        data = self._data(task_totals, status, task_name=name, metrics=self._metrics.task_ended())
         self.outputs.task(data)
         return data
 
@@ -492,8 +535,15 @@ class EmissionsTracker:
                 self._measures = 0
                 self.outputs.live(data)
 
-    def _data(self, totals: Totals, status: str, task_name: str | None = None) -> EmissionsData:
-        """The row for ``totals`` as handed to outputs and returned to the program."""
+    def _data(
+        self,
+        totals: Totals,
+        status: str,
+        task_name: str | None = None,
+        metrics: Mapping[str, Metric] | None = None,
+    ) -> EmissionsData:
+        """The row for ``totals`` as handed to outputs and returned to the program; ``metrics``
+        a task's own, the run's metrics so far when not given."""
         assert self._run is not None
         row = build_row(
             totals,
@@ -502,6 +552,7 @@ class EmissionsTracker:
             current_intensity=self._provider.current(),
             status=status,
             timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            metrics=self._metrics.run() if metrics is None else metrics,
         )
         return EmissionsData.from_row(row, task_name=task_name)
 
@@ -633,6 +684,35 @@ def track_emissions(
         return tracked  # type: ignore[return-value]
 
     return decorate(fn) if fn is not None else decorate
+
+
+def current_tracker() -> EmissionsTracker | None:
+    """The run that module-level :func:`log_metrics` records into: the innermost (last started)
+    tracker still running that this thread started, else the last started in this process (so a
+    worker thread of a decorated function reaches its run); ``None`` when none runs."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    this_thread = threading.get_ident()
+    for tracker, thread in reversed(running):
+        if thread == this_thread:
+            return tracker
+    return running[-1][0] if running else None
+
+
+def log_metrics(**values: object) -> None:
+    """``tracker.log_metrics(accuracy=0.93)`` without a handle on the tracker: for a function
+    under ``@track_emissions``, or code called inside a ``with`` block. Records into
+    :func:`current_tracker` (:meth:`EmissionsTracker.log_metrics`); with no tracker running,
+    the values are dropped and one warning per process says so. Never raises."""
+    try:
+        tracker = current_tracker()
+        if tracker is not None:
+            tracker.log_metrics(**values)
+        elif "no-tracker" not in _PROCESS_LOGGED:
+            _PROCESS_LOGGED.add("no-tracker")
+            log.warning("log_metrics(): no tracker is running in this process; values dropped")
+    except Exception:
+        log.debug("log_metrics() failed", exc_info=True)
 
 
 def _status_after(exc: BaseException | None) -> str:

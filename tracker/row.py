@@ -8,13 +8,14 @@ here, so the arithmetic is tested with plain values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tracker import schema
 from tracker.intensity import Intensity
 from tracker.jobs import SCOPE_NODE, JobContext
 from tracker.location import Location
+from tracker.metrics import Metric, encode_metrics
 from tracker.power.base import JOULES_PER_KWH
 from tracker.sampler import Totals, intensity_basis, intensity_source
 
@@ -55,11 +56,13 @@ def build_row(
     current_intensity: Intensity,
     status: str,
     timestamp: str,
+    metrics: Mapping[str, Metric] | None = None,
 ) -> dict[str, object]:
     """The row for ``totals``: every column of the contract that this run can fill.
 
     ``current_intensity`` is the figure in force now; it fills the intensity columns when no
-    energy has been measured yet (so no figure was applied to any).
+    energy has been measured yet (so no figure was applied to any). ``metrics``: what the run
+    (or the task) logged, already checked (:func:`tracker.metrics.clean_metrics`).
     """
     duration_s = totals.elapsed_s
     # As CodeCarbon 3.3 does, PUE is in each component's energy, so that the three add up to
@@ -118,6 +121,7 @@ def build_row(
         "local_rank": run.job.local_rank,
         "world_size": run.job.world_size,
         "measurement_scope": run.measurement_scope,
+        "metrics": encode_metrics(metrics or {}),
     }
     for component, kwh in device_kwh.items():
         row[f"{component}_energy"] = energy_kwh[component]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+# 2: the metrics column. Files of every earlier version load as they are (missing columns are
+# empty), so a bump never makes older files unreadable.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,13 @@ OWN_COLUMNS: tuple[Column, ...] = (
         "",
         "what the energy figures cover: node (the whole machine) | process (this process's "
         "share) | none (another rank of the job measures this node)",
+    ),
+    Column(
+        "metrics",
+        "str",
+        "",
+        "what the run logged with log_metrics(): a JSON object of numbers, compact, sorted keys "
+        '(e.g. {"accuracy":0.93,"tokens":300000}); empty when none',
     ),
 )
 

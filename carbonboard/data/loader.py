@@ -33,8 +33,10 @@ from tracker.power.ram import RAM_TOTAL_DECIMALS
 LOADER_VERSION = 2  # bump when the parsed layout changes: invalidates on-disk caches
 NUMERIC_KINDS = ("float", "int")
 # Text columns with few distinct values are stored as categories: ~1 byte a cell instead of a
-# Python string, which keeps a million-row history in a few hundred MB.
-UNIQUE_TEXT = ("run_id",)
+# Python string, which keeps a million-row history in a few hundred MB. Those nearly unique per
+# row stay Python str: a category per row would cost more than the strings (``metrics``, a JSON
+# object per run, is kept as its text and parsed only by the efficiency view).
+UNIQUE_TEXT = ("run_id", "metrics")
 NUMBER_DTYPE = np.dtype("float64")  # integer columns too: a missing count is NaN
 TEXT_DTYPE = np.dtype("object")  # Python str: the same on pandas 2 and 3 (pandas 3's "str" is not)
 TIMESTAMP_DTYPE = pd.DatetimeTZDtype("ns", "UTC")
@@ -109,11 +111,12 @@ def column_dtype(name: str) -> np.dtype | pd.DatetimeTZDtype | str:
     """The dtype of column ``name`` in every normalised frame, whatever file or pandas made it.
 
     From the column's kind in ``tracker.schema``: numbers (integers too) are float64, timestamps
-    ``datetime64[ns, UTC]``, ``line_number`` int64, the unique ``run_id`` object (Python str) and
-    every other text column (``source_file`` and foreign columns too) ``"category"`` whose
-    categories are always an object Index of Python str. Never pandas 3's ``str`` dtype, nor
-    the numbers read_csv infers for categories like "2016": two frames of one column then always
-    have one dtype, and ``concat`` can join any mix of files on pandas 2 and 3 alike.
+    ``datetime64[ns, UTC]``, ``line_number`` int64, the nearly unique ``run_id`` and ``metrics``
+    object (Python str) and every other text column (``source_file`` and foreign columns too)
+    ``"category"`` whose categories are always an object Index of Python str. Never pandas 3's
+    ``str`` dtype, nor the numbers read_csv infers for categories like "2016": two frames of one
+    column then always have one dtype, and ``concat`` can join any mix of files on pandas 2 and
+    3 alike.
     """
     if name == "line_number":
         return LINE_DTYPE
@@ -126,9 +129,11 @@ def column_dtype(name: str) -> np.dtype | pd.DatetimeTZDtype | str:
 
 
 def has_column_dtype(values: pd.Series, name: str) -> bool:
-    """``values`` already is as ``as_column_dtype`` makes it: ``column_dtype(name)``, and for a
-    categorical, categories that are all Python str and no missing value."""
+    """``values`` already is as ``as_column_dtype`` makes it: ``column_dtype(name)``, no missing
+    text, and for a categorical, categories that are all Python str."""
     dtype = column_dtype(name)
+    if dtype == TEXT_DTYPE:  # an empty cell, read as NaN or None, is still to become ""
+        return values.dtype == dtype and not values.isna().any()
     if not isinstance(dtype, str):
         return values.dtype == dtype
     if not isinstance(values.dtype, pd.CategoricalDtype):
