@@ -32,7 +32,8 @@ test: $(VENV)/.installed-test  ## set up and run every check: lint, then the who
 OLDEST ?= .venv-oldest
 OLDEST_PINS := 'pandas==2.0.*' 'numpy<2'
 DATA_TESTS := tests/dashboard/test_loader.py tests/dashboard/test_mixed_sources.py \
-	tests/dashboard/test_store.py tests/dashboard/test_aggregate.py
+	tests/dashboard/test_store.py tests/dashboard/test_aggregate.py \
+	tests/dashboard/test_efficiency.py
 
 $(OLDEST)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(OLDEST)
