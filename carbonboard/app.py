@@ -1,9 +1,11 @@
 """The Dash application factory: one page, every asset served locally, data kept on the server.
 
-``create_app(filepaths)`` loads the history into a ``HistoryStore`` and wires the sections listed
-in ``SECTION_MODULES`` (each exposes ``layout()`` and ``register_callbacks(app, store)``): the
-header, the sections above the tabs, then the sections of each tab (``TABS``). Serve
-``app.server`` with a production WSGI server (the CLI uses waitress); never Flask's debugger.
+``create_app(source)`` serves a ``RunSource`` (:mod:`carbonboard.data.source`: CSV files through
+``HistoryStore``, or a database) and wires the sections listed in ``SECTION_MODULES`` (each
+exposes ``layout()`` and ``register_callbacks(app, source)``; its callbacks reach data only
+through that source): the header, the sections above the tabs, then the sections of each tab
+(``TABS``). Serve ``app.server`` with a production WSGI server (the CLI uses waitress); never
+Flask's debugger.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import gzip
 import logging
 from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 
 import dash_bootstrap_components as dbc
 import flask
@@ -21,7 +22,7 @@ from dash.exceptions import PreventUpdate
 
 from carbonboard import __version__, ids, web_security
 from carbonboard.assets_path import assets_dir
-from carbonboard.data.store import STALE_AFTER_S, HistoryStore
+from carbonboard.data.source import RunSource
 from carbonboard.sections import (
     comparison,
     equivalents,
@@ -37,7 +38,7 @@ from carbonboard.sections import export as export_section
 
 log = logging.getLogger(__name__)
 
-# The page, top to bottom. Each module: layout() -> Component, register_callbacks(app, store).
+# The page, top to bottom. Each module: layout() -> Component, register_callbacks(app, source).
 ABOVE_TABS = [totals, filters, export_section]
 # The tabs: (value, label, sections). Only the open tab is drawn, which keeps the page fast.
 TABS = [
@@ -98,16 +99,15 @@ def _on_error(error: Exception) -> None:
     set_props(ids.ERROR_NOTICE, {"is_open": True, "children": ERROR_MESSAGE})
 
 
-def _page_layout(store: HistoryStore, refresh_interval_s: float):
+def _page_layout(source: RunSource, refresh_interval_s: float):
     """Built on every page load, so a new visitor sees the current data version."""
 
     def layout() -> html.Div:
-        store.current()
         return html.Div(
             [
                 dcc.Location(id=ids.URL, refresh=False),
                 dcc.Store(id=ids.SELECTION),
-                dcc.Store(id=ids.DATA_VERSION, data=store.version),
+                dcc.Store(id=ids.DATA_VERSION, data=source.version()),
                 *tabs.stores(),
                 dcc.Interval(
                     id=ids.REFRESH,
@@ -175,31 +175,23 @@ def _tabs() -> dcc.Tabs:
 
 
 def create_app(
-    filepaths: list[str],
+    source: RunSource,
     *,
     refresh_interval_s: float = 5.0,
-    cache_dir: str | None = None,
-    disk_cache: bool = True,
-    stale_after_s: float = STALE_AFTER_S,
     debug: bool = False,
     host: str = LOOPBACK_HOST,
     allowed_hosts: Iterable[str] = (),
 ) -> Dash:
-    """The dashboard over ``filepaths`` (files, directories or globs, the latter two watched for
-    new files; see ``HistoryStore.from_arguments``).
+    """The dashboard over ``source`` (e.g. ``HistoryStore.from_arguments(filepaths)`` for CSV
+    files, directories and globs, the latter two watched for new files).
 
-    ``refresh_interval_s``: how often open pages poll for new data (0 disables). ``debug`` turns
-    on Dash's dev-tools UI in the browser and verbose logging; it never enables the Werkzeug
-    debugger. Requests must name in their ``Host`` header a loopback name, ``host`` (the
-    interface the server binds) or one of ``allowed_hosts``; see ``carbonboard.web_security``.
+    ``refresh_interval_s``: how often open pages poll ``source.version()`` for new data (0
+    disables). ``debug`` turns on Dash's dev-tools UI in the browser and verbose logging; it
+    never enables the Werkzeug debugger. Requests must name in their ``Host`` header a loopback
+    name, ``host`` (the interface the server binds) or one of ``allowed_hosts``; see
+    ``carbonboard.web_security``.
     """
-    store = HistoryStore.from_arguments(
-        filepaths,
-        cache_dir=Path(cache_dir) if cache_dir else None,
-        disk_cache=disk_cache,
-        stale_after_s=stale_after_s,
-    )
-    store.current()
+    source.version()  # load now: the first page must not wait for it
     app = Dash(
         __name__,
         title="carbonboard",
@@ -212,21 +204,20 @@ def create_app(
         on_error=_on_error,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    app.layout = _page_layout(store, refresh_interval_s)
+    app.layout = _page_layout(source, refresh_interval_s)
     for module in SECTION_MODULES:
-        module.register_callbacks(app, store)
+        module.register_callbacks(app, source)
     tabs.register_callbacks(app)
-    _register_refresh(app, store)
+    _register_refresh(app, source)
     app.server.after_request(_compress)
-    app.server.config["carbonboard.store"] = store
     if debug:  # without pruning, Dash installs no error page of its own (a debugger page)
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False, dev_tools_prune_errors=False)
     web_security.secure(app, web_security.allowed_hosts(host, allowed_hosts))
     return app
 
 
-def _register_refresh(app: Dash, store: HistoryStore) -> None:
-    """Poll the store; only a new version triggers recomputation downstream."""
+def _register_refresh(app: Dash, source: RunSource) -> None:
+    """Poll the source; only a new version triggers recomputation downstream."""
 
     @app.callback(
         Output(ids.DATA_VERSION, "data"),
@@ -235,11 +226,11 @@ def _register_refresh(app: Dash, store: HistoryStore) -> None:
         prevent_initial_call=True,
     )
     def poll(_ticks: int, shown: int | None) -> int:
-        store.current()
-        if store.version == shown:
+        version = source.version()
+        if version == shown:
             raise PreventUpdate
-        return store.version
+        return version
 
     @app.callback(Output(ids.EMPTY_STATE, "is_open"), Input(ids.DATA_VERSION, "data"))
     def empty_state(_version: int | None) -> bool:
-        return store.current().is_empty
+        return source.describe().runs == 0

@@ -7,14 +7,16 @@ tracebacks are for bugs only, and go to the log with ``--debug``.
 from __future__ import annotations
 
 import errno
+import importlib.util
 import logging
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from carbonboard import __version__
-from carbonboard.data.paths import PathError, resolve_paths
+from carbonboard.data.paths import PathError
 from carbonboard.import_cli import import_command
 from carbonboard.report_cli import report
 
@@ -23,6 +25,10 @@ DEFAULT_HOST = "127.0.0.1"
 USAGE_ERROR = 2
 SERVE_ERROR = 1
 WAITRESS_THREADS = 8
+POSTGRES_SOURCE_MODULE = "carbonboard.data.postgres_source"
+
+if TYPE_CHECKING:
+    from carbonboard.data.source import RunSource
 
 
 def _fail(message: str, code: int = USAGE_ERROR) -> None:
@@ -56,6 +62,13 @@ def check_port(host: str, port: int) -> str | None:
     metavar="PATH",
     help="Emissions CSV, a directory (every emissions and tasks CSV inside) or a glob such as "
     "'runs/*.csv'. Repeat to load several.",
+)
+@click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    help="Serve the runs of a PostgreSQL database (postgresql://user@host/dbname) instead of "
+    "files.",
 )
 @click.option(
     "--port",
@@ -99,6 +112,7 @@ def check_port(host: str, port: int) -> str | None:
 def main(
     ctx: click.Context,
     filepaths: tuple[str, ...],
+    database_url: str | None,
     port: int,
     host: str,
     allowed_hosts: tuple[str, ...],
@@ -116,16 +130,16 @@ def main(
     """
     if ctx.invoked_subcommand is not None:
         return
-    if not filepaths:
+    if filepaths and database_url:
+        _fail("give --filepath or --database, not both")
+    if not filepaths and not database_url:
         _fail("no --filepath given (try: carbonboard --filepath emissions.csv)")
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    try:
-        resolve_paths(filepaths)  # fail early, in one line, before the port check
-    except PathError as error:
-        _fail(str(error))
+    # fail early, in one line, before the port check
+    source = database_source(database_url) if database_url else file_source(filepaths)
     warning = exposure_warning(host, allowed_hosts)
     if warning:
         click.echo(f"carbonboard: warning: {warning}", err=True)
@@ -133,7 +147,7 @@ def main(
     if problem:
         _fail(problem, SERVE_ERROR)
     serve(
-        list(filepaths),
+        source,
         host=host,
         port=port,
         allowed_hosts=allowed_hosts,
@@ -157,8 +171,33 @@ def exposure_warning(host: str, allowed_hosts: tuple[str, ...]) -> str | None:
     )
 
 
+def file_source(filepaths: tuple[str, ...]) -> RunSource:
+    """The files, directories and globs given (the latter two watched for new files); a path
+    that cannot load is one line and a usage error."""
+    from carbonboard.data.store import HistoryStore
+
+    try:
+        return HistoryStore.from_arguments(filepaths)
+    except PathError as error:
+        _fail(str(error))
+
+
+def database_source(url: str) -> RunSource:
+    """The runs of the PostgreSQL database at ``url``; one line and an error when this install
+    cannot read a database or the database cannot be opened."""
+    if importlib.util.find_spec(POSTGRES_SOURCE_MODULE) is None:
+        _fail("--database is not available yet in this version: serve CSV files with --filepath")
+    from carbonboard.data.postgres_source import PostgresSource
+
+    try:
+        return PostgresSource.from_url(url)
+    except Exception as error:  # a wrong URL, password or host is the user's to fix
+        logging.getLogger(__name__).debug("cannot open the database", exc_info=error)
+        _fail(f"cannot open the database: {error}", SERVE_ERROR)
+
+
 def serve(
-    filepaths: list[str],
+    source: RunSource,
     *,
     host: str,
     port: int,
@@ -166,28 +205,27 @@ def serve(
     refresh_interval_s: float,
     debug: bool,
 ) -> None:
-    """Load the history (directories and globs stay watched for new files), then serve it with
-    waitress until interrupted."""
+    """Load ``source``, then serve it with waitress until interrupted."""
     from waitress import create_server
 
     from carbonboard.app import create_app
 
     app = create_app(
-        filepaths,
+        source,
         refresh_interval_s=refresh_interval_s,
         debug=debug,
         host=host,
         allowed_hosts=allowed_hosts,
     )
-    history = app.server.config["carbonboard.store"].current()
+    loaded = source.describe()
     try:
         server = create_server(app.server, host=host, port=port, threads=WAITRESS_THREADS)
     except OSError as error:
         _fail(f"cannot listen on {host}:{port}: {error.strerror}", SERVE_ERROR)
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(
-        f"carbonboard {__version__}: {len(history.runs):,} runs from {len(history.files)} "
-        f"file(s); {history.skipped_rows:,} rows skipped."
+        f"carbonboard {__version__}: {loaded.runs:,} runs from {len(loaded.files)} "
+        f"file(s); {loaded.skipped_rows:,} rows skipped."
     )
     click.echo(f"Open http://{shown_host}:{server.effective_port}/  (Ctrl+C to stop)")
     try:

@@ -26,7 +26,7 @@ from carbonboard import figures
 from carbonboard import formatting as fmt
 from carbonboard.assets_path import assets_dir, plotly_bundle_js
 from carbonboard.data import aggregate
-from carbonboard.data.store import History
+from carbonboard.data.source import RunSource
 from carbonboard.equivalents import equivalents
 from carbonboard.sections.comparison import run_labels
 from carbonboard.selection import Selection
@@ -137,10 +137,9 @@ def charts_section(runs: pd.DataFrame, selection: Selection) -> str:
     return f'<section id="charts"><h2>Charts</h2>{divs}</section>'
 
 
-def comparison_section(history: History, selection: Selection) -> str:
+def comparison_section(picked: pd.DataFrame) -> str:
     """The runs picked for comparison (the selection's ``run_ids``) side by side, as the dashboard
     compares them; nothing when no run is picked."""
-    picked = aggregate.runs_by_id(history.runs, selection.run_ids)
     if picked.empty:
         return ""
     chart = figure_div(
@@ -372,18 +371,19 @@ def page(title: str, subtitle: str, body_sections: Iterable[str], generated_at: 
 
 
 def build_report(
-    history: History, selection: Selection, generated_at: dt.datetime | None = None
+    source: RunSource, selection: Selection, generated_at: dt.datetime | None = None
 ) -> str:
     """The report of one view, as the dashboard shows it, in one file. The picked runs
-    (``selection.run_ids``) are compared side by side; every other section covers the view."""
-    runs = aggregate.filter_runs(history.runs, selection)
+    (``selection.run_ids``) are compared side by side; every other section covers the view,
+    whose runs it loads (``source.selected_runs``)."""
+    runs = source.selected_runs(selection)
     title = f"Carbon footprint: {fmt.short_label(selection.project or 'all projects')}"
     subtitle = f"{describe_selection(selection)}; {len(runs)} runs"
     sections = [
         totals_section(runs),
         equivalents_section(runs),
         charts_section(runs, selection),
-        comparison_section(history, selection),
+        comparison_section(source.runs_by_id(selection.run_ids)),
         regional_section(runs),
         runs_section(runs),
         methodology_section(runs),

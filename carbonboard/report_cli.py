@@ -13,7 +13,6 @@ from typing import NoReturn
 
 import click
 
-from carbonboard.data.aggregate import experiments, filter_runs, projects, runs_by_id
 from carbonboard.data.paths import PathError, expand_paths, loadable
 from carbonboard.data.store import HistoryStore
 from carbonboard.report import build_report
@@ -134,18 +133,19 @@ def report(
     overwritten = input_at(out, paths)
     if overwritten is not None:
         _fail(f"--out {out} is the input file {overwritten}: choose another output path")
-    history = HistoryStore(paths).current()
-    _known(projects(history.runs), project, "project")
-    in_project = filter_runs(history.runs, Selection(project=project))
-    _known(experiments(in_project), experiment, "experiment")
-    found = set(runs_by_id(history.runs, run_ids)["run_id"].astype(str))
+    source = HistoryStore(paths)
+    options = source.filter_options(Selection(project=project))
+    _known(list(options.projects), project, "project")
+    _known(list(options.experiments), experiment, "experiment")
+    found = set(source.runs_by_id(run_ids)["run_id"].astype(str))
     unknown = [run_id for run_id in run_ids if run_id not in found]
     if unknown:
         _fail(f"unknown run {unknown[0]!r}: give the full run id, as in the CSV's run_id column")
-    for problem in [*expanded.problems, *(f"{f.path}: {f.error}" for f in history.unreadable)]:
+    unreadable = source.describe().unreadable
+    for problem in [*expanded.problems, *(f"{f.path}: {f.error}" for f in unreadable)]:
         click.echo(f"carbonboard report: left out {problem}", err=True)  # the rest is reported
     try:
-        out.write_text(build_report(history, selection), encoding="utf-8")
+        out.write_text(build_report(source, selection), encoding="utf-8")
     except OSError as error:
         _fail(f"cannot write {out}: {error.strerror}")
     click.echo(f"Wrote {out}")

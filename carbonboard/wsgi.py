@@ -17,6 +17,7 @@ import os
 import flask
 
 from carbonboard.app import create_app
+from carbonboard.data.store import HistoryStore
 
 ENV_FILEPATH = "CARBONBOARD_FILEPATH"
 ENV_REFRESH = "CARBONBOARD_REFRESH_S"
@@ -31,4 +32,5 @@ def create_server() -> flask.Flask:
         raise RuntimeError(f"set {ENV_FILEPATH} to the emissions CSV(s) to serve")
     refresh_s = float(os.environ.get(ENV_REFRESH, "5"))
     allowed = [name for name in os.environ.get(ENV_ALLOWED_HOSTS, "").split(",") if name.strip()]
-    return create_app(paths, refresh_interval_s=refresh_s, allowed_hosts=allowed).server
+    source = HistoryStore.from_arguments(paths)
+    return create_app(source, refresh_interval_s=refresh_s, allowed_hosts=allowed).server

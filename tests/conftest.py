@@ -111,21 +111,24 @@ def offline_page(browser) -> Iterator:
 
 @pytest.fixture(scope="module")
 def serve_app():
-    """Serve ``carbonboard.app.create_app(filepaths, **kwargs)`` with waitress on a free port.
+    """Serve ``carbonboard.app.create_app`` over the files, directories or globs given (a
+    ``HistoryStore``, as the CLI builds it) with waitress on a free port.
 
-    Returns a function ``serve(filepaths, **kwargs) -> base_url``; every server started is closed
-    when the test module ends.
+    Returns a function ``serve(filepaths, disk_cache=True, **app_options) -> base_url``; every
+    server started is closed when the test module ends.
     """
     import threading
 
     from waitress import create_server
 
     from carbonboard.app import create_app
+    from carbonboard.data.store import HistoryStore
 
     servers = []
 
-    def serve(filepaths, **kwargs) -> str:
-        app = create_app([str(p) for p in filepaths], **kwargs)
+    def serve(filepaths, disk_cache: bool = True, **app_options) -> str:
+        source = HistoryStore.from_arguments([str(p) for p in filepaths], disk_cache=disk_cache)
+        app = create_app(source, **app_options)
         server = create_server(app.server, host="127.0.0.1", port=free_port(), threads=4)
         threading.Thread(target=server.run, daemon=True).start()
         servers.append(server)

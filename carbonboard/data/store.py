@@ -1,11 +1,14 @@
-"""The history, parsed once and kept on the server; re-read only when a file changes.
+"""The file source: CSV files, directories and globs as a ``RunSource``, parsed once and kept on
+the server; re-read only when a file changes.
 
-``HistoryStore.current()`` lists the directories and globs it follows, stats the files (cheap) and
+``HistoryStore.history()`` lists the directories and globs it follows, stats the files (cheap) and
 returns the cached ``History`` unless a file appeared, left, or changed size or mtime: a file that
 only grew is parsed from where the last read stopped, anything else is parsed again. Large files
 are also cached on disk (``ParsedCache``: arrays, never a pickle) so a restart on a million rows
-does not re-parse the CSV. ``version`` increases with every change, so pages poll it cheaply and
-recompute only when it moved.
+does not re-parse the CSV. ``version()`` increases with every change, so pages poll it cheaply and
+recompute only when it moved. What the files hold becomes a ``History`` in
+:mod:`carbonboard.data.history` (pure); the ``RunSource`` answers (:mod:`carbonboard.data.source`)
+are computed from it once per data version and selection.
 
 One file never takes the others down: whatever goes wrong reading it (a FIFO, a symlink loop, a
 permission, a binary swapped in, a parser error) marks that file with a short reason, shown in the
@@ -22,24 +25,20 @@ import os
 import stat
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
-from carbonboard.data.aggregate import filter_runs
+from carbonboard.data import aggregate
+from carbonboard.data.aggregate import Totals, filter_runs, validate_selection
 from carbonboard.data.cache import ParsedCache
-from carbonboard.data.jobs import dedupe_job_rows
-from carbonboard.data.loader import (
-    Parsed,
-    Skipped,
-    concat,
-    empty_frame,
-    parse,
-    set_text_where,
-)
+from carbonboard.data.history import FileInfo, History, build_history, next_crash_check
+from carbonboard.data.jobs import job_totals
+from carbonboard.data.loader import Parsed, Skipped, concat, empty_frame, parse
 from carbonboard.data.paths import (
     NOT_REGULAR,
     PathSpec,
@@ -52,6 +51,13 @@ from carbonboard.data.paths import (
     resolved,
     sources_for,
 )
+from carbonboard.data.source import (
+    Breakdown,
+    Description,
+    FilterOptions,
+    RunDetail,
+    RunsPage,
+)
 from carbonboard.selection import Selection
 from tracker.schema import is_tasks_header
 
@@ -62,8 +68,14 @@ CHUNK_BYTES = 64 * 1024 * 1024  # the most read into memory at once (a longer li
 MAX_LISTED_SKIPPED = 1000  # bad rows listed per file; all of them are counted
 STALE_AFTER_S = 30 * 60.0  # a "running" run silent for longer than this has crashed
 SELECTION_CACHE_SIZE = 8  # selections kept per data version
-RUN_KEY = ["source_file", "run_id"]
-TASK_KEY = ["source_file", "run_id", "task_name"]
+ANSWER_CACHE_SIZE = 64  # small answers (totals, breakdowns, series) kept per data version
+BREAKDOWN_OF: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "project": aggregate.per_project,
+    "experiment": aggregate.per_experiment,
+    "place": aggregate.locations,
+    "component": aggregate.energy_split,
+}
+T = TypeVar("T")
 
 
 def default_cache_dir() -> Path:
@@ -73,59 +85,6 @@ def default_cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "carbonboard"
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    """A loaded file, for the header: what it is and how much of it was usable.
-
-    ``skipped``: every bad row, listed or not. ``error``: why the file (or its part from some
-    line on) could not be read; its rows before that line are still shown.
-    """
-
-    path: str
-    kind: str  # "runs" | "tasks" | "empty" | "unreadable"
-    rows: int
-    skipped: int
-    size_bytes: int
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class History:
-    """One consistent snapshot of everything loaded.
-
-    ``runs``: one row per run (the latest row per file and run_id, since CodeCarbon's flush()
-    appends cumulative rows), sorted by timestamp, with the contract's columns plus
-    ``source_file`` and ``line_number``; a ``running`` run silent for too long shows ``crashed``.
-    ``tasks``: the same per task for tasks CSVs. ``skipped``: rows left out, with the reason
-    (at most ``MAX_LISTED_SKIPPED`` a file: ``skipped_rows`` counts them all).
-    ``duplicates``: rows not in ``runs`` because another rank's row of the same cluster job
-    measured the same node over the same time (:mod:`carbonboard.data.jobs`), so no total counts
-    a node twice.
-    """
-
-    runs: pd.DataFrame
-    tasks: pd.DataFrame
-    skipped: list[Skipped]
-    files: list[FileInfo]
-    version: int = 0
-    rows_read: int = 0
-    duplicates: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    @property
-    def is_empty(self) -> bool:
-        return self.runs.empty
-
-    @property
-    def skipped_rows(self) -> int:
-        """Every row left out, including those not listed in ``skipped``."""
-        return sum(info.skipped for info in self.files)
-
-    @property
-    def unreadable(self) -> list[FileInfo]:
-        """The files (or their tails) that could not be read, each with its reason."""
-        return [info for info in self.files if info.error]
 
 
 @dataclass
@@ -248,49 +207,27 @@ def read_bounded(
     return BoundedRead(Parsed(kind, header or [], frame, skipped, offset, line), unlisted, error)
 
 
-def latest_per_key(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """The last row written for each key: cumulative flush rows count once."""
-    if frame.empty:
-        return frame
-    return frame.drop_duplicates(subset=key, keep="last")
+class _VersionCache:
+    """Answers computed once per key for the newest data version, the last ``size`` kept.
 
-
-def mark_crashed(runs: pd.DataFrame, now: dt.datetime, stale_after_s: float) -> pd.DataFrame:
-    """Runs still ``running`` whose last row is older than ``stale_after_s`` are ``crashed``."""
-    running = runs["status"].eq("running")
-    if not running.any():
-        return runs
-    stale = running & (runs["timestamp"] < pd.Timestamp(now) - pd.Timedelta(seconds=stale_after_s))
-    if not stale.any():
-        return runs
-    runs = runs.copy()
-    runs["status"] = set_text_where(runs["status"], stale, "crashed")
-    return runs
-
-
-class _SelectionCache:
-    """The runs of the last few selections of the newest data version, each filtered once.
-
-    The sections of a page ask for the same selection at the same moment: the first caller
-    filters and the others wait for its result. Bounded twice: SELECTION_CACHE_SIZE selections,
-    and filtered copies of at most the table's row count in all (a selection of everything is the
-    table itself, shared, and costs nothing).
+    The sections of a page ask the same questions at the same moment: the first caller computes
+    and the others wait for its result (an error reaches them all, and is not kept). A caller
+    still on an older snapshot computes for itself and keeps nothing.
     """
 
-    def __init__(self, size: int = SELECTION_CACHE_SIZE) -> None:
+    def __init__(self, size: int) -> None:
         self._size = size
         self._lock = threading.Lock()
         self._version = 0
-        self._entries: OrderedDict[Selection, Future] = OrderedDict()
+        self._entries: OrderedDict[Hashable, Future] = OrderedDict()
 
-    def get(self, history: History, selection: Selection) -> pd.DataFrame:
-        key = replace(selection, run_ids=())  # filter_runs ignores the runs picked
+    def get(self, version: int, key: Hashable, compute: Callable[[], T]) -> T:
         mine: Future = Future()
         with self._lock:
-            if history.version > self._version:
+            if version > self._version:
                 self._entries.clear()
-                self._version = history.version
-            newest = history.version == self._version  # else a caller on an older snapshot
+                self._version = version
+            newest = version == self._version
             found = self._entries.get(key) if newest else None
             if found is not None:
                 self._entries.move_to_end(key)
@@ -299,29 +236,52 @@ class _SelectionCache:
         if found is not None:
             return found.result()
         try:
-            runs = filter_runs(history.runs, key)
+            value = compute()
         except BaseException as error:
             mine.set_exception(error)  # the callers waiting for it raise too
             with self._lock:
                 if self._entries.get(key) is mine:
                     del self._entries[key]
             raise
-        mine.set_result(runs)
+        mine.set_result(value)
         with self._lock:
-            self._trim(history.runs)
-        return runs
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+            self._trim()
+        return value
 
-    def _trim(self, table: pd.DataFrame) -> None:
-        """Drop the least recently used selections, then the least recently used copies, until
-        both bounds hold."""
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-        copies = [
-            (key, len(future.result()))
+    def _done(self) -> list[tuple[Hashable, object]]:
+        """The answers computed without error, least recently used first."""
+        return [
+            (key, future.result())
             for key, future in self._entries.items()
-            if future.done() and future.exception() is None and future.result() is not table
+            if future.done() and future.exception() is None
         ]
-        excess = sum(rows for _, rows in copies) - len(table)
+
+    def _trim(self) -> None:
+        """A further bound, called under the lock after each answer."""
+
+
+class _SelectionCache(_VersionCache):
+    """The runs of the last few selections, each filtered once. Bounded twice:
+    SELECTION_CACHE_SIZE selections, and filtered copies of at most the table's row count in all
+    (a selection of everything is the table itself, shared, and costs nothing)."""
+
+    def __init__(self, size: int = SELECTION_CACHE_SIZE) -> None:
+        super().__init__(size)
+        self._table = pd.DataFrame()
+
+    def runs(self, history: History, selection: Selection) -> pd.DataFrame:
+        key = replace(selection, run_ids=())  # filter_runs ignores the runs picked
+        with self._lock:
+            if history.version >= self._version:
+                self._table = history.runs
+        return self.get(history.version, key, lambda: filter_runs(history.runs, key))
+
+    def _trim(self) -> None:
+        """Drop the least recently used copies until they hold at most the table's rows."""
+        copies = [(key, len(runs)) for key, runs in self._done() if runs is not self._table]
+        excess = sum(rows for _, rows in copies) - len(self._table)
         for key, rows in copies:  # oldest first; the newest alone is within the bound
             if excess <= 0:
                 break
@@ -330,11 +290,12 @@ class _SelectionCache:
 
 
 class HistoryStore:
-    """The parsed history of files, directories and globs, refreshed on change; thread-safe.
+    """The parsed history of files, directories and globs, refreshed on change; thread-safe. The
+    board's ``RunSource`` over CSV files.
 
     ``paths``: a path is a file, loaded for as long as the store lives (gone or unreadable, it
     shows as unreadable, with the reason); a ``PathSpec`` is a directory, glob or the tasks files
-    beside a runs file, listed again on every ``current()`` so the emissions CSVs that appear in
+    beside a runs file, listed again on every ``history()`` so the emissions CSVs that appear in
     it are loaded and those that leave it drop out. ``from_arguments`` builds one from
     ``--filepath`` values.
     """
@@ -349,7 +310,7 @@ class HistoryStore:
         chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self._sources = [p if isinstance(p, PathSpec) else Path(p) for p in paths]
-        self.paths: list[Path] = []  # the files loaded, as of the last current()
+        self.paths: list[Path] = []  # the files loaded, as of the last history()
         self.cache_dir = cache_dir or default_cache_dir()
         self.disk_cache = disk_cache
         self._cache = ParsedCache(self.cache_dir)
@@ -365,6 +326,7 @@ class HistoryStore:
         self._version = 0
         self._crash_check_at: pd.Timestamp | None = None
         self._selected = _SelectionCache()
+        self._answers = _VersionCache(ANSWER_CACHE_SIZE)
 
     @classmethod
     def from_arguments(
@@ -389,12 +351,12 @@ class HistoryStore:
             stale_after_s=stale_after_s,
         )
 
-    @property
     def version(self) -> int:
-        """Increases whenever ``current()`` returns different data."""
-        return self._version
+        """The current snapshot's version (the files stat'ed, re-read if they changed):
+        increases whenever ``history()`` returns different data."""
+        return self.history().version
 
-    def current(self) -> History:
+    def history(self) -> History:
         """The up-to-date history: cached unless a file appeared, left or changed (or a running
         run went stale)."""
         with self._lock:
@@ -408,13 +370,96 @@ class HistoryStore:
             if changed or left or stale or self._history is None:
                 self._version += 1
                 self._history = self._build(now)
+                self._crash_check_at = next_crash_check(self._history, self.stale_after_s)
             return self._history
+
+    # RunSource: every answer from the up-to-date history, computed once per data version.
+
+    def describe(self) -> Description:
+        return Description.of(self.history())
+
+    def filter_options(self, selection: Selection) -> FilterOptions:
+        project = selection.project
+        return self._answer(
+            ("filter_options", project), lambda h: FilterOptions.of(h.runs, project)
+        )
+
+    def validate(self, selection: Selection) -> tuple[Selection, list[str]]:
+        return self._answer(
+            ("validate", selection), lambda h: validate_selection(selection, h.runs)
+        )
+
+    def totals(self, selection: Selection) -> Totals:
+        return self._of_selection("totals", selection, aggregate.totals)
+
+    def breakdown(self, selection: Selection, by: Breakdown) -> pd.DataFrame:
+        return self._of_selection(("breakdown", by), selection, BREAKDOWN_OF[by])
+
+    def emissions_series(self, selection: Selection) -> pd.DataFrame:
+        return self._of_selection("emissions_series", selection, aggregate.emissions_series)
+
+    def last_run(self, selection: Selection) -> pd.Series | None:
+        return self._of_selection("last_run", selection, aggregate.last_run)
+
+    def runs_page(
+        self,
+        selection: Selection,
+        *,
+        offset: int,
+        limit: int,
+        sort_by: Sequence[Mapping[str, str]] = (),
+        filter_query: str | None = None,
+    ) -> RunsPage:
+        runs = self.selected_runs(selection)
+        limit = max(limit, 1)
+        rows, _, matching = aggregate.page_runs(
+            runs,
+            page=max(offset, 0) // limit,
+            page_size=limit,
+            sort_by=list(sort_by),
+            filter_query=filter_query,
+        )
+        shown = min(max(offset, 0) // limit, max(matching - 1, 0) // limit) * limit
+        return RunsPage(rows, shown, matching, len(runs))
+
+    def run_detail(self, run_id: str) -> RunDetail | None:
+        history = self.history()
+        matches = history.runs[history.runs["run_id"] == run_id]
+        if matches.empty:
+            return None
+        run = matches.iloc[-1]
+        job_id = run["job_id"]
+        job = job_totals(history.runs, history.duplicates, job_id) if job_id else None
+        return RunDetail(run, job)
+
+    def tasks(self, run_id: str) -> pd.DataFrame:
+        tasks = self.history().tasks
+        return tasks[tasks["run_id"] == run_id]
+
+    def runs_by_id(self, run_ids: Sequence[str]) -> pd.DataFrame:
+        return aggregate.runs_by_id(self.history().runs, list(run_ids))
 
     def selected_runs(self, selection: Selection) -> pd.DataFrame:
         """``filter_runs`` of the current runs, filtered once per selection and data version:
-        every section of a page asks for the same selection at once. The frame is shared:
-        callers must not modify it."""
-        return self._selected.get(self.current(), selection)
+        every section of a page asks for the same selection at once."""
+        return self._selected.runs(self.history(), selection)
+
+    def _answer(self, key: Hashable, compute: Callable[[History], T]) -> T:
+        """``compute(history)``, once per ``key`` and data version."""
+        history = self.history()
+        return self._answers.get(history.version, key, lambda: compute(history))
+
+    def _of_selection(
+        self, key: Hashable, selection: Selection, compute: Callable[[pd.DataFrame], T]
+    ) -> T:
+        """``compute`` of the selection's runs, once per selection and data version."""
+        history = self.history()
+        picked = replace(selection, run_ids=())  # the runs picked play no part
+        return self._answers.get(
+            history.version,
+            (key, picked),
+            lambda: compute(self._selected.runs(history, picked)),
+        )
 
     def _listing(self) -> list[Path]:
         """The files to load now, in argument order, each once: the files given, and the
@@ -552,18 +597,15 @@ class HistoryStore:
 
     def _build(self, now: dt.datetime) -> History:
         runs_parts, task_parts, skipped, files = [], [], [], []
-        rows_read = 0
         for path in self.paths:
             state = self._states[path]
             file_skipped = [s for parsed in state.parsed for s in parsed.skipped]
-            rows = sum(len(parsed.frame) for parsed in state.parsed)
-            rows_read += rows
             skipped.extend(file_skipped)
             files.append(
                 FileInfo(
                     str(path),
                     state.kind,
-                    rows,
+                    sum(len(parsed.frame) for parsed in state.parsed),
                     len(file_skipped) + state.unlisted,
                     max(state.size, 0),
                     state.error,
@@ -571,21 +613,12 @@ class HistoryStore:
             )
             target = task_parts if state.kind == "tasks" else runs_parts
             target.extend(parsed.frame for parsed in state.parsed)
-        runs = latest_per_key(concat(runs_parts, "runs"), RUN_KEY)
-        runs = runs.sort_values("timestamp", kind="stable").reset_index(drop=True)
-        runs = mark_crashed(runs, now, self.stale_after_s)
-        tasks = latest_per_key(concat(task_parts, "tasks"), TASK_KEY).reset_index(drop=True)
-        running = runs.loc[runs["status"].eq("running"), "timestamp"]
-        self._crash_check_at = (
-            running.min() + pd.Timedelta(seconds=self.stale_after_s) if len(running) else None
-        )
-        job_rows = dedupe_job_rows(runs)
-        return History(
-            job_rows.counted.reset_index(drop=True),
-            tasks,
-            skipped,
-            files,
-            self._version,
-            rows_read,
-            job_rows.duplicates.reset_index(drop=True),
+        return build_history(
+            runs_parts,
+            task_parts,
+            skipped=skipped,
+            files=files,
+            now=now,
+            stale_after_s=self.stale_after_s,
+            version=self._version,
         )

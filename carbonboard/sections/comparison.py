@@ -9,8 +9,7 @@ from dash import Dash, Input, Output, dcc, html
 
 from carbonboard import ids
 from carbonboard.components import graph, section_card
-from carbonboard.data import aggregate
-from carbonboard.data.store import HistoryStore
+from carbonboard.data.source import RunSource
 from carbonboard.figures import comparison_figure
 from carbonboard.formatting import (
     LABEL_PART_CHARS,
@@ -88,9 +87,10 @@ def runs_table(runs: pd.DataFrame, labels: list[str]) -> dbc.Table:
     return _table(["", *labels], [[name, *values] for name, values in metrics])
 
 
-def experiments_table(runs: pd.DataFrame) -> html.Div:
-    """The selection's experiments side by side, for when no runs are picked."""
-    per = aggregate.per_experiment(runs).head(EXPERIMENTS_SHOWN)
+def experiments_table(per_experiment: pd.DataFrame) -> html.Div:
+    """The selection's experiments side by side (``aggregate.per_experiment``'s frame), for when
+    no runs are picked."""
+    per = per_experiment.head(EXPERIMENTS_SHOWN)
     if per.empty:
         return html.Div("No runs in this selection.", className="text-body-secondary")
     rows = [
@@ -116,7 +116,7 @@ def experiments_table(runs: pd.DataFrame) -> html.Div:
     )
 
 
-def register_callbacks(app: Dash, store: HistoryStore) -> None:
+def register_callbacks(app: Dash, source: RunSource) -> None:
     """The picked runs come from the selection (``run_ids``), set by the dropdown or the URL."""
 
     @app.callback(
@@ -129,8 +129,9 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
     def update_comparison(selection_data: dict | None):
         selection = Selection.from_dict(selection_data)
         if len(selection.run_ids) < 2:
-            runs = store.selected_runs(selection)
-            return experiments_table(runs), comparison_figure(runs[:0], []), {"display": "none"}
-        picked = aggregate.runs_by_id(store.current().runs, selection.run_ids)
+            per = source.breakdown(selection, "experiment")
+            none = source.runs_by_id(())
+            return experiments_table(per), comparison_figure(none, []), {"display": "none"}
+        picked = source.runs_by_id(selection.run_ids)
         labels = run_labels(picked)
         return runs_table(picked, labels), comparison_figure(picked, labels), {}

@@ -7,8 +7,7 @@ from dash import Dash, Input, Output, html
 
 from carbonboard import ids
 from carbonboard.components import section_card
-from carbonboard.data.aggregate import totals
-from carbonboard.data.store import HistoryStore
+from carbonboard.data.source import RunSource
 from carbonboard.equivalents import equivalents
 from carbonboard.formatting import format_mass_kg
 from carbonboard.selection import Selection
@@ -32,7 +31,7 @@ def layout() -> html.Section:
     )
 
 
-def register_callbacks(app: Dash, store: HistoryStore) -> None:
+def register_callbacks(app: Dash, source: RunSource) -> None:
     """Follow the selection and the distance unit."""
 
     @app.callback(
@@ -42,7 +41,7 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         prevent_initial_call=True,  # filled when the tab opens
     )
     def update_equivalents(selection_data: dict | None, unit: str | None):
-        emissions_kg = totals(store.selected_runs(Selection.from_dict(selection_data))).emissions_kg
+        emissions_kg = source.totals(Selection.from_dict(selection_data)).emissions_kg
         if emissions_kg <= 0:
             return html.Div("No emissions in this selection.", className="text-body-secondary")
         items = [

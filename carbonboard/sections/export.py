@@ -12,8 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html
 
 from carbonboard import export, ids
-from carbonboard.data.aggregate import filter_runs
-from carbonboard.data.store import HistoryStore
+from carbonboard.data.source import RunSource
 from carbonboard.report import build_report
 from carbonboard.selection import Selection
 
@@ -76,7 +75,7 @@ def filename(selection: Selection, what: str, extension: str) -> str:
     return export.export_filename(selection.project, [*view_parts(selection), what], extension)
 
 
-def register_callbacks(app: Dash, store: HistoryStore) -> None:
+def register_callbacks(app: Dash, source: RunSource) -> None:
     """Downloads on the server; images, theme and presentation in the browser."""
 
     @app.callback(
@@ -89,14 +88,13 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
     )
     def download(_csv: int | None, _json: int | None, _report: int | None, selection: dict):
         selection_value = Selection.from_dict(selection)
-        history = store.current()
         if ctx.triggered_id == ids.EXPORT_REPORT:
             return dcc.send_string(
-                build_report(history, selection_value),
+                build_report(source, selection_value),
                 filename(selection_value, "report", "html"),
                 type="text/html",
             )
-        runs = filter_runs(history.runs, selection_value)
+        runs = source.selected_runs(selection_value)
         if ctx.triggered_id == ids.EXPORT_JSON:
             text = export.runs_to_json(runs)
             return dcc.send_string(text, filename(selection_value, "runs", "json"))

@@ -12,11 +12,10 @@ from collections.abc import Callable, Iterable
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output, ctx, dcc, html, no_update
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from carbonboard import ids
-from carbonboard.data.aggregate import date_range, experiments, projects, validate_selection
-from carbonboard.data.store import HistoryStore
+from carbonboard.data.source import RunSource
 from carbonboard.formatting import LABEL_PART_CHARS, is_cut, short_label
 from carbonboard.selection import Selection, ViewOptions, from_query, to_query, view_from_query
 
@@ -108,12 +107,8 @@ def _day(value: str | None) -> str | None:
     return value[:10] if value else None
 
 
-def compare_options(
-    runs: pd.DataFrame, all_runs: pd.DataFrame, selected: tuple[str, ...]
-) -> list[dict]:
-    """The newest runs of the selection, plus the ones already picked, as dropdown options."""
-    newest = runs.iloc[-COMPARE_OPTIONS_MAX:][::-1]
-    picked = all_runs[all_runs["run_id"].isin(list(selected))]
+def compare_options(newest: pd.DataFrame, picked: pd.DataFrame) -> list[dict]:
+    """The runs already picked, then the newest runs of the selection, as dropdown options."""
     shown = pd.concat([picked, newest]).drop_duplicates("run_id")
     return [
         option(
@@ -151,7 +146,12 @@ def _view_from_controls(values: list) -> ViewOptions:
     return ViewOptions(**given)
 
 
-def register_callbacks(app: Dash, store: HistoryStore) -> None:
+def newest_runs(source: RunSource, selection: Selection) -> pd.DataFrame:
+    """The selection's newest runs offered for comparison, newest first."""
+    return source.runs_page(selection, offset=0, limit=COMPARE_OPTIONS_MAX).rows
+
+
+def register_callbacks(app: Dash, source: RunSource) -> None:
     """The selection callback: URL ⇄ controls ⇄ ``ids.SELECTION`` (and the view options)."""
 
     @app.callback(
@@ -178,31 +178,36 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Input(ids.COMPARE_SELECT, "value"),
         Input(ids.DATA_VERSION, "data"),
         *(Input(control, "value") for control in VIEW_CONTROLS),
+        State(ids.SELECTION, "data"),
     )
-    def sync(search, project, experiment, start, end, run_ids, _version, *view_values):
-        runs = store.current().runs
+    def sync(search, project, experiment, start, end, run_ids, _version, *view_and_shown):
+        *view_values, shown_selection = view_and_shown
+        everything = source.filter_options(Selection())
         from_url = ctx.triggered_id in (None, ids.URL)
         shown_view = _view_from_controls(list(view_values))
         if from_url:
             wanted = from_query(search)
             view, view_notices = view_from_query(search)
         else:
+            shown = Selection.from_dict(shown_selection)
+
+            def offered() -> list[str]:
+                """The runs the compare dropdown offers: those picked, the newest shown."""
+                return [*shown.run_ids, *newest_runs(source, shown)["run_id"]]
+
             wanted = Selection(
-                project=chosen_name(project, lambda: projects(runs)),
-                experiment=chosen_name(experiment, lambda: experiments(runs)),
+                project=chosen_name(project, lambda: everything.projects),
+                experiment=chosen_name(experiment, lambda: everything.experiments),
                 date_from=_day(start),
                 date_to=_day(end),
-                run_ids=tuple(
-                    chosen_name(run_id, lambda: runs["run_id"].astype("str"))
-                    for run_id in run_ids or ()
-                ),
+                run_ids=tuple(chosen_name(run_id, offered) for run_id in run_ids or ()),
             )
             if ctx.triggered_id == ids.PROJECT_SELECT:  # a new project starts on all experiments
                 wanted = Selection(
                     wanted.project, None, wanted.date_from, wanted.date_to, wanted.run_ids
                 )
             view, view_notices = shown_view, []
-        selection, notices = validate_selection(wanted, runs)
+        selection, notices = source.validate(wanted)
         notices += view_notices
         query = to_query(selection, view)
         new_query = no_update if from_url or query == (search or "") else query
@@ -217,12 +222,8 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         # Send only what changed: re-rendering controls is what the browser spends time on.
         reload = from_url or ctx.triggered_id == ids.DATA_VERSION
         new_project = reload or ctx.triggered_id == ids.PROJECT_SELECT
-        in_project = (  # the one column the experiment list needs, not a copy of the runs
-            runs[["experiment_id"]]
-            if selection.project is None
-            else runs.loc[runs["project_name"] == selection.project, ["experiment_id"]]
-        )
-        span = date_range(runs) if reload else None
+        in_project = source.filter_options(selection).experiments if new_project else ()
+        span = reload and everything.first_run is not None
 
         def unless(current: object, value: object) -> object:
             return no_update if not reload and current == value else value
@@ -234,15 +235,15 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
             if from_url
             else no_update,
             bool(notices) if from_url else no_update,
-            _options(ALL_PROJECTS, projects(runs)) if reload else no_update,
+            _options(ALL_PROJECTS, list(everything.projects)) if reload else no_update,
             unless(project, option_value(selection.project or ids.ALL)),
-            _options(ALL_EXPERIMENTS, experiments(in_project)) if new_project else no_update,
+            _options(ALL_EXPERIMENTS, list(in_project)) if new_project else no_update,
             unless(experiment, option_value(selection.experiment or ids.ALL)),
             unless(start, selection.date_from),
             unless(end, selection.date_to),
-            f"{span[0]:%Y-%m-%d}" if span else no_update,
-            f"{span[1]:%Y-%m-%d}" if span else no_update,
-            compare_options(store.selected_runs(selection), runs, selection.run_ids),
+            f"{everything.first_run:%Y-%m-%d}" if span else no_update,
+            f"{everything.last_run:%Y-%m-%d}" if span else no_update,
+            compare_options(newest_runs(source, selection), source.runs_by_id(selection.run_ids)),
             unless(run_ids, [option_value(run_id) for run_id in selection.run_ids]),
             *view_outputs,
         )

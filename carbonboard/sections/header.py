@@ -11,9 +11,9 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, get_app, html
 
 from carbonboard import ids
-from carbonboard.data.aggregate import date_range
-from carbonboard.data.store import History, HistoryStore
+from carbonboard.data.source import Description, RunSource
 from carbonboard.formatting import format_count
+from carbonboard.selection import Selection
 
 SKIPPED_SHOWN = 200  # rows listed in the page; the count is always exact
 FILES_SHOWN = 3  # file names in the header line, per kind; the count is always exact
@@ -89,7 +89,7 @@ def _listed(names: list[str]) -> str:
     )
 
 
-def files_text(history: History) -> str:
+def files_text(history: Description) -> str:
     """e.g. ``2 files: emissions.csv; tasks: emissions_tasks.csv``: the runs files, then the
     tasks files found (given, in a folder, or beside a runs file), then those unreadable."""
     names = display_names([info.path for info in history.files])
@@ -106,10 +106,10 @@ def files_text(history: History) -> str:
     return text if count else "0 files"
 
 
-def runs_text(history: History) -> str:
+def runs_text(history: Description) -> str:
     """e.g. ``12 runs (3 duplicate rank rows not counted)``: the runs counted, and the rows of
     cluster jobs left out because another rank's row measured the same node at the same time."""
-    runs, duplicates = len(history.runs), len(history.duplicates)
+    runs, duplicates = history.runs, history.duplicates
     text = f"{format_count(runs)} run{'s' if runs != 1 else ''}"
     if duplicates:
         plural = "s" if duplicates != 1 else ""
@@ -117,7 +117,7 @@ def runs_text(history: History) -> str:
     return text
 
 
-def problems_text(history: History) -> str:
+def problems_text(history: Description) -> str:
     """The badge: e.g. ``⚠ 1 unreadable file, 3 skipped rows``."""
     unreadable, rows = len(history.unreadable), history.skipped_rows
     parts = []
@@ -128,7 +128,7 @@ def problems_text(history: History) -> str:
     return "⚠ " + ", ".join(parts)
 
 
-def skipped_list(history: History) -> list:
+def skipped_list(history: Description) -> list:
     """The unreadable files with their reason, then the skipped rows, as plain text (CSV content
     is untrusted: never rendered as HTML)."""
     names = dict(
@@ -153,7 +153,7 @@ def skipped_list(history: History) -> list:
     ]
 
 
-def register_callbacks(app: Dash, store: HistoryStore) -> None:
+def register_callbacks(app: Dash, source: RunSource) -> None:
     """Refresh the summary whenever the data version changes."""
 
     @app.callback(
@@ -166,9 +166,13 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Input(ids.DATA_VERSION, "data"),
     )
     def update_header(_version: int | None):
-        history = store.current()
-        span = date_range(history.runs)
-        dates = f"{span[0]:%Y-%m-%d} → {span[1]:%Y-%m-%d}" if span else "no runs yet"
+        history = source.describe()
+        options = source.filter_options(Selection())
+        dates = (
+            f"{options.first_run:%Y-%m-%d} → {options.last_run:%Y-%m-%d}"
+            if options.first_run is not None
+            else "no runs yet"
+        )
         problems = history.skipped_rows + len(history.unreadable)
         return (
             files_text(history),

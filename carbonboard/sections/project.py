@@ -9,8 +9,7 @@ from dash import Dash, Input, Output, html
 
 from carbonboard import ids
 from carbonboard.components import graph, section_card, stat_card
-from carbonboard.data import aggregate
-from carbonboard.data.store import HistoryStore
+from carbonboard.data.source import RunSource
 from carbonboard.figures import (
     emissions_over_time_figure,
     energy_split_figure,
@@ -93,9 +92,9 @@ def layout() -> html.Section:
     )
 
 
-def location_table(runs: pd.DataFrame) -> html.Div | dbc.Table:
-    """Places and intensity sources, most energy first (text only: values come from CSVs)."""
-    places = aggregate.locations(runs)
+def location_table(places: pd.DataFrame) -> html.Div | dbc.Table:
+    """Places and intensity sources (``aggregate.locations``'s frame), most energy first (text
+    only: values come from CSVs)."""
     if places.empty:
         return html.Div("No runs in this selection.", className="text-body-secondary")
     head = html.Thead(
@@ -126,9 +125,8 @@ def location_table(runs: pd.DataFrame) -> html.Div | dbc.Table:
     )
 
 
-def last_run_summary(runs: pd.DataFrame) -> html.Div:
+def last_run_summary(run: pd.Series | None) -> html.Div:
     """The newest run: when, status, emissions, energy, duration."""
-    run = aggregate.last_run(runs)
     if run is None:
         return html.Div("No runs in this selection.", className="text-body-secondary")
     status = str(run["status"]) or "finished"
@@ -158,7 +156,7 @@ def last_run_summary(runs: pd.DataFrame) -> html.Div:
     )
 
 
-def register_callbacks(app: Dash, store: HistoryStore) -> None:
+def register_callbacks(app: Dash, source: RunSource) -> None:
     """Everything in the view follows the selection."""
 
     @app.callback(
@@ -177,8 +175,7 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
     )
     def update_project(selection_data: dict | None):
         selection = Selection.from_dict(selection_data)
-        runs = store.selected_runs(selection)
-        total = aggregate.totals(runs)
+        total = source.totals(selection)
         parts = [selection.project or "All projects", selection.experiment]
         return (
             " · ".join(short_label(part) for part in parts if part),
@@ -187,10 +184,10 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
             format_energy_kwh(total.energy_kwh),
             format_count(total.runs),
             format_duration_s(total.duration_s),
-            location_table(runs),
-            last_run_summary(runs),
-            experiments_figure(aggregate.per_experiment(runs)),
-            energy_split_figure(aggregate.energy_split(runs)),
+            location_table(source.breakdown(selection, "place")),
+            last_run_summary(source.last_run(selection)),
+            experiments_figure(source.breakdown(selection, "experiment")),
+            energy_split_figure(source.breakdown(selection, "component")),
         )
 
     @app.callback(
@@ -200,5 +197,5 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         prevent_initial_call=True,  # filled when the tab opens
     )
     def update_timeline(selection_data: dict | None, cumulative: bool):
-        runs = store.selected_runs(Selection.from_dict(selection_data))
-        return emissions_over_time_figure(aggregate.emissions_series(runs), cumulative=cumulative)
+        series = source.emissions_series(Selection.from_dict(selection_data))
+        return emissions_over_time_figure(series, cumulative=cumulative)

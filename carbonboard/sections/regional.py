@@ -19,8 +19,7 @@ from plotly.io.json import to_json_plotly
 from carbonboard import comparisons as cmp
 from carbonboard import ids
 from carbonboard.components import graph, placeholder_figure, section_card
-from carbonboard.data.aggregate import runs_by_id
-from carbonboard.data.store import HistoryStore
+from carbonboard.data.source import RunSource
 from carbonboard.formatting import format_count, format_energy_kwh, format_intensity, format_mass_kg
 from carbonboard.selection import Selection
 
@@ -133,17 +132,17 @@ class _BaselineCache:
         self._lock = threading.Lock()
         self._entries: dict[tuple[int, str], cmp.Baseline] = {}
 
-    def get(self, store: HistoryStore, selection: dict | None) -> cmp.Baseline:
-        history, picked = store.current(), Selection.from_dict(selection)
-        key = (history.version, json.dumps(picked.to_dict(), sort_keys=True))
+    def get(self, source: RunSource, selection: dict | None) -> cmp.Baseline:
+        picked = Selection.from_dict(selection)
+        key = (source.version(), json.dumps(picked.to_dict(), sort_keys=True))
         with self._lock:  # held while computing: two pages asking at once group the runs once
             cached = self._entries.get(key)
             if cached is not None:
                 return cached
             runs = (
-                runs_by_id(history.runs, picked.run_ids)
+                source.runs_by_id(picked.run_ids)
                 if picked.run_ids
-                else store.selected_runs(picked)  # shared with the other sections
+                else source.selected_runs(picked)  # shared with the other sections
             )
             base = self._entries[key] = cmp.baseline(runs)
             while len(self._entries) > self._size:
@@ -255,7 +254,7 @@ def skip_drawn_figures(values: list, drawn: dict | None) -> tuple[list, dict]:
     return sent, shown
 
 
-def register_callbacks(app: Dash, store: HistoryStore) -> None:
+def register_callbacks(app: Dash, source: RunSource) -> None:
     """One callback for the tab: a new selection redraws every view from one baseline in one
     response (the browser draws them in one pass); a toggle redraws only its own view."""
     cache = _BaselineCache()
@@ -277,7 +276,7 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         provider: str | None,
         drawn: dict | None,
     ):
-        base = cache.get(store, selection)
+        base = cache.get(source, selection)
         trigger = ctx.triggered_id
         every = trigger not in (
             ids.REGIONAL_MAP_MODE,

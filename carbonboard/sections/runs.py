@@ -10,8 +10,8 @@ from dash.dash_table.Format import Format, Scheme
 from carbonboard import ids
 from carbonboard.components import graph, section_card
 from carbonboard.data import aggregate
-from carbonboard.data.jobs import JobTotals, job_facts, job_totals
-from carbonboard.data.store import HistoryStore
+from carbonboard.data.jobs import JobTotals, job_facts
+from carbonboard.data.source import RunSource
 from carbonboard.figures import energy_split_figure, tasks_figure
 from carbonboard.formatting import (
     format_count,
@@ -235,7 +235,7 @@ def run_detail(run: pd.Series, tasks: pd.DataFrame, job: JobTotals | None = None
     ]
 
 
-def register_callbacks(app: Dash, store: HistoryStore) -> None:
+def register_callbacks(app: Dash, source: RunSource) -> None:
     """Page the table on the server; render the detail of the clicked run."""
 
     @app.callback(
@@ -251,16 +251,17 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         prevent_initial_call=True,  # filled when the tab opens
     )
     def update_table(selection_data, page_current, page_size, sort_by, filter_query):
-        runs = store.selected_runs(Selection.from_dict(selection_data))
-        page, pages, matching = aggregate.page_runs(
-            runs,
-            page=page_current or 0,
-            page_size=page_size or PAGE_SIZE,
-            sort_by=sort_by,
+        size = page_size or PAGE_SIZE
+        page = source.runs_page(
+            Selection.from_dict(selection_data),
+            offset=(page_current or 0) * size,
+            limit=size,
+            sort_by=sort_by or (),
             filter_query=filter_query,
         )
-        count = f"{format_count(matching)} of {format_count(len(runs))} runs"
-        return table_records(page), table_tooltips(page), pages, count
+        pages = max(-(-page.matching // size), 1)
+        count = f"{format_count(page.matching)} of {format_count(page.selected)} runs"
+        return table_records(page.rows), table_tooltips(page.rows), pages, count
 
     @app.callback(
         Output(ids.RUN_DETAIL, "children"),
@@ -269,11 +270,7 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
     )
     def show_run(active_cell: dict | None):
         run_id = (active_cell or {}).get("row_id")
-        history = store.current()
-        matches = history.runs[history.runs["run_id"] == run_id] if run_id else history.runs[:0]
-        if matches.empty:
+        detail = source.run_detail(run_id) if run_id else None
+        if detail is None:
             return html.Div("Click a run in the table to see its details.")
-        tasks = history.tasks[history.tasks["run_id"] == run_id]
-        run = matches.iloc[-1]
-        job = job_totals(history.runs, history.duplicates, run["job_id"]) if run["job_id"] else None
-        return run_detail(run, tasks, job)
+        return run_detail(detail.run, source.tasks(run_id), detail.job)

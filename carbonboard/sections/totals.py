@@ -7,8 +7,7 @@ from dash import Dash, Input, Output, html
 
 from carbonboard import ids
 from carbonboard.components import graph, stat_card
-from carbonboard.data.aggregate import per_project, totals
-from carbonboard.data.store import HistoryStore
+from carbonboard.data.source import RunSource
 from carbonboard.figures import projects_figure
 from carbonboard.formatting import (
     format_count,
@@ -16,6 +15,7 @@ from carbonboard.formatting import (
     format_energy_kwh,
     format_mass_kg,
 )
+from carbonboard.selection import Selection
 
 
 def layout() -> html.Section:
@@ -42,7 +42,7 @@ def layout() -> html.Section:
     )
 
 
-def register_callbacks(app: Dash, store: HistoryStore) -> None:
+def register_callbacks(app: Dash, source: RunSource) -> None:
     """Recompute on new data only: the totals do not depend on the selection."""
 
     @app.callback(
@@ -54,12 +54,12 @@ def register_callbacks(app: Dash, store: HistoryStore) -> None:
         Input(ids.DATA_VERSION, "data"),
     )
     def update_totals(_version: int | None):
-        runs = store.current().runs
-        total = totals(runs)
+        everything = Selection()
+        total = source.totals(everything)
         return (
             format_mass_kg(total.emissions_kg),
             format_energy_kwh(total.energy_kwh),
             format_count(total.runs),
             format_duration_s(total.duration_s),
-            projects_figure(per_project(runs)),
+            projects_figure(source.breakdown(everything, "project")),
         )

@@ -12,7 +12,7 @@ from carbonboard.selection import Selection, ViewOptions, from_query, to_query, 
 
 @pytest.fixture
 def runs(history_files) -> pd.DataFrame:
-    return HistoryStore(list(history_files), disk_cache=False).current().runs
+    return HistoryStore(list(history_files), disk_cache=False).history().runs
 
 
 def test_filter_by_project_experiment_and_inclusive_dates(runs) -> None:

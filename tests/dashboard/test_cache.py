@@ -78,9 +78,9 @@ def test_an_entry_gives_back_exactly_what_was_parsed(tmp_path, history_file, nam
 
 def test_a_restart_reads_the_entry_not_the_csv(tmp_path, history_file, parses) -> None:
     folder = tmp_path / "cache"
-    first = HistoryStore([history_file], cache_dir=folder).current()
+    first = HistoryStore([history_file], cache_dir=folder).history()
     assert parses == ["h.csv"]
-    again = HistoryStore([history_file], cache_dir=folder).current()
+    again = HistoryStore([history_file], cache_dir=folder).history()
     assert parses == ["h.csv"]  # no second parse
     assert again.runs.equals(first.runs)
     assert again.skipped == first.skipped and again.skipped_rows == 1
@@ -93,11 +93,11 @@ def test_restarts_keep_one_entry_per_file_and_prune_old_pickles(
     folder.mkdir(mode=0o700)
     (folder / "0123456789abcdef.pkl").write_bytes(b"left by an older version")
     (folder / "0123456789abcdef.pkl.tmp").write_bytes(b"")
-    HistoryStore([history_file], cache_dir=folder).current()
+    HistoryStore([history_file], cache_dir=folder).history()
     [entry] = entries(folder)
     assert entry.endswith(".npz")
     csv_writer(history_file, [make_row(run_id="late")], mode="a")  # new size and mtime
-    history = HistoryStore([history_file], cache_dir=folder).current()
+    history = HistoryStore([history_file], cache_dir=folder).history()
     assert "late" in set(history.runs["run_id"])
     assert entries(folder) == [entry]  # replaced, not added
     assert parses == ["h.csv", "h.csv"]  # the stale entry was not used
@@ -107,11 +107,11 @@ def test_a_tampered_entry_is_ignored_and_the_csv_parsed(
     tmp_path, history_file, parses, caplog
 ) -> None:
     folder = tmp_path / "cache"
-    expected = HistoryStore([history_file], cache_dir=folder).current().runs
+    expected = HistoryStore([history_file], cache_dir=folder).history().runs
     [entry] = folder.iterdir()
     entry.write_bytes(entry.read_bytes()[:200] + b"\x00garbage" * 100)
     with caplog.at_level(logging.WARNING, logger=cache_module.__name__):
-        history = HistoryStore([history_file], cache_dir=folder).current()
+        history = HistoryStore([history_file], cache_dir=folder).history()
     assert history.runs.equals(expected)
     assert parses == ["h.csv", "h.csv"]
     assert any("unreadable cache entry" in r.getMessage() for r in caplog.records)
@@ -129,7 +129,7 @@ class _Planted:
 
 def test_an_entry_holding_a_pickle_never_runs_it(tmp_path, history_file, parses) -> None:
     folder = tmp_path / "cache"
-    expected = HistoryStore([history_file], cache_dir=folder).current().runs
+    expected = HistoryStore([history_file], cache_dir=folder).history().runs
     [entry] = folder.iterdir()
     marker = tmp_path / "code-ran"
     with np.load(entry, allow_pickle=False) as archive:
@@ -137,7 +137,7 @@ def test_an_entry_holding_a_pickle_never_runs_it(tmp_path, history_file, parses)
     arrays["description"] = np.array([_Planted(marker)], dtype=object)  # pickled by savez
     with entry.open("wb") as handle:
         np.savez(handle, **arrays)
-    history = HistoryStore([history_file], cache_dir=folder).current()
+    history = HistoryStore([history_file], cache_dir=folder).history()
     assert not marker.exists()
     assert history.runs.equals(expected)
     assert parses == ["h.csv", "h.csv"]
@@ -145,7 +145,7 @@ def test_an_entry_holding_a_pickle_never_runs_it(tmp_path, history_file, parses)
 
 def test_the_folder_is_created_private(tmp_path, history_file) -> None:
     folder = tmp_path / "new" / "cache"
-    HistoryStore([history_file], cache_dir=folder).current()
+    HistoryStore([history_file], cache_dir=folder).history()
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert len(entries(folder)) == 1
 
@@ -157,9 +157,9 @@ def test_a_folder_others_can_enter_is_refused_once(tmp_path, history_file, parse
     folder.chmod(0o755)
     with caplog.at_level(logging.WARNING, logger=cache_module.__name__):
         store = HistoryStore([history_file], cache_dir=folder)
-        assert len(store.current().runs) == 30  # and the one skipped row
+        assert len(store.history().runs) == 30  # and the one skipped row
         os.utime(history_file, ns=(0, history_file.stat().st_mtime_ns + 10**9))
-        store.current()
+        store.history()
     assert entries(folder) == []  # nothing written
     refusals = [r.getMessage() for r in caplog.records if "not using the cache" in r.getMessage()]
     assert len(refusals) == 1
@@ -177,7 +177,7 @@ def test_a_folder_owned_by_someone_else_is_refused(tmp_path, history_file) -> No
     folder.mkdir(mode=0o700)
     os.chown(folder, 12345, -1)
     assert "owned by user id 12345" in folder_problem(folder)
-    HistoryStore([history_file], cache_dir=folder).current()
+    HistoryStore([history_file], cache_dir=folder).history()
     assert entries(folder) == []
 
 
@@ -187,5 +187,5 @@ def test_a_symlink_to_a_folder_is_refused(tmp_path, history_file) -> None:
     link = tmp_path / "cache"
     link.symlink_to(real, target_is_directory=True)
     assert "not a directory" in folder_problem(link)
-    HistoryStore([history_file], cache_dir=link).current()
+    HistoryStore([history_file], cache_dir=link).history()
     assert entries(real) == []

@@ -8,13 +8,15 @@ import pytest
 
 from carbonboard import ids
 from carbonboard.app import create_app
+from carbonboard.data.store import HistoryStore
 
 from .conftest import write_csv
 
 
 @pytest.fixture(scope="module")
 def app(module_history):
-    return create_app([str(p) for p in module_history], refresh_interval_s=0, disk_cache=False)
+    source = HistoryStore.from_arguments([str(p) for p in module_history], disk_cache=False)
+    return create_app(source, refresh_interval_s=0)
 
 
 def _outputs(key: str) -> list[dict] | dict:
@@ -198,13 +200,14 @@ def test_a_failing_callback_shows_a_notice_not_a_trace(app, caplog) -> None:
 
 
 def test_debug_mode_never_enables_the_werkzeug_debugger(module_history) -> None:
-    debug_app = create_app([str(module_history[0])], refresh_interval_s=0, debug=True)
+    source = HistoryStore.from_arguments([str(module_history[0])], disk_cache=False)
+    debug_app = create_app(source, refresh_interval_s=0, debug=True)
     assert debug_app.server.debug is False
 
 
 def test_a_header_only_file_gives_empty_views_not_errors(tmp_path) -> None:
     path = write_csv(tmp_path / "emissions.csv", [])
-    empty = create_app([str(path)], refresh_interval_s=0, disk_cache=False)
+    empty = create_app(HistoryStore([path], disk_cache=False), refresh_interval_s=0)
     table = call(
         empty,
         f"{ids.RUNS_TABLE}.data",

@@ -21,7 +21,7 @@ from .conftest import run_row, write_csv
 
 @pytest.fixture
 def runs(history_files):
-    return HistoryStore(list(history_files), disk_cache=False).current().runs
+    return HistoryStore(list(history_files), disk_cache=False).history().runs
 
 
 def test_template_is_registered_with_the_bootstrap_font() -> None:
@@ -115,7 +115,7 @@ def every_overview_figure(runs, tasks) -> dict[str, go.Figure]:
 def test_every_figure_passes_plotly_strict_validation(history_files) -> None:
     """Figures are built without plotly.py's validation (for speed); strict construction here
     raises on any unknown property or invalid value they set."""
-    history = HistoryStore(list(history_files), disk_cache=False).current()
+    history = HistoryStore(list(history_files), disk_cache=False).history()
     assert not history.tasks.empty
     for name, figure in every_overview_figure(history.runs, history.tasks).items():
         spec = figure.to_plotly_json()
@@ -152,7 +152,7 @@ def hostile_figures(tmp_path_factory) -> dict[str, tuple[go.Figure, bool]]:
     emissions = write_csv(tmp_path / "emissions.csv", rows)
     tasks = [{**rows[0], "task_name": HOSTILE + t} for t in ("a", "b")]
     tasks_path = write_csv(tmp_path / "tasks.csv", tasks, fieldnames=TASK_FIELDNAMES)
-    history = HistoryStore([emissions, tasks_path], disk_cache=False).current()
+    history = HistoryStore([emissions, tasks_path], disk_cache=False).history()
     runs = history.runs
     base = cmp.baseline(runs)
     countries = cmp.country_table()

@@ -3,8 +3,10 @@ counted (#16, #17)."""
 
 from __future__ import annotations
 
-from carbonboard.data.loader import Skipped, empty_frame
-from carbonboard.data.store import FileInfo, History, HistoryStore
+from carbonboard.data.history import FileInfo
+from carbonboard.data.loader import Skipped
+from carbonboard.data.source import Description
+from carbonboard.data.store import HistoryStore
 from carbonboard.sections.header import (
     display_names,
     files_text,
@@ -13,8 +15,9 @@ from carbonboard.sections.header import (
 )
 
 
-def history_of(files: list[FileInfo], skipped: list[Skipped] | None = None) -> History:
-    return History(empty_frame("runs"), empty_frame("tasks"), skipped or [], files)
+def history_of(files: list[FileInfo], skipped: list[Skipped] | None = None) -> Description:
+    listed = skipped or []
+    return Description(tuple(files), tuple(listed), sum(f.skipped for f in files), 0, 0)
 
 
 def test_files_of_the_same_name_show_their_folder() -> None:
@@ -40,7 +43,7 @@ def test_the_header_names_repeated_files_by_folder(tmp_path, make_row, csv_write
     store = HistoryStore.from_arguments(
         [str(tmp_path / "laptop"), str(tmp_path / "cluster")], disk_cache=False
     )
-    assert files_text(store.current()) == "2 files: laptop/emissions.csv, cluster/emissions.csv"
+    assert files_text(store.describe()) == "2 files: laptop/emissions.csv, cluster/emissions.csv"
 
 
 def test_unreadable_files_and_skipped_rows_are_counted_apart() -> None:

@@ -90,13 +90,13 @@ def test_any_error_reading_a_file_marks_it_and_the_rest_is_served(
 ) -> None:
     broken = csv_writer(folder / "broken.csv", [make_row(run_id="b1")])
     store = HistoryStore.from_arguments([str(folder)], disk_cache=False)
-    assert run_ids(store.current()) == {"g1", "g2", "b1"}
+    assert run_ids(store.history()) == {"g1", "g2", "b1"}
     failing_parse_for(monkeypatch, "broken.csv", error, from_offset=1)
     csv_writer(broken, [make_row(run_id="b2")], mode="a")
     csv_writer(folder / "good.csv", [make_row(run_id="g3")], mode="a")
     with caplog.at_level(logging.WARNING, logger=store_module.__name__):
-        history = store.current()
-        store.current()
+        history = store.history()
+        store.history()
     # its rows before the failure stay, the rest of the board is served and follows changes
     assert run_ids(history) == {"g1", "g2", "g3", "b1"}
     [info] = history.unreadable
@@ -107,7 +107,7 @@ def test_any_error_reading_a_file_marks_it_and_the_rest_is_served(
     broken.write_text(broken.read_text(encoding="utf-8"), encoding="utf-8")
     os.utime(broken, ns=(0, broken.stat().st_mtime_ns + 10**9))
     failing_parse_for(monkeypatch, "broken.csv", error)
-    history = store.current()
+    history = store.history()
     assert run_ids(history) == {"g1", "g2", "g3"}
     assert history.unreadable[0].error.startswith(reason)
 
@@ -117,9 +117,9 @@ def test_a_file_swapped_for_a_binary_is_marked_with_the_reason(
 ) -> None:
     other = csv_writer(folder / "other.csv", [make_row(run_id="o1")])
     store = HistoryStore.from_arguments([str(other), str(folder / "good.csv")], disk_cache=False)
-    assert run_ids(store.current()) == {"o1", "g1", "g2"}
+    assert run_ids(store.history()) == {"o1", "g1", "g2"}
     other.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" * 100)
-    history = store.current()
+    history = store.history()
     assert run_ids(history) == {"g1", "g2"}
     assert [f.error for f in history.unreadable] == ["not a CSV file (binary or not UTF-8 text)"]
 
@@ -132,7 +132,8 @@ def test_a_codecarbon_file_copied_into_a_watched_folder_keeps_the_page_up(
 
     from .conftest import CODECARBON_FIXTURES
 
-    app = create_app([str(folder)], refresh_interval_s=0, disk_cache=False)
+    store = HistoryStore.from_arguments([str(folder)], disk_cache=False)
+    app = create_app(store, refresh_interval_s=0)
     client = app.server.test_client()
     assert client.get("/_dash-layout").status_code == 200
     (folder / "cc.csv").write_bytes((CODECARBON_FIXTURES / "codecarbon-3.3.2.csv").read_bytes())
@@ -140,7 +141,7 @@ def test_a_codecarbon_file_copied_into_a_watched_folder_keeps_the_page_up(
         (folder / "good.csv").read_bytes().splitlines(keepends=True)[0] + BINARY_LINES
     )
     assert client.get("/_dash-layout").status_code == 200
-    history = app.server.config["carbonboard.store"].current()
+    history = store.history()
     assert {"g1", "g2"} <= run_ids(history)
     assert len(history.runs) == 4  # the CodeCarbon file's two runs too
 
@@ -153,7 +154,7 @@ def test_an_explicit_bad_file_among_good_ones_is_listed_not_fatal(
     good = str(folder / "good.csv")
     assert resolve_paths([good, str(other)]) == [Path(good).resolve()]
     store = HistoryStore.from_arguments([good, str(other)], disk_cache=False)
-    history = store.current()
+    history = store.history()
     assert run_ids(history) == {"g1", "g2"}
     [info] = history.unreadable
     assert Path(info.path).name == "other.csv"
@@ -167,7 +168,7 @@ def test_a_glob_skips_a_bad_match_as_a_folder_does(folder, make_row, csv_writer)
     (folder / "weights.csv").write_bytes(bytes(range(256)) * 4)
     pattern = str(folder / "*.csv")
     assert [p.name for p in resolve_paths([pattern])] == ["good.csv"]
-    assert run_ids(HistoryStore.from_arguments([pattern], disk_cache=False).current()) == {
+    assert run_ids(HistoryStore.from_arguments([pattern], disk_cache=False).history()) == {
         "g1",
         "g2",
     }
@@ -183,7 +184,7 @@ def test_a_glob_skips_a_bad_match_as_a_folder_does(folder, make_row, csv_writer)
 def test_a_fifo_in_a_watched_folder_never_blocks(folder, make_row, csv_writer) -> None:
     store = within_deadline(HistoryStore.from_arguments, [str(folder)], disk_cache=False)
     os.mkfifo(folder / "pipe.csv")
-    history = within_deadline(store.current)
+    history = within_deadline(store.history)
     assert run_ids(history) == {"g1", "g2"}
     assert [Path(f.path).name for f in history.files] == ["good.csv"]
     assert within_deadline(file_problem, folder / "pipe.csv") == "not a regular file"
@@ -198,7 +199,7 @@ def test_a_fifo_given_as_a_file_never_blocks(folder) -> None:
     store = within_deadline(
         HistoryStore.from_arguments, [str(pipe), str(folder / "good.csv")], disk_cache=False
     )
-    history = within_deadline(store.current)
+    history = within_deadline(store.history)
     assert run_ids(history) == {"g1", "g2"}
     assert [f.error for f in history.unreadable] == ["not a regular file"]
     with pytest.raises(OSError, match="not a regular file"):
@@ -211,8 +212,8 @@ def test_a_symlink_loop_is_skipped_with_one_warning(folder, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         assert [p.name for p in resolve_paths([str(folder)])] == ["good.csv"]
         store = HistoryStore.from_arguments([str(folder)], disk_cache=False)
-        history = store.current()
-        store.current()
+        history = store.history()
+        store.history()
     assert run_ids(history) == {"g1", "g2"}
     assert len([r for r in caplog.records if "loop.csv" in r.getMessage()]) == 1
     # given by name: one line alone, listed as unreadable among good files
@@ -220,7 +221,7 @@ def test_a_symlink_loop_is_skipped_with_one_warning(folder, caplog) -> None:
         resolve_paths([str(loop)])
     history = HistoryStore.from_arguments(
         [str(loop), str(folder / "good.csv")], disk_cache=False
-    ).current()
+    ).history()
     assert run_ids(history) == {"g1", "g2"}
     assert [Path(f.path).name for f in history.unreadable] == ["loop.csv"]
     assert "symbolic links" in history.unreadable[0].error
@@ -234,7 +235,7 @@ def test_a_permission_denied_file_is_reported_as_such(folder, make_row, csv_writ
     locked = csv_writer(folder / "locked.csv", [make_row(run_id="l1")])
     locked.chmod(0)
     try:
-        history = HistoryStore.from_arguments([str(folder)], disk_cache=False).current()
+        history = HistoryStore.from_arguments([str(folder)], disk_cache=False).history()
         assert run_ids(history) == {"g1", "g2"}
         assert [(Path(f.path).name, f.error) for f in history.unreadable] == [
             ("locked.csv", "Permission denied")
@@ -256,7 +257,7 @@ def test_junk_lines_are_read_in_chunks_counted_and_the_rows_after_them_loaded(
         handle.write("junk,with,too,few,fields\n" * junk_lines)
     csv_writer(path, [make_row(run_id="after")], mode="a")
     store = HistoryStore([path], disk_cache=False, chunk_bytes=4096)
-    history = store.current()
+    history = store.history()
     assert run_ids(history) == {"before", "after"}
     assert history.skipped_rows == junk_lines
     assert len(history.skipped) == store_module.MAX_LISTED_SKIPPED
@@ -265,7 +266,7 @@ def test_junk_lines_are_read_in_chunks_counted_and_the_rows_after_them_loaded(
     with path.open("a", encoding="utf-8") as handle:
         handle.write("more,junk\n")
     csv_writer(path, [make_row(run_id="later")], mode="a")
-    history = store.current()
+    history = store.history()
     assert run_ids(history) == {"before", "after", "later"}
     assert history.skipped_rows == junk_lines + 1
 
@@ -294,7 +295,7 @@ PEAK_MEMORY_SCRIPT = textwrap.dedent(
     from pathlib import Path
     from carbonboard.data.store import HistoryStore
     store = HistoryStore([Path(sys.argv[1])], disk_cache=False, chunk_bytes=int(sys.argv[2]))
-    history = store.current()
+    history = store.history()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(len(history.runs), history.skipped_rows, peak_kib)
     """

@@ -141,19 +141,19 @@ def test_the_history_counts_each_node_once_and_the_header_says_so(tmp_path, make
     csv_writer(tmp_path / "emissions.csv", [make_row(run_id="laptop")])
     files = [tmp_path / "emissions.csv", *sorted(tmp_path.glob("rank*/emissions.csv"))]
     store = HistoryStore.from_arguments([str(path) for path in files], disk_cache=False)
-    history = store.current()
+    history = store.history()
     assert sorted(history.runs["run_id"]) == ["laptop", "rank-0-0.0-node-a"]
     assert history.runs["energy_consumed"].sum() == pytest.approx(0.1 + 0.46)
     assert len(history.duplicates) == 3
     assert set(history.duplicates["job_id"]) == {"501"}
-    assert runs_text(history) == "2 runs (3 duplicate rank rows not counted)"
+    assert runs_text(store.describe()) == "2 runs (3 duplicate rank rows not counted)"
 
 
 def test_the_header_counts_runs_alone_when_nothing_was_set_apart(tmp_path, make_row, csv_writer):
     path = csv_writer(tmp_path / "emissions.csv", [make_row(run_id="laptop")])
-    history = HistoryStore([path], disk_cache=False).current()
-    assert history.duplicates.empty
-    assert runs_text(history) == "1 run"
+    store = HistoryStore([path], disk_cache=False)
+    assert store.history().duplicates.empty
+    assert runs_text(store.describe()) == "1 run"
 
 
 def test_a_cache_entry_from_before_the_job_columns_is_not_used(
@@ -176,7 +176,7 @@ def test_a_runs_detail_shows_its_job_counted_once(tmp_path, make_row, csv_writer
         for local in (0, 1)
     ]
     path = csv_writer(tmp_path / "emissions.csv", rows, OLD_FIELDNAMES)
-    history = HistoryStore([path], disk_cache=False).current()
+    history = HistoryStore([path], disk_cache=False).history()
     job = job_totals(history.runs, history.duplicates, "501")
     assert job == JobTotals(
         "501",
@@ -196,7 +196,7 @@ def test_a_runs_detail_shows_its_job_counted_once(tmp_path, make_row, csv_writer
             "2 runs on 2 nodes: 200 Wh, 11.2 g CO₂eq (2 duplicate rank rows not counted)",
         ),
     ]
-    app = create_app([str(path)], refresh_interval_s=0, disk_cache=False)
+    app = create_app(HistoryStore([path], disk_cache=False), refresh_interval_s=0)
     cell = {"row": 0, "column": 0, "row_id": run["run_id"]}
     response = call(app, f"{ids.RUN_DETAIL}.children", {f"{ids.RUNS_TABLE}.active_cell": cell})
     shown = str(response.get_json()["response"][ids.RUN_DETAIL]["children"])
@@ -205,6 +205,6 @@ def test_a_runs_detail_shows_its_job_counted_once(tmp_path, make_row, csv_writer
 
 def test_a_run_outside_a_job_shows_only_its_node(tmp_path, make_row, csv_writer):
     path = csv_writer(tmp_path / "emissions.csv", [make_row(hostname="laptop")])
-    run = HistoryStore([path], disk_cache=False).current().runs.iloc[0]
+    run = HistoryStore([path], disk_cache=False).history().runs.iloc[0]
     assert job_facts(run, None) == [("Node", "laptop")]
     assert job_facts(run.copy().replace("laptop", ""), None) == []

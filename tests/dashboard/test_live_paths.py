@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from carbonboard import ids
 from carbonboard.app import create_app
 from carbonboard.data import store as store_module
 from carbonboard.data.paths import PathError
@@ -25,17 +26,17 @@ def runs_dir(tmp_path, make_row, csv_writer):
 
 
 def run_ids(store: HistoryStore) -> set[str]:
-    return set(store.current().runs["run_id"])
+    return set(store.history().runs["run_id"])
 
 
 def test_a_new_file_in_a_directory_is_loaded(runs_dir, make_row, csv_writer) -> None:
     store = HistoryStore.from_arguments([str(runs_dir)], disk_cache=False)
-    first = store.current()
+    first = store.history()
     assert set(first.runs["run_id"]) == {"a1", "a2"}
     assert [os.path.basename(f.path) for f in first.files] == ["a.csv"]
 
     csv_writer(runs_dir / "b.csv", [make_row(run_id="b1")])
-    history = store.current()
+    history = store.history()
     assert set(history.runs["run_id"]) == {"a1", "a2", "b1"}
     assert history.version == first.version + 1
     assert [os.path.basename(f.path) for f in history.files] == ["a.csv", "b.csv"]
@@ -44,10 +45,10 @@ def test_a_new_file_in_a_directory_is_loaded(runs_dir, make_row, csv_writer) -> 
 def test_a_deleted_file_leaves_the_totals(runs_dir, make_row, csv_writer) -> None:
     csv_writer(runs_dir / "b.csv", [make_row(run_id="b1", emissions=2.0)])
     store = HistoryStore.from_arguments([str(runs_dir)], disk_cache=False)
-    before = store.current()
+    before = store.history()
     assert len(before.runs) == 3
     (runs_dir / "b.csv").unlink()
-    history = store.current()
+    history = store.history()
     assert set(history.runs["run_id"]) == {"a1", "a2"}
     assert history.runs["emissions"].sum() == pytest.approx(before.runs["emissions"].sum() - 2.0)
     assert [os.path.basename(f.path) for f in history.files] == ["a.csv"]
@@ -57,10 +58,10 @@ def test_a_deleted_file_leaves_the_totals(runs_dir, make_row, csv_writer) -> Non
 
 def test_a_new_tasks_csv_is_read_as_tasks(runs_dir, make_row, csv_writer) -> None:
     store = HistoryStore.from_arguments([str(runs_dir)], disk_cache=False)
-    assert store.current().tasks.empty
+    assert store.history().tasks.empty
     tasks = [{**make_row(run_id="a1"), "task_name": name} for name in ("load", "train")]
     csv_writer(runs_dir / "a_tasks.csv", tasks, fieldnames=TASK_FIELDNAMES)
-    history = store.current()
+    history = store.history()
     assert list(history.tasks["task_name"].astype(str)) == ["load", "train"]
     assert {f.kind for f in history.files} == {"runs", "tasks"}
     assert set(history.runs["run_id"]) == {"a1", "a2"}
@@ -79,7 +80,7 @@ def test_a_glob_follows_new_matches_only(tmp_path, make_row, csv_writer) -> None
 
 def test_known_files_are_not_read_again(runs_dir, monkeypatch) -> None:
     store = HistoryStore.from_arguments([str(runs_dir)], disk_cache=False)
-    first = store.current()
+    first = store.history()
     checked = []
     real_check = store_module.read_header
 
@@ -88,16 +89,16 @@ def test_known_files_are_not_read_again(runs_dir, monkeypatch) -> None:
         return real_check(path)
 
     monkeypatch.setattr(store_module, "read_header", recording_check)
-    assert store.current() is first
+    assert store.history() is first
     assert checked == []  # neither the loaded file nor the foreign CSV: only listed and stat'ed
     (runs_dir / "notes.csv").write_text("name,value\nx,1\ny,2\n", encoding="utf-8")
-    assert store.current() is first
+    assert store.history() is first
     assert checked == ["notes.csv"]  # it changed, so it is looked at again, and still ignored
 
 
 def test_a_file_caught_mid_header_is_loaded_once_complete(runs_dir, make_row, csv_writer) -> None:
     store = HistoryStore.from_arguments([str(runs_dir)], disk_cache=False)
-    store.current()
+    store.history()
     partial = runs_dir / "c.csv"
     partial.write_text("timestamp,project_na", encoding="utf-8")
     assert run_ids(store) == {"a1", "a2"}
@@ -107,7 +108,7 @@ def test_a_file_caught_mid_header_is_loaded_once_complete(runs_dir, make_row, cs
 
 def test_a_file_in_both_a_directory_and_the_arguments_loads_once(runs_dir) -> None:
     store = HistoryStore.from_arguments([str(runs_dir / "a.csv"), str(runs_dir)], disk_cache=False)
-    history = store.current()
+    history = store.history()
     assert len(history.files) == 1
     assert sorted(history.runs["run_id"]) == ["a1", "a2"]
 
@@ -120,8 +121,8 @@ def test_a_vanished_explicit_file_is_kept_and_warned_once(
     assert run_ids(store) == {"s1", "a1", "a2"}
     single.unlink()
     with caplog.at_level(logging.WARNING, logger=store_module.__name__):
-        history = store.current()
-        store.current()
+        history = store.history()
+        store.history()
     assert set(history.runs["run_id"]) == {"a1", "a2"}
     assert [f.path for f in history.files if f.error] == [str(single.resolve())]
     assert len([r for r in caplog.records if "single.csv" in r.getMessage()]) == 1
@@ -133,7 +134,7 @@ def test_a_vanished_directory_empties_without_error(runs_dir) -> None:
     for path in runs_dir.iterdir():
         path.unlink()
     runs_dir.rmdir()
-    history = store.current()
+    history = store.history()
     assert history.is_empty
     assert history.files == []
 
@@ -149,8 +150,23 @@ def test_arguments_are_checked_at_start(tmp_path, argument, message) -> None:
 
 
 def test_the_dashboard_watches_the_directory_it_was_given(runs_dir, make_row, csv_writer) -> None:
-    app = create_app([str(runs_dir)], refresh_interval_s=0, disk_cache=False)
-    store = app.server.config["carbonboard.store"]
+    store = HistoryStore.from_arguments([str(runs_dir)], disk_cache=False)
+    client = create_app(store, refresh_interval_s=0).server.test_client()
     assert run_ids(store) == {"a1", "a2"}
+    first = shown_version(client.get("/_dash-layout").get_json())
     csv_writer(runs_dir / "b.csv", [make_row(run_id="b1")])
+    assert shown_version(client.get("/_dash-layout").get_json()) == first + 1  # a new page sees it
     assert run_ids(store) == {"a1", "a2", "b1"}
+
+
+def shown_version(layout: object) -> int | None:
+    """The data version a page layout starts from (the ``ids.DATA_VERSION`` store's data)."""
+    if isinstance(layout, list):
+        found = (shown_version(item) for item in layout)
+        return next((version for version in found if version is not None), None)
+    if not isinstance(layout, dict):
+        return None
+    props = layout.get("props", {})
+    if props.get("id") == ids.DATA_VERSION:
+        return props["data"]
+    return shown_version(props.get("children"))

@@ -27,7 +27,7 @@ HEADER = ",".join(FIELDNAMES)
 
 
 def load(path: Path):
-    return HistoryStore([path], disk_cache=False).current()
+    return HistoryStore([path], disk_cache=False).history()
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_every_codecarbon_header_loads_with_the_contract_dtypes(name: str) -> No
 
 def test_our_rows_keep_source_and_line(history_files) -> None:
     emissions, tasks = history_files
-    history = HistoryStore([emissions, tasks], disk_cache=False).current()
+    history = HistoryStore([emissions, tasks], disk_cache=False).history()
     runs = history.runs
     assert len(runs) == 42  # 43 rows, one run flushed twice
     flushed = runs[runs["run_id"] == "large-001"].iloc[0]
@@ -224,7 +224,7 @@ def test_our_history_and_a_codecarbon_file_load_together(history_files) -> None:
     """The crash of #11: object categories in one file, ``str`` categories in the other."""
     emissions, _ = history_files
     codecarbon = CODECARBON_FIXTURES / "codecarbon-3.3.2.csv"
-    runs = HistoryStore([emissions, codecarbon], disk_cache=False).current().runs
+    runs = HistoryStore([emissions, codecarbon], disk_cache=False).history().runs
     assert len(runs) == 42 + 2
     assert set(runs["source_file"]) == {str(emissions), str(codecarbon)}
     for name in runs.columns:

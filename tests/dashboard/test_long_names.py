@@ -11,6 +11,7 @@ import pytest
 
 from carbonboard import ids
 from carbonboard.app import create_app
+from carbonboard.data.store import HistoryStore
 from carbonboard.formatting import LABEL_MAX_CHARS, short_label
 from carbonboard.sections.filters import option_value
 
@@ -41,7 +42,8 @@ def long_history(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(long_history):
-    return create_app([str(p) for p in long_history], refresh_interval_s=0, disk_cache=False)
+    source = HistoryStore.from_arguments([str(p) for p in long_history], disk_cache=False)
+    return create_app(source, refresh_interval_s=0)
 
 
 def test_dropdown_options_are_cut_and_keep_the_whole_name(app) -> None:

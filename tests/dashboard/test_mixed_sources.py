@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from carbonboard.data.history import History
 from carbonboard.data.loader import column_dtype, has_column_dtype
-from carbonboard.data.store import History, HistoryStore
+from carbonboard.data.store import HistoryStore
 
 from .conftest import CODECARBON_FIXTURES
 
@@ -91,7 +92,7 @@ def assert_normalised(frame: pd.DataFrame, reference: pd.DataFrame) -> None:
 @pytest.fixture(scope="module")
 def our_history(ours) -> History:
     """Our files alone: the dtypes every mix must keep."""
-    return HistoryStore([*ours], disk_cache=False).current()
+    return HistoryStore([*ours], disk_cache=False).history()
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -101,7 +102,7 @@ def test_a_mix_loads_into_one_history(tmp_path, ours, our_history, codecarbon, t
     files = mix(tmp_path / "mix", ours, codecarbon, tasks)
     history = HistoryStore.from_arguments(
         arguments(tmp_path / "mix", files, mode), disk_cache=False
-    ).current()
+    ).history()
 
     assert history.skipped == []
     assert {Path(f.path).name: f.kind for f in history.files} == {

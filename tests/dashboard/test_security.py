@@ -17,6 +17,7 @@ from waitress import create_server
 from carbonboard import wsgi
 from carbonboard.app import create_app
 from carbonboard.cli import exposure_warning, main
+from carbonboard.data.store import HistoryStore
 from carbonboard.web_security import (
     SECURITY_HEADERS,
     allowed_hosts,
@@ -69,16 +70,16 @@ def request(
 @pytest.fixture(scope="module")
 def server(module_history) -> tuple[str, int]:
     """The dashboard bound to loopback, also reachable as board.lan (``--allowed-host``)."""
-    app = create_app(
-        [str(p) for p in module_history], disk_cache=False, allowed_hosts=["Board.LAN"]
-    )
+    source = HistoryStore.from_arguments([str(p) for p in module_history], disk_cache=False)
+    app = create_app(source, allowed_hosts=["Board.LAN"])
     return serve(app)
 
 
 @pytest.fixture(scope="module")
 def debug_server(module_history) -> tuple[str, int]:
     """The dashboard as ``carbonboard --debug`` serves it."""
-    return serve(create_app([str(p) for p in module_history], disk_cache=False, debug=True))
+    source = HistoryStore.from_arguments([str(p) for p in module_history], disk_cache=False)
+    return serve(create_app(source, debug=True))
 
 
 @pytest.mark.parametrize(

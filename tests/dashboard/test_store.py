@@ -18,15 +18,15 @@ from carbonboard.selection import Selection
 
 def test_unchanged_files_return_the_same_snapshot(history_files) -> None:
     store = HistoryStore(list(history_files), disk_cache=False)
-    first = store.current()
-    assert store.current() is first
-    assert store.version == first.version == 1
+    first = store.history()
+    assert store.history() is first
+    assert store.version() == first.version == 1
 
 
 def test_a_growing_file_is_read_incrementally(tmp_path, make_row, csv_writer, monkeypatch) -> None:
     path = csv_writer(tmp_path / "live.csv", [make_row(run_id="a"), make_row(run_id="b")])
     store = HistoryStore([path], disk_cache=False)
-    assert len(store.current().runs) == 2
+    assert len(store.history().runs) == 2
     offsets = []
     real_parse = store_module.parse
 
@@ -37,7 +37,7 @@ def test_a_growing_file_is_read_incrementally(tmp_path, make_row, csv_writer, mo
     monkeypatch.setattr(store_module, "parse", recording_parse)
     size = path.stat().st_size
     csv_writer(path, [make_row(run_id="c", status="running")], mode="a")
-    history = store.current()
+    history = store.history()
     assert offsets == [size]  # only the new bytes were parsed
     assert list(history.runs["run_id"]) == ["a", "b", "c"]
     assert history.version == 2
@@ -47,10 +47,10 @@ def test_a_growing_file_is_read_incrementally(tmp_path, make_row, csv_writer, mo
 def test_a_rewritten_file_is_parsed_again(tmp_path, make_row, csv_writer) -> None:
     path = csv_writer(tmp_path / "h.csv", [make_row(run_id=str(i)) for i in range(5)])
     store = HistoryStore([path], disk_cache=False)
-    assert len(store.current().runs) == 5
+    assert len(store.history().runs) == 5
     csv_writer(path, [make_row(run_id="only")])
     os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))
-    assert list(store.current().runs["run_id"]) == ["only"]
+    assert list(store.history().runs["run_id"]) == ["only"]
 
 
 def test_a_half_written_line_is_picked_up_once_complete(tmp_path, make_row, csv_writer) -> None:
@@ -59,11 +59,11 @@ def test_a_half_written_line_is_picked_up_once_complete(tmp_path, make_row, csv_
     with path.open("a", encoding="utf-8") as handle:
         handle.write(text[:50])
     store = HistoryStore([path], disk_cache=False)
-    first = store.current()
+    first = store.history()
     assert len(first.runs) == 1 and len(first.skipped) == 1
     with path.open("a", encoding="utf-8") as handle:
         handle.write(text[50:] + "\n")
-    history = store.current()
+    history = store.history()
     assert list(history.runs["run_id"]) == ["a", "b"]
     assert history.skipped == []
 
@@ -77,7 +77,7 @@ def test_a_silent_running_run_shows_as_crashed(tmp_path, make_row, csv_writer) -
             make_row(run_id="live", status="running", when=now - dt.timedelta(seconds=5)),
         ],
     )
-    runs = HistoryStore([path], disk_cache=False, stale_after_s=3600).current().runs
+    runs = HistoryStore([path], disk_cache=False, stale_after_s=3600).history().runs
     status = dict(zip(runs["run_id"], runs["status"].astype(str), strict=True))
     assert status == {"old": "crashed", "live": "running"}
 
@@ -86,11 +86,11 @@ def test_large_files_are_cached_on_disk(tmp_path, make_row, csv_writer, monkeypa
     monkeypatch.setattr(store_module, "DISK_CACHE_MIN_BYTES", 1)
     path = csv_writer(tmp_path / "h.csv", [make_row(run_id=str(i)) for i in range(50)])
     cache = tmp_path / "cache"
-    first = HistoryStore([path], cache_dir=cache).current()
+    first = HistoryStore([path], cache_dir=cache).history()
     assert len(list(cache.glob("*.npz"))) == 1
     calls = []
     monkeypatch.setattr(store_module, "parse", lambda *a, **k: calls.append(a))
-    again = HistoryStore([path], cache_dir=cache).current()  # a restart: no CSV parsing
+    again = HistoryStore([path], cache_dir=cache).history()  # a restart: no CSV parsing
     assert calls == []
     assert again.runs.equals(first.runs)
 
@@ -98,9 +98,9 @@ def test_large_files_are_cached_on_disk(tmp_path, make_row, csv_writer, monkeypa
 def test_a_vanished_file_is_reported_not_raised(tmp_path, make_row, csv_writer) -> None:
     path = csv_writer(tmp_path / "h.csv", [make_row(run_id="a")])
     store = HistoryStore([path], disk_cache=False)
-    assert len(store.current().runs) == 1
+    assert len(store.history().runs) == 1
     path.unlink()
-    history = store.current()
+    history = store.history()
     assert history.is_empty
     assert history.files[0].error
 
@@ -113,7 +113,7 @@ def test_selected_runs_is_memoised(history_files, project) -> None:
     assert store.selected_runs(Selection(project=project)) is runs
     # the runs picked for comparison do not change which runs are selected
     assert store.selected_runs(Selection(project=project, run_ids=("bert-001",))) is runs
-    assert runs.equals(filter_runs(store.current().runs, selection))
+    assert runs.equals(filter_runs(store.history().runs, selection))
 
 
 def test_new_data_invalidates_the_selected_runs(tmp_path, make_row, csv_writer) -> None:
@@ -131,7 +131,7 @@ def test_new_data_invalidates_the_selected_runs(tmp_path, make_row, csv_writer) 
 
 def test_callers_asking_at_once_share_one_filtering(history_files, monkeypatch) -> None:
     store = HistoryStore(list(history_files), disk_cache=False)
-    store.current()
+    store.history()
     calls = []
     real_filter = store_module.filter_runs
 
@@ -165,7 +165,7 @@ def test_a_failing_selection_is_not_cached(history_files) -> None:
 
 def test_cached_copies_hold_at_most_the_table_s_rows(history_files) -> None:
     store = HistoryStore(list(history_files), disk_cache=False)
-    table = store.current().runs
+    table = store.history().runs
     everything = store.selected_runs(Selection())
     assert everything is table  # not a copy: it costs nothing
     resnet = store.selected_runs(Selection(project="vision-resnet"))
@@ -185,6 +185,6 @@ def test_cached_copies_hold_at_most_the_table_s_rows(history_files) -> None:
 def test_a_file_rewritten_larger_is_not_taken_for_an_append(tmp_path, make_row, csv_writer):
     path = csv_writer(tmp_path / "h.csv", [make_row(run_id="old")])
     store = HistoryStore([path], disk_cache=False)
-    assert list(store.current().runs["run_id"]) == ["old"]
+    assert list(store.history().runs["run_id"]) == ["old"]
     csv_writer(path, [make_row(run_id="new-1", project="x"), make_row(run_id="new-2")])
-    assert list(store.current().runs["run_id"]) == ["new-1", "new-2"]
+    assert list(store.history().runs["run_id"]) == ["new-1", "new-2"]

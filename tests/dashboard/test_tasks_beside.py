@@ -10,6 +10,7 @@ import pytest
 from carbonboard import ids
 from carbonboard.app import create_app
 from carbonboard.data.paths import resolve_paths
+from carbonboard.data.source import Description
 from carbonboard.data.store import HistoryStore
 from carbonboard.sections.header import files_text
 from tracker.schema import TASK_FIELDNAMES
@@ -36,10 +37,12 @@ def task_names(history) -> list[str]:
 def test_codecarbon_tasks_files_beside_the_runs_file_load(codecarbon_folder) -> None:
     runs_file = codecarbon_folder / "emissions.csv"
     assert [p.name for p in resolve_paths([str(runs_file)])] == ["emissions.csv", CODECARBON_TASKS]
-    history = HistoryStore.from_arguments([str(runs_file)], disk_cache=False).current()
+    history = HistoryStore.from_arguments([str(runs_file)], disk_cache=False).history()
     assert set(history.tasks["run_id"].astype(str)) == {CODECARBON_RUN}
     assert task_names(history) == ["load-data", "train"]
-    assert files_text(history) == f"2 files: emissions.csv; tasks: {CODECARBON_TASKS}"
+    assert (
+        files_text(Description.of(history)) == f"2 files: emissions.csv; tasks: {CODECARBON_TASKS}"
+    )
 
 
 def test_ours_beside_any_runs_file_and_only_tasks_files_load(
@@ -51,15 +54,15 @@ def test_ours_beside_any_runs_file_and_only_tasks_files_load(
     # another runs file beside it is not the user's choice: not loaded
     csv_writer(tmp_path / "emissions_old.csv", [make_row(run_id="old")])
     store = HistoryStore.from_arguments([str(runs_file)], disk_cache=False)
-    history = store.current()
+    history = store.history()
     assert set(history.runs["run_id"]) == {"r1"}
     assert task_names(history) == ["fit", "load"]
     # a tasks file written later (CodeCarbon writes them when a run stops) is picked up
     late = [{**make_row(run_id="r1"), "task_name": "evaluate"}]
     csv_writer(tmp_path / "emissions_base_r1.csv", late, fieldnames=TASK_FIELDNAMES)
-    history = store.current()
+    history = store.history()
     assert task_names(history) == ["evaluate", "fit", "load"]
-    assert files_text(history) == (
+    assert files_text(store.describe()) == (
         "3 files: train.csv; tasks: emissions_base_r1.csv, train_tasks.csv"
     )
 
@@ -71,9 +74,10 @@ def test_a_tasks_file_given_alone_brings_no_other_file(codecarbon_folder) -> Non
 
 
 def test_the_run_detail_shows_the_tasks_found_beside_the_runs_file(codecarbon_folder) -> None:
-    app = create_app(
-        [str(codecarbon_folder / "emissions.csv")], refresh_interval_s=0, disk_cache=False
+    source = HistoryStore.from_arguments(
+        [str(codecarbon_folder / "emissions.csv")], disk_cache=False
     )
+    app = create_app(source, refresh_interval_s=0)
     response = call(
         app,
         f"{ids.RUN_DETAIL}.children",

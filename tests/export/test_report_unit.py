@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from carbonboard import comparisons as cmp
 from carbonboard import report
 from carbonboard.assets_path import assets_dir
-from carbonboard.data.store import History, HistoryStore
+from carbonboard.data.store import HistoryStore
 from carbonboard.selection import Selection
 from tracker import schema
 
@@ -23,7 +23,7 @@ HOSTILE = '<script>alert("x")</script><img src="https://example.org/x.png">'
 STAMP = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 
-def load_history(tmp_path: Path, columns: dict[str, list]) -> History:
+def load_source(tmp_path: Path, columns: dict[str, list]) -> HistoryStore:
     """Runs as the dashboard has them: written to a contract CSV, read by the real loader."""
     count = len(next(iter(columns.values())))
     base = {
@@ -43,21 +43,25 @@ def load_history(tmp_path: Path, columns: dict[str, list]) -> History:
         writer.writeheader()
         for i in range(count):
             writer.writerow({name: values[i] for name, values in rows.items()})
-    return HistoryStore([path], disk_cache=False).current()
+    return HistoryStore([path], disk_cache=False)
 
 
 def methodology_runs(tmp_path: Path) -> pd.DataFrame:
-    return load_history(
-        tmp_path,
-        {
-            "carbon_intensity_source": ["country:FRA", "country:FRA", "world-average", HOSTILE],
-            "carbon_intensity_year": ["2023", "2023", "2023", ""],
-            "cpu_energy_method": ["rapl", "rapl", "tdp-model", "rapl"],
-            "gpu_energy_method": ["none", "nvml-energy-counter", "none", ""],
-            "ram_energy_method": ["ram-model"] * 4,
-            "pue": [1.0, 1.0, 1.2, ""],
-        },
-    ).runs
+    return (
+        load_source(
+            tmp_path,
+            {
+                "carbon_intensity_source": ["country:FRA", "country:FRA", "world-average", HOSTILE],
+                "carbon_intensity_year": ["2023", "2023", "2023", ""],
+                "cpu_energy_method": ["rapl", "rapl", "tdp-model", "rapl"],
+                "gpu_energy_method": ["none", "nvml-energy-counter", "none", ""],
+                "ram_energy_method": ["ram-model"] * 4,
+                "pue": [1.0, 1.0, 1.2, ""],
+            },
+        )
+        .history()
+        .runs
+    )
 
 
 def test_describe_selection_says_what_the_view_is():
@@ -109,7 +113,7 @@ def test_page_inlines_plotly_once_and_refers_to_nothing_outside(external_refs):
 
 
 def test_build_report_of_a_view_escapes_csv_text_everywhere(tmp_path, external_refs):
-    history = load_history(
+    source = load_source(
         tmp_path,
         {
             "project_name": [HOSTILE, HOSTILE, "other"],
@@ -118,7 +122,7 @@ def test_build_report_of_a_view_escapes_csv_text_everywhere(tmp_path, external_r
             "cpu_energy": [1.0, 0.5, 9.0],
         },
     )
-    html = report.build_report(history, Selection(project=HOSTILE), generated_at=STAMP)
+    html = report.build_report(source, Selection(project=HOSTILE), generated_at=STAMP)
     assert 'alert("x")</script>' not in html and "<img" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html  # the runs table
     assert "750 g CO₂eq" in html  # totals of the selected project only
@@ -138,9 +142,9 @@ def plotted(html: str, div_id: str) -> tuple[list[dict], dict]:
     return data, layout
 
 
-def regional_history(tmp_path: Path) -> History:
+def regional_source(tmp_path: Path) -> HistoryStore:
     """Runs in two countries, one of them in a cloud region, one in a region with no data."""
-    return load_history(
+    return load_source(
         tmp_path,
         {
             "country_iso_code": ["FRA", "POL", "USA", "DEU"],
@@ -154,7 +158,7 @@ def regional_history(tmp_path: Path) -> History:
 
 
 def test_regional_section_holds_the_map_ranking_and_cloud_with_their_assumptions(tmp_path):
-    runs = regional_history(tmp_path).runs
+    runs = regional_source(tmp_path).history().runs
     html = report.regional_section(runs)
     base, countries, cloud = cmp.baseline(runs), cmp.country_table(), cmp.cloud_table()
 
@@ -183,7 +187,7 @@ def test_regional_section_holds_the_map_ranking_and_cloud_with_their_assumptions
 
 
 def test_regional_section_inlines_the_world_map_geometry(tmp_path):
-    html = report.regional_section(regional_history(tmp_path).runs)
+    html = report.regional_section(regional_source(tmp_path).history().runs)
     script = re.search(r"<script>\(window\.PlotlyGeoAssets = (.*?)</script>", html).group(0)
     assignment = re.search(r"\.topojson\.world_110m = (.*);</script>$", script)
     inlined = json.loads(assignment.group(1).replace("<\\/", "</"))
@@ -194,23 +198,23 @@ def test_regional_section_inlines_the_world_map_geometry(tmp_path):
 
 
 def test_regional_section_of_an_empty_view_says_so(tmp_path):
-    html = report.regional_section(regional_history(tmp_path).runs.iloc[0:0])
+    html = report.regional_section(regional_source(tmp_path).history().runs.iloc[0:0])
     assert html.count('class="plotly-graph-div"') == 3  # the map of grid intensity still draws
     assert re.findall(r"<figcaption>(.*?)</figcaption>", html) == ["No runs in this selection."] * 3
 
 
 def test_picked_runs_are_compared_side_by_side(tmp_path):
-    history = regional_history(tmp_path)
+    source = regional_source(tmp_path)
     picked = Selection(run_ids=("run-2", "run-0"))
-    html = report.build_report(history, picked, generated_at=STAMP)
+    html = report.build_report(source, picked, generated_at=STAMP)
     data, _ = plotted(html, "chart-run-comparison")
     assert [trace["name"] for trace in data] == ["CPU", "GPU", "RAM"]
     assert data[0]["x"] == ["p · run-2", "p · run-0"]
     section = re.search(r'<section id="comparison">.*?</section>', html).group(0)
     assert re.findall(r"<td>(run-\d)</td>", section) == ["run-2", "run-0"]
-    assert "<h2>Compared runs</h2>" not in report.build_report(history, Selection(), STAMP)
+    assert "<h2>Compared runs</h2>" not in report.build_report(source, Selection(), STAMP)
     unknown = Selection(run_ids=("no-such-run",))
-    assert 'id="comparison"' not in report.build_report(history, unknown, STAMP)
+    assert 'id="comparison"' not in report.build_report(source, unknown, STAMP)
 
 
 LINK = '<a href="https://attacker.example/">click</a>'
@@ -224,9 +228,9 @@ def test_a_1_mb_name_gives_a_report_of_normal_size(tmp_path) -> None:
     for label, name in (("short", "nlp-bert"), ("huge", huge)):
         folder = tmp_path / label
         folder.mkdir()
-        history = load_history(folder, {"project_name": [name] * 3, "experiment_id": [name] * 3})
+        source = load_source(folder, {"project_name": [name] * 3, "experiment_id": [name] * 3})
         html = report.build_report(
-            history, Selection(project=name, run_ids=("run-0", "run-1")), STAMP
+            source, Selection(project=name, run_ids=("run-0", "run-1")), STAMP
         )
         sizes[label] = len(html.encode())
     assert sizes["huge"] - sizes["short"] < 60_000, sizes
@@ -236,11 +240,11 @@ def test_a_1_mb_name_gives_a_report_of_normal_size(tmp_path) -> None:
 def test_markup_in_names_is_text_in_every_report_chart(tmp_path) -> None:
     """plotly.js would draw ``<a href>`` in a name as a link; the report's figures hold it
     escaped, and the page's markup holds it escaped too."""
-    history = load_history(
+    source = load_source(
         tmp_path,
         {"project_name": [LINK, LINK, "other"], "experiment_id": [LINK, "e", LINK]},
     )
-    html = report.build_report(history, Selection(run_ids=("run-0", "run-2")), STAMP)
+    html = report.build_report(source, Selection(run_ids=("run-0", "run-2")), STAMP)
     assert LINK not in html
     assert "attacker.example" in html  # the name is shown, as text
     figures_json = re.findall(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*(\[.*?\]),\s*\{", html, re.S)

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from carbonboard.cli import main
+from carbonboard.data.history import latest_per_key
 from carbonboard.data.loader import parse
-from carbonboard.data.store import latest_per_key
 from tracker import schema
 from tracker.db import ddl
 
