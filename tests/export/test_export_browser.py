@@ -28,7 +28,7 @@ def base_url(serve_app) -> str:
 
 @pytest.fixture(scope="module")
 def history():
-    return HistoryStore(resolve_paths([str(EXAMPLE)]), disk_cache=False).current()
+    return HistoryStore(resolve_paths([str(EXAMPLE)]), disk_cache=False).history()
 
 
 def open_page(page, url: str):
@@ -51,7 +51,7 @@ def test_csv_download_loads_back_with_the_same_totals(page, base_url, history, t
     open_page(page, base_url)
     path = download(page, ids.EXPORT_CSV, tmp_path)
     assert path.name == "all-projects_runs.csv"
-    again = HistoryStore(resolve_paths([str(path)]), disk_cache=False).current()
+    again = HistoryStore(resolve_paths([str(path)]), disk_cache=False).history()
     assert not again.skipped
     assert len(again.runs) == len(history.runs)
     for column in ("emissions", "energy_consumed", "duration"):
@@ -93,7 +93,7 @@ def test_project_view_exports_only_its_runs(page, base_url, history, tmp_path):
     open_page(page, f"{base_url}/?project={PROJECT}")
     path = download(page, ids.EXPORT_CSV, tmp_path)
     assert path.name == f"{PROJECT}_runs.csv"
-    runs = HistoryStore(resolve_paths([str(path)]), disk_cache=False).current().runs
+    runs = HistoryStore(resolve_paths([str(path)]), disk_cache=False).history().runs
     expected = history.runs[history.runs["project_name"] == PROJECT]
     assert set(runs["project_name"].astype(str)) == {PROJECT}
     assert len(runs) == len(expected)

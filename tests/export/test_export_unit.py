@@ -176,7 +176,7 @@ def test_loaded_history_round_trips_with_formulas_neutralised(tmp_path):
         writer = csv.DictWriter(handle, fieldnames=schema.FIELDNAMES)
         writer.writeheader()
         writer.writerows(rows)
-    runs = HistoryStore([source], disk_cache=False).current().runs
+    runs = HistoryStore([source], disk_cache=False).history().runs
     header, (first, second) = parse(export.runs_to_csv(runs))
     assert header == list(schema.FIELDNAMES)
     assert first["project_name"] == "'=cmd|'/c calc'!A0"
