@@ -33,6 +33,13 @@ from tracker.db import ddl, migrations, writes
 USAGE_ERROR, FAILED = 2, 1
 COPY_ROWS = 50_000  # rows formatted and sent per COPY chunk
 STAGING = {"runs": "import_runs", "tasks": "import_tasks"}
+# PostgreSQL's binary COPY: signature, flags, header extension; a -1 field count ends the data.
+PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+PGCOPY_TRAILER = b"\xff\xff"
+# One big transaction: memory for its temporary tables and sorts, and no JIT compilation (it
+# costs seconds for statements that run once).
+SESSION_SETTINGS = {"jit": "off", "work_mem": "256MB", "temp_buffers": "512MB"}
+PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 UTC, PostgreSQL's zero time, in Unix us
 TARGETS = {"runs": writes.runs_target(), "tasks": writes.tasks_target()}
 
 
@@ -46,35 +53,67 @@ def reason_kind(reason: str) -> str:
     return reason.split(": ", 1)[0]
 
 
-def copy_chunks(
-    frame: pd.DataFrame, columns: Sequence[schema.Column], first_ord: int
-) -> tuple[list[bytes], Counter[str], int]:
-    """``frame``'s rows as COPY CSV chunks (``ord``, then ``columns``; empty text and missing
-    values are NULL), the rows left out by reason (a count column that is not a whole number),
-    and the number of rows kept."""
+@dataclass
+class Staged:
+    """One frame ready for COPY: numbers and times in PostgreSQL's binary format, text as CSV
+    chunks, and the rows left out by reason."""
+
+    numbers: bytes
+    text: list[bytes]
+    rows: int
+    skipped: Counter[str]
+
+
+def stage(frame: pd.DataFrame, columns: Sequence[schema.Column], first_ord: int) -> Staged:
+    """``frame``'s rows as COPY payloads for :func:`tracker.db.ddl.staging_tables`, numbered
+    from ``first_ord``. A count that is not a whole number, or a row without a time, is left
+    out (the loader already leaves out what the board would not show)."""
     skipped: Counter[str] = Counter()
-    out: dict[str, object] = {"ord": np.arange(first_ord, first_ord + len(frame), dtype=np.int64)}
     keep = np.ones(len(frame), dtype=bool)
-    for column in columns:
-        values = frame[column.name]
+    fields: list[tuple[str, str]] = [("count", ">i2"), ("ord_size", ">i4"), ("ord", ">i8")]
+    values: dict[str, np.ndarray] = {"ord": np.arange(first_ord, first_ord + len(frame))}
+    fixed = [c for c in columns if ddl.is_binary(c)]
+    for index, column in enumerate(fixed):
+        fields += [(f"size{index}", ">i4"), (f"value{index}", ">f8")]
+        if column.kind == "datetime":
+            moments = frame[column.name].dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+            _leave_out(np.isnat(moments), keep, skipped, f"{column.name} missing")
+            values[f"value{index}"] = moments.view(np.int64) - PG_EPOCH_US
+            fields[-1] = (f"value{index}", ">i8")
+            continue
+        numbers = frame[column.name].to_numpy(dtype=float)
         if column.kind == "int":
-            numbers = values.to_numpy(dtype=float)
             fractional = ~np.isnan(numbers) & (numbers != np.floor(numbers))
-            if (fractional & keep).any():
-                skipped[f"{column.name} is not a whole number"] += int((fractional & keep).sum())
-                keep &= ~fractional
-            out[column.name] = pd.array(np.where(fractional, np.nan, numbers)).astype("Int64")
-        else:
-            out[column.name] = values.array
-    table = pd.DataFrame(out)
+            _leave_out(fractional, keep, skipped, f"{column.name} is not a whole number")
+        values[f"value{index}"] = numbers
+    binary = np.zeros(len(frame), dtype=fields)
+    binary["count"] = 1 + len(fixed)
+    binary["ord_size"] = 8
+    for index in range(len(fixed)):
+        binary[f"size{index}"] = 8
+    for name, column_values in values.items():
+        binary[name] = column_values
+    text = pd.DataFrame(
+        {
+            "ord": values["ord"],
+            **{c.name: frame[c.name].array for c in columns if not ddl.is_binary(c)},
+        }
+    )
     if not keep.all():
-        table = table[keep]
+        binary, text = binary[keep], text[keep]
     chunks = []
-    for start in range(0, len(table), COPY_ROWS):
+    for start in range(0, len(text), COPY_ROWS):
         buffer = io.StringIO()
-        table.iloc[start : start + COPY_ROWS].to_csv(buffer, header=False, index=False)
+        text.iloc[start : start + COPY_ROWS].to_csv(buffer, header=False, index=False)
         chunks.append(buffer.getvalue().encode("utf-8"))
-    return chunks, skipped, len(table)
+    return Staged(PGCOPY_HEADER + binary.tobytes() + PGCOPY_TRAILER, chunks, len(text), skipped)
+
+
+def _leave_out(bad: np.ndarray, keep: np.ndarray, skipped: Counter[str], why: str) -> None:
+    newly = bad & keep
+    if newly.any():
+        skipped[why] += int(newly.sum())
+        keep &= ~bad
 
 
 @dataclass
@@ -116,7 +155,7 @@ class Importer:
         self._ord = 0
         with conn.cursor() as cur:
             for table, target in TARGETS.items():
-                cur.execute(ddl.staging_table(STAGING[table], target.columns))
+                cur.execute(ddl.staging_tables(STAGING[table], target.columns))
 
     def add_file(self, path: Path) -> None:
         """Parse ``path`` as the board does and COPY its rows into the staging table."""
@@ -135,26 +174,40 @@ class Importer:
             self.summary.skipped["malformed row (beyond those listed)"] += read.unlisted
         table = "tasks" if parsed.kind == "tasks" else "runs"
         target = TARGETS[table]
-        chunks, skipped, kept = copy_chunks(parsed.frame, target.columns, self._ord)
-        self.summary.skipped.update(skipped)
+        staged = stage(parsed.frame, target.columns, self._ord)
+        self.summary.skipped.update(staged.skipped)
         self.summary.rows_read += len(parsed.frame) + len(parsed.skipped) + read.unlisted
-        self.summary.staged[table] += kept
+        self.summary.staged[table] += staged.rows
         self._ord += len(parsed.frame)
-        names = ", ".join(["ord", *(ddl.ident(n) for n in target.names)])
-        statement = f"COPY {STAGING[table]} ({names}) FROM STDIN WITH (FORMAT csv)"
-        with self.conn.cursor() as cur, cur.copy(statement) as copy:
-            for chunk in chunks:
-                copy.write(chunk)
+        prefix = STAGING[table]
+        text_names = ", ".join(
+            ["ord", *(ddl.ident(c.name) for c in target.columns if not ddl.is_binary(c))]
+        )
+        number_names = ", ".join(
+            ["ord", *(ddl.ident(c.name) for c in target.columns if ddl.is_binary(c))]
+        )
+        with self.conn.cursor() as cur:
+            statement = f"COPY {prefix}_numbers ({number_names}) FROM STDIN WITH (FORMAT binary)"
+            with cur.copy(statement) as copy:
+                copy.write(staged.numbers)
+            with cur.copy(
+                f"COPY {prefix}_text ({text_names}) FROM STDIN WITH (FORMAT csv)"
+            ) as copy:
+                for chunk in staged.text:
+                    copy.write(chunk)
 
     def finish(self) -> ImportSummary:
         """Upsert each key's newest staged row; commit."""
         with self.conn.cursor() as cur:
             for table, target in TARGETS.items():
-                staging = STAGING[table]
+                cur.execute(f"ANALYZE {STAGING[table]}_numbers, {STAGING[table]}_text")
+                staging = ddl.staged_rows(STAGING[table], target.columns)
                 keys = ", ".join(ddl.ident(k) for k in target.key)
-                cur.execute(f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {staging}) k")
+                cur.execute(  # every key column is text: the text table alone has them
+                    f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {STAGING[table]}_text) k"
+                )
                 self.summary.keys[table] = cur.fetchone()[0]
-                source = ddl.newest_per_key(staging, target.names, target.key)
+                source = ddl.newest_per_key(staging, target.table, target.names, target.key)
                 cur.execute(ddl.upsert(target.table, target.names, target.key, source))
                 for (inserted,) in cur.fetchall():
                     (self.summary.inserted if inserted else self.summary.updated)[table] += 1
@@ -199,6 +252,7 @@ def import_command(database_url: str, filepaths: tuple[str, ...]) -> None:
             connect_timeout_s=10,
             statement_timeout_ms=0,
             application_name="carbonboard-import",
+            settings=SESSION_SETTINGS,
         )
     except ValueError as error:
         _fail(str(error))

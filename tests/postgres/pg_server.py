@@ -79,11 +79,12 @@ class TemporaryPostgres:
             command = ["runuser", "-u", "postgres", "--", *command]
         return subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
 
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
-        )
+    def start(self, *, durable: bool = False) -> None:
+        """Start (again); ``durable`` keeps PostgreSQL's default fsync settings (benchmarks),
+        otherwise they are off, as nothing here must survive a power cut."""
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             "pg_ctl",
             "-D",

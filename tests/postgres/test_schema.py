@@ -117,8 +117,8 @@ def _migrate_in_process(url: str) -> list[int]:
 
 def test_many_writers_starting_at_once_migrate_once(database):
     context = multiprocessing.get_context("spawn")
-    with context.Pool(6) as pool:
-        results = pool.map(_migrate_in_process, [database.url] * 6)
+    with context.Pool(8) as pool:
+        results = pool.map(_migrate_in_process, [database.url] * 8)
     applied = [version for result in results for version in result]
     assert sorted(applied) == [m.version for m in migrations.MIGRATIONS]
     with psycopg.connect(database.url) as conn:

@@ -173,19 +173,20 @@ END $body$;
 """
 
 
-def newer(table_alias: str) -> str:
-    """The upsert's WHERE: the incoming row (``excluded``) is newer than the stored one."""
-
-    def rank(alias: str) -> str:
-        return (
-            f"coalesce({alias}.\"timestamp\", '-infinity'), coalesce({alias}.duration, -1), "
-            f"{alias}.status IS DISTINCT FROM 'running'"
-        )
-
-    return f"({rank('excluded')}) > ({rank(table_alias)})"
+def _rank(alias: str) -> str:
+    return (
+        f"coalesce({alias}.\"timestamp\", '-infinity'), coalesce({alias}.duration, -1), "
+        f"{alias}.status IS DISTINCT FROM 'running'"
+    )
 
 
-NEWER_RUN = newer("stored")
+def newer(incoming: str, stored: str) -> str:
+    """Row ``incoming`` is newer than row ``stored`` (aliases): later ``timestamp``, then longer
+    ``duration``, then a final status over ``running``."""
+    return f"({_rank(incoming)}) > ({_rank(stored)})"
+
+
+NEWER_RUN = newer("excluded", "stored")
 
 
 def upsert(table: str, names: Sequence[str], key: Sequence[str], source: str) -> str:
@@ -206,19 +207,58 @@ def values_source(count: int) -> str:
     return f"VALUES ({', '.join(['%s'] * count)}, now())"
 
 
-def newest_per_key(staging: str, names: Sequence[str], key: Sequence[str]) -> str:
-    """``SELECT`` of each key's newest row in ``staging`` (ties: the last one read, ``ord``)."""
+def newest_per_key(staging: str, table: str, names: Sequence[str], key: Sequence[str]) -> str:
+    """``SELECT`` of each key's newest row in ``staging`` (ties: the last one read, ``ord``)
+    that is newer than the row ``table`` holds: an unchanged row is not even locked, so
+    importing a file again only reads."""
     columns = ", ".join(ident(n) for n in names)
     keys = ", ".join(ident(k) for k in key)
+    same_key = " AND ".join(f"stored.{ident(k)} = newest.{ident(k)}" for k in key)
     return (
-        f"SELECT DISTINCT ON ({keys}) {columns}, now() FROM {staging} ORDER BY {keys}, "
-        '"timestamp" DESC NULLS LAST, duration DESC NULLS LAST, '
-        "status IS DISTINCT FROM 'running' DESC, ord DESC"
+        f"SELECT * FROM (SELECT DISTINCT ON ({keys}) {columns}, now() FROM {staging} "
+        f'ORDER BY {keys}, "timestamp" DESC NULLS LAST, duration DESC NULLS LAST, '
+        "status IS DISTINCT FROM 'running' DESC, ord DESC) AS newest "
+        f"WHERE NOT EXISTS (SELECT FROM {table} AS stored WHERE {same_key} "
+        f"AND NOT {newer('newest', 'stored')})"
     )
 
 
-def staging_table(name: str, columns: Sequence[Column]) -> str:
-    """A temporary table for COPY: ``ord`` (the order rows were read) and ``columns``, dropped
-    at commit."""
-    typed = ", ".join(f"{ident(c.name)} {sql_type(c)}" for c in columns)
-    return f"CREATE TEMPORARY TABLE {name} (ord bigint NOT NULL, {typed}) ON COMMIT DROP"
+# COPY for imports: the fixed-width columns (numbers, times) go in PostgreSQL's binary format,
+# built with numpy (missing numbers as NaN, made NULL when read back); text goes as CSV.
+BINARY_KINDS = ("float", "int", "datetime")
+
+
+def is_binary(column: Column) -> bool:
+    return column.kind in BINARY_KINDS
+
+
+def staging_tables(prefix: str, columns: Sequence[Column]) -> str:
+    """Two temporary tables for one import's rows, joined on ``ord`` (the order read),
+    dropped at commit: ``<prefix>_numbers`` (float8 numbers, timestamps) and ``<prefix>_text``."""
+    numbers = ", ".join(
+        f"{ident(c.name)} {'timestamp with time zone' if c.kind == 'datetime' else 'float8'}"
+        for c in columns
+        if is_binary(c)
+    )
+    text = ", ".join(f"{ident(c.name)} {sql_type(c)}" for c in columns if not is_binary(c))
+    return (
+        f"CREATE TEMPORARY TABLE {prefix}_numbers (ord bigint NOT NULL, {numbers}) "
+        "ON COMMIT DROP;\n"
+        f"CREATE TEMPORARY TABLE {prefix}_text (ord bigint NOT NULL, {text}) ON COMMIT DROP;"
+    )
+
+
+def staged_rows(prefix: str, columns: Sequence[Column]) -> str:
+    """The staged rows as one relation with the contract's types (NaN is NULL)."""
+    picked = ["n.ord"]
+    for c in columns:
+        name = ident(c.name)
+        if c.kind in ("float", "int"):
+            cast = "::bigint" if c.kind == "int" else ""
+            picked.append(f"NULLIF(n.{name}, 'NaN'){cast} AS {name}")
+        else:
+            picked.append(f"{'n' if is_binary(c) else 't'}.{name}")
+    return (
+        f"(SELECT {', '.join(picked)} FROM {prefix}_numbers AS n "
+        f"JOIN {prefix}_text AS t USING (ord)) AS staged"
+    )

@@ -63,7 +63,13 @@ class SchemaState:
 def state(conn: Any, columns: Sequence[Column] = schema.COLUMNS) -> SchemaState:
     """Where the database stands (catalog reads only: any role can ask)."""
     with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (ddl.VERSIONS,))
+        # A catalog query, not to_regclass(): its cache may not show a table another writer
+        # created while this one waited for the lock.
+        cur.execute(
+            "SELECT EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = 'schema_version')",
+            (ddl.SCHEMA,),
+        )
         if not cur.fetchone()[0]:
             return SchemaState(0, ())
         cur.execute(f"SELECT coalesce(max(version), 0) FROM {ddl.VERSIONS}")
@@ -94,8 +100,8 @@ def migrate(
     found = state(conn, columns)
     if found.version > LATEST:
         log.debug("database schema version %d is newer than %d", found.version, LATEST)
+    conn.commit()  # the migration below is a transaction of its own
     if is_current(found, target):
-        conn.commit()
         return []
     import psycopg
 

@@ -41,16 +41,23 @@ def connect(
     connect_timeout_s: int = CONNECT_TIMEOUT_S,
     statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
     application_name: str = "carbonboard",
+    settings: Mapping[str, str] | None = None,
 ) -> Any:
-    """A psycopg connection in UTC with short timeouts (imported here, only when used).
-    Raises ``ImportError`` without psycopg, ``psycopg.OperationalError`` when unreachable."""
+    """A psycopg connection in UTC with short timeouts (imported here, only when used), and
+    any other session ``settings``. Raises ``ImportError`` without psycopg,
+    ``psycopg.OperationalError`` when unreachable."""
     import psycopg
 
+    options = {
+        "TimeZone": "UTC",
+        "statement_timeout": str(statement_timeout_ms),
+        **(settings or {}),
+    }
     return psycopg.connect(
         check_url(url),
         connect_timeout=connect_timeout_s,
         application_name=application_name,
-        options=f"-c TimeZone=UTC -c statement_timeout={statement_timeout_ms}",
+        options=" ".join(f"-c {name}={value}" for name, value in options.items()),
     )
 
 
