@@ -40,6 +40,7 @@ from tracker.output.base import OutputMethod
 from tracker.output.csv_output import CsvOutput
 from tracker.output.handlers import Outputs, as_output
 from tracker.output.logger import LoggerOutput
+from tracker.output.summary import SummaryOutput
 from tracker.power import PowerSource, combined_info, discover
 from tracker.row import RunInfo, build_row
 from tracker.run_lock import RunLock, lock_file
@@ -298,6 +299,8 @@ class EmissionsTracker:
                         push_url=s.prometheus_url if s.save_to_prometheus else None,
                     )
                 )
+        # Last: the run's one INFO line, once its row is written.
+        outputs.append(SummaryOutput(log, s.output_path if s.save_to_file else None))
         return outputs
 
     @property

@@ -25,7 +25,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from tracker.emissions_data import EmissionsData
 from tracker.emissions_tracker import EmissionsTracker, OfflineEmissionsTracker
-from tracker.units import co2_text, duration_text, energy_text
+from tracker.output.summary import run_summary
 
 PREFIX = "carbon:"
 
@@ -34,11 +34,7 @@ def summary_line(data: EmissionsData | None) -> str:
     """The line printed after a measured cell or session."""
     if data is None:
         return f"{PREFIX} not measured (the tracker could not run; see its log message)"
-    source = f" ({data.carbon_intensity_source})" if data.carbon_intensity_source else ""
-    return (
-        f"{PREFIX} {duration_text(data.duration)}, {energy_text(data.energy_consumed)}, "
-        f"{co2_text(data.emissions)}{source}"
-    )
+    return f"{PREFIX} {run_summary(data)}"
 
 
 def task_name(execution_count: int) -> str:

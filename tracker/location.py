@@ -201,7 +201,8 @@ def detect_geoip(url: str = GEOIP_URL, timeout_s: float = 2.0) -> Location | Non
             raise ValueError("the answer names no country")
         country_iso3 = intensity.validate_country(code)
     except (requests.RequestException, ValueError) as error:
-        log.warning("geo-IP lookup at %s failed (%s); location unknown", url, error)
+        # A detail: the caller says once per process what an unknown location means.
+        log.debug("geo-IP lookup at %s failed (%s); location unknown", url, error)
         return None
     located = _place(country_iso3, str(data.get("region") or ""), "", "", "geo-ip")
     return replace(

@@ -10,6 +10,7 @@ import pytest
 from tracker.intensity import Intensity
 from tracker.intensity.live import ElectricityMapsClient, query_for
 from tracker.location import Location
+from tracker.notices import Notices
 
 PATH = "/v3/carbon-intensity/latest"
 ANSWER = {"zone": "FR", "carbonIntensity": 42, "datetime": "2025-03-01T10:00:00.000Z"}
@@ -31,6 +32,7 @@ def client(services, tmp_path, clock=None, timeout_s=1.0) -> ElectricityMapsClie
         cache_dir=tmp_path,
         ttl_s=3600,
         wall_clock=clock or WallClock(),
+        notices=Notices(),  # this test's own: each failure here is a first
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from tracker.intensity import WORLD_AVERAGE, Intensity
 from tracker.intensity.provider import IntensityProvider
+from tracker.notices import Notices
 
 EM_PATH = "/v3/carbon-intensity/latest"
 GEOJS_PARIS = {"country_code3": "FRA", "region": "Ile-de-France", "latitude": "48.86",
@@ -35,6 +36,7 @@ def make(services, tmp_path):
             metadata_urls={name: f"{services.url}/{name}" for name in ("aws", "gcp", "azure")},
             cache_dir=tmp_path,
             http_timeout_s=0.5,
+            notices=Notices(),  # this test's own: its once-per-process warnings are firsts
         )
         provider = IntensityProvider(**{**defaults, **kwargs})
         made.append(provider)
@@ -119,7 +121,7 @@ def test_live_figure_then_refresh_after_the_ttl(services, make):
 
 def test_live_failure_falls_through_to_the_cloud_region(services, make, caplog):
     services.route("GET", EM_PATH, status=401, body={"message": "invalid token"})
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="tracker"):  # whatever level a run left there
         provider = started(
             make(cloud_provider="gcp", cloud_region="europe-west9", electricitymaps_api_token="x")
         )

@@ -22,6 +22,7 @@ import pytest
 from tracker import EmissionsTracker, OfflineEmissionsTracker, schema
 from tracker.config import SECRET_MASK, resolve
 from tracker.intensity.live import ElectricityMapsClient
+from tracker.notices import Notices
 from tracker.output import Checkpoint, append_row, append_with_fallback, recover_crashed, runs_dir
 from tracker.output.checkpoint import prepare_runs_dir
 from tracker.output.fallback import UnsafeFolderError, ensure_private_dir
@@ -412,7 +413,10 @@ def test_the_api_token_is_in_no_log_line_when_the_api_fails(tmp_path, caplog, st
     thread.start()
     try:
         live = ElectricityMapsClient(
-            TOKEN, url=f"http://127.0.0.1:{server.server_port}", cache_dir=tmp_path / "cache"
+            TOKEN,
+            url=f"http://127.0.0.1:{server.server_port}",
+            cache_dir=tmp_path / "cache",
+            notices=Notices(),  # its own: the failure is logged as a first, at WARNING
         )
         with caplog.at_level(logging.DEBUG):
             assert live.latest({"zone": "FR"}) is None

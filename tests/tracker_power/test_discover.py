@@ -30,7 +30,7 @@ def _by_component(sources):
 def test_empty_sysfs_root_gives_models_and_one_log_line_per_missing_thing(
     tmp_path, fake_nvml, caplog
 ):
-    with caplog.at_level(logging.INFO, logger="tracker"):
+    with caplog.at_level(logging.DEBUG, logger="tracker"):
         sources = discover(sysfs_root=tmp_path, nvml=fake_nvml(), environ={}, platform_name="linux")
     found = _by_component(sources)
     assert [type(s) for s in found["cpu"]] == [TdpModelCpu]

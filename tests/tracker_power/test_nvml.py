@@ -113,7 +113,7 @@ def test_gpu_ids_take_precedence_over_cuda_visible_devices(fake_nvml, gpu_device
 
 def test_selecting_no_gpu_logs_and_shuts_nvml_down(fake_nvml, gpu_device, caplog):
     nvml = fake_nvml(*_gpus(gpu_device))
-    with caplog.at_level(logging.INFO, logger="tracker"):
+    with caplog.at_level(logging.DEBUG, logger="tracker"):
         assert NvmlGpu.probe(nvml=nvml, environ={"CUDA_VISIBLE_DEVICES": ""}) == []
     assert len(caplog.records) == 1 and "is empty" in caplog.records[0].getMessage()
     assert (nvml.init_calls, nvml.shutdown_calls) == (1, 1)
@@ -121,7 +121,7 @@ def test_selecting_no_gpu_logs_and_shuts_nvml_down(fake_nvml, gpu_device, caplog
 
 def test_an_entry_naming_no_gpu_is_one_log_line(fake_nvml, gpu_device, caplog):
     nvml = fake_nvml(*_gpus(gpu_device))
-    with caplog.at_level(logging.INFO, logger="tracker"):
+    with caplog.at_level(logging.DEBUG, logger="tracker"):
         assert NvmlGpu.probe(nvml=nvml, environ={"CUDA_VISIBLE_DEVICES": "-1"}) == []
     (record,) = caplog.records
     assert "'-1' names none of the 3 GPUs" in record.getMessage()
@@ -130,7 +130,7 @@ def test_an_entry_naming_no_gpu_is_one_log_line(fake_nvml, gpu_device, caplog):
 def test_nvml_init_failure_is_one_log_line_and_no_source(fake_nvml, gpu_device, caplog):
     nvml = fake_nvml(gpu_device())
     nvml.driver_loaded = False
-    with caplog.at_level(logging.INFO, logger="tracker"):
+    with caplog.at_level(logging.DEBUG, logger="tracker"):
         assert NvmlGpu.probe(nvml=nvml, environ={}) == []
     (record,) = caplog.records
     assert "Driver Not Loaded" in record.getMessage()
@@ -138,7 +138,7 @@ def test_nvml_init_failure_is_one_log_line_and_no_source(fake_nvml, gpu_device, 
 
 def test_device_without_energy_or_power_is_skipped(fake_nvml, gpu_device, caplog):
     nvml = fake_nvml(gpu_device(energy_mj=None, power_mw=None), gpu_device())
-    with caplog.at_level(logging.INFO, logger="tracker"):
+    with caplog.at_level(logging.DEBUG, logger="tracker"):
         sources = NvmlGpu.probe(nvml=nvml, environ={})
     assert [s.index for s in sources] == [1]
     assert "GPU 0" in caplog.records[0].getMessage()
@@ -190,7 +190,7 @@ def test_the_fake_speaks_the_real_bindings_names(fake_nvml, caplog):
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError:
-        with caplog.at_level(logging.INFO, logger="tracker"):
+        with caplog.at_level(logging.DEBUG, logger="tracker"):
             assert NvmlGpu.probe(nvml=pynvml, environ={}) == []
         assert len(caplog.records) == 1
     else:

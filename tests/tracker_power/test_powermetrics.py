@@ -82,7 +82,7 @@ def test_cpu_and_gpu_sources_share_each_run_and_integrate_power():
 
 def test_intel_mac_has_a_cpu_source_and_no_gpu_source(caplog):
     runner = PowermetricsRunner(_printing(INTEL))
-    with caplog.at_level(logging.INFO, logger="tracker"):
+    with caplog.at_level(logging.DEBUG, logger="tracker"):
         assert Powermetrics.probe("cpu", runner, platform_name="darwin") is not None
         assert Powermetrics.probe("gpu", runner, platform_name="darwin") is None
     (record,) = caplog.records
@@ -93,7 +93,7 @@ def test_failing_powermetrics_logs_the_sudo_hint(caplog):
     runner = PowermetricsRunner(
         [sys.executable, "-c", "import sys; sys.exit('must be invoked as the superuser')"]
     )
-    with caplog.at_level(logging.INFO, logger="tracker"):
+    with caplog.at_level(logging.DEBUG, logger="tracker"):
         assert Powermetrics.probe("cpu", runner, platform_name="darwin") is None
     (record,) = caplog.records
     assert "superuser" in record.getMessage() and "sudo" in record.getMessage()
@@ -101,7 +101,7 @@ def test_failing_powermetrics_logs_the_sudo_hint(caplog):
 
 def test_missing_binary_logs_and_gives_no_source(caplog):
     runner = PowermetricsRunner(["powermetrics-that-does-not-exist"])
-    with caplog.at_level(logging.INFO, logger="tracker"):
+    with caplog.at_level(logging.DEBUG, logger="tracker"):
         assert Powermetrics.probe("cpu", runner, platform_name="darwin") is None
     assert "not found" in caplog.records[0].getMessage()
 

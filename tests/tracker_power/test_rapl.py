@@ -81,7 +81,7 @@ def test_max_safe_interval_is_the_smallest_range_at_max_power_halved(powercap):
 
 
 def test_no_powercap_logs_one_line_with_the_fix(tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="tracker"):
+    with caplog.at_level(logging.DEBUG, logger="tracker"):
         assert RaplCpu.probe(tmp_path) is None
     assert len(caplog.records) == 1
     assert "modprobe intel_rapl_common" in caplog.records[0].getMessage()
@@ -108,7 +108,7 @@ def test_permission_denied_logs_the_file_and_the_fix(powercap, caplog):
     energy_file.chmod(0)
     if os.access(energy_file, os.R_OK):
         pytest.skip("this user reads 000 files (root): see the test below")
-    with caplog.at_level(logging.INFO, logger="tracker"):
+    with caplog.at_level(logging.DEBUG, logger="tracker"):
         assert RaplCpu.probe(powercap.root) is None
     (record,) = caplog.records
     assert str(energy_file) in record.getMessage()

@@ -160,7 +160,7 @@ def test_model_power_is_tdp_times_packages_and_follows_the_formula(powercap):
 
 def test_unknown_model_uses_the_per_cpu_default_and_logs_once(powercap, caplog):
     powercap.cpuinfo("Intel(R) Xeon(R) Processor")
-    with caplog.at_level(logging.INFO, logger="tracker"):
+    with caplog.at_level(logging.DEBUG, logger="tracker"):
         source = TdpModelCpu.probe(powercap.root)
     assert source.max_power_w == DEFAULT_W_PER_LOGICAL_CPU * 2  # the two CPUs of the cpuinfo
     assert source.method == "tdp-model-default"

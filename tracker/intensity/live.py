@@ -2,7 +2,9 @@
 
 Only used online and with an API token. Any failure (timeout, HTTP error, rejected token, malformed
 answer, corrupt cache file) logs one line and returns ``None`` so the caller falls back to the
-bundled figures. ``requests`` is imported only when a request is actually made.
+bundled figures; a failed lookup or cache write, which every run of the process would meet
+again, is a warning once per process and a debug line after (:mod:`tracker.notices`).
+``requests`` is imported only when a request is actually made.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from tracker.intensity import Intensity, country_iso2, find_region
 from tracker.intensity.endpoints import ELECTRICITYMAPS_URL
 from tracker.location import Location
+from tracker.notices import PROCESS_NOTICES, Notices
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ class ElectricityMapsClient:
         cache_dir: Path | None = None,
         ttl_s: float = 3600.0,
         wall_clock: Callable[[], float] = time.time,
+        notices: Notices = PROCESS_NOTICES,
     ) -> None:
         self._token = token
         self._url = url.rstrip("/")
@@ -76,6 +80,7 @@ class ElectricityMapsClient:
         self._cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self._ttl_s = ttl_s
         self._wall_clock = wall_clock
+        self._notices = notices
 
     def _cache_path(self, query: dict[str, str]) -> Path:
         key = "_".join(f"{name}-{value}" for name, value in sorted(query.items()))
@@ -108,7 +113,13 @@ class ElectricityMapsClient:
             partial.write_text(json.dumps(entry), encoding="utf-8")
             os.replace(partial, path)
         except OSError as error:
-            log.warning("could not write intensity cache file %s (%s)", path, error)
+            self._notices.warn(
+                log,
+                f"cache-write:{path.parent}",
+                "could not write intensity cache file %s (%s)",
+                path,
+                error,
+            )
 
     def latest(self, query: dict[str, str]) -> Intensity | None:
         """The current intensity for ``query`` (see ``query_for``), from cache or the API."""
@@ -128,8 +139,12 @@ class ElectricityMapsClient:
             answer.raise_for_status()
             found = _parse(answer.json())
         except (requests.RequestException, ValueError) as error:
-            log.warning(
-                "Electricity Maps lookup for %s failed (%s); using bundled data", query, error
+            self._notices.warn(
+                log,
+                "electricitymaps-lookup",
+                "Electricity Maps lookup for %s failed (%s); using bundled data",
+                query,
+                error,
             )
             return None
         self._write_cache(path, found)

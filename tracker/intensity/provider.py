@@ -3,7 +3,8 @@
 Resolution order: 1. a forced figure; 2. Electricity Maps' live figure (online, with a token);
 3. the cloud region's figure; 4. the sub-national region's; 5. the country's; 6. the flagged world
 average. The location comes from settings, else (online only) cloud metadata, else geo-IP.
-Provider methods never raise once constructed: failures log one line and fall back.
+Provider methods never raise once constructed: failures log one line and fall back. The world
+average is announced by one warning per process (:mod:`tracker.notices`), not one per run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tracker.intensity import Intensity, find_cloud_region, lookup
 from tracker.intensity.endpoints import ELECTRICITYMAPS_URL, GEOIP_URL, METADATA_BUDGET_S
 from tracker.intensity.live import ElectricityMapsClient, query_for
 from tracker.location import Location
+from tracker.notices import PROCESS_NOTICES, Notices
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,8 @@ class IntensityProvider:
     """Knows the run's location and grid intensity; ``current()`` never blocks.
 
     Raises ``ValueError`` at construction for an unknown country code or a forced intensity that
-    is not a finite, non-negative number.
+    is not a finite, non-negative number. ``notices`` remembers the warnings said once per
+    process (a test passes a fresh one).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class IntensityProvider:
         cache_ttl_s: float = 3600.0,
         http_timeout_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        notices: Notices = PROCESS_NOTICES,
     ) -> None:
         settings = locating.from_settings(country_iso_code, region, cloud_provider, cloud_region)
         self._forced = _forced(force_carbon_intensity_g_co2e_kwh)
@@ -76,6 +80,7 @@ class IntensityProvider:
                 cache_dir=Path(cache_dir) if cache_dir is not None else None,
                 ttl_s=cache_ttl_s,
                 wall_clock=_wall_clock(clock),
+                notices=notices,
             )
             if electricitymaps_api_token and not offline and self._forced is None
             else None
@@ -94,6 +99,7 @@ class IntensityProvider:
         self._live_checked_at: float | None = None
         self._location = settings or Location()
         self._intensity = self._forced or static_intensity(self._location)
+        self._notices = notices
         self._warned_fallback = False
 
     def start(self) -> None:
@@ -117,9 +123,14 @@ class IntensityProvider:
             self._wake.set()
         if self._intensity.is_fallback and not self._warned_fallback and self._ready.is_set():
             self._warned_fallback = True
-            log.warning(
-                "location unknown: using the world-average intensity (%s gCO2e/kWh); "
+            self._notices.warn(
+                log,
+                "world-average",
+                "location unknown (%s): using the world-average intensity (%s gCO2e/kWh); "
                 "set country_iso_code to be precise",
+                "offline, and no country set"
+                if self._offline
+                else "no cloud metadata or geo-IP answer",
                 self._intensity.g_co2e_per_kwh,
             )
         return self._intensity

@@ -2,7 +2,9 @@
 
 :func:`discover` picks, for each component, the best source this machine offers: a measured
 counter where readable (RAPL, NVML, powermetrics), else a documented model (TDP, RAM size), unless
-a power is forced. Missing hardware is logged once on the "tracker" logger, never raised.
+a power is forced. Missing hardware is logged once on the "tracker" logger, never raised: at
+DEBUG, since a run's one INFO line names the method of each component; a fix the user can apply
+(an unreadable RAPL counter) is a warning, once per process.
 """
 
 from __future__ import annotations

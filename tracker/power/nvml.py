@@ -41,12 +41,12 @@ def import_nvml() -> object | None:
         try:
             ctypes.CDLL(LINUX_LIBRARY)
         except OSError:
-            logger.info("no NVIDIA driver (%s not found): no GPU energy measured", LINUX_LIBRARY)
+            logger.debug("no NVIDIA driver (%s not found): no GPU energy measured", LINUX_LIBRARY)
             return None
     try:
         import pynvml
     except ImportError:
-        logger.info("pynvml is not installed (pip install nvidia-ml-py): no GPU energy measured")
+        logger.debug("pynvml is not installed (pip install nvidia-ml-py): no GPU energy measured")
         return None
     return pynvml
 
@@ -192,7 +192,7 @@ def select_devices(
     else:
         return [Target(index) for index in range(count)]
     if not entries:
-        logger.info("%s is empty: no GPU energy measured", origin)
+        logger.debug("%s is empty: no GPU energy measured", origin)
         return []
     boards: list[tuple[object, str]] | None = None  # listed once, only if a UUID is given
     targets: list[Target] = []
@@ -205,7 +205,7 @@ def select_devices(
                 boards = [(handle, _text(nvml.nvmlDeviceGetUUID(handle))) for handle in handles]
             target = _resolve_uuid(nvml, entry, boards)
         if target is None:
-            logger.info(
+            logger.debug(
                 "%s entry %r names none of the %d GPUs (nor their MIG devices): "
                 "it and the entries after it are ignored",
                 origin,
@@ -266,7 +266,7 @@ class NvmlGpu(PowerSource):
         except nvml.NVMLError as error:  # NotSupported before Volta, FunctionNotFound: old driver
             self._last_power_w = nvml.nvmlDeviceGetPowerUsage(self._board) * MILLI
             self._base_method = "nvml-power-integration"
-            logger.info(
+            logger.debug(
                 "GPU %d has no energy counter (%s): its power is integrated", target.index, error
             )
         self._tree = tree
@@ -298,7 +298,7 @@ class NvmlGpu(PowerSource):
         try:
             nvml.nvmlInit()
         except nvml.NVMLError as error:
-            logger.info(
+            logger.debug(
                 "NVML unavailable (%s): no NVIDIA GPU measured; an NVIDIA driver enables it", error
             )
             return []
@@ -350,7 +350,7 @@ class NvmlGpu(PowerSource):
         try:
             return _text(call(handle))
         except self._nvml.NVMLError as error:
-            logger.info("GPU %d: %s failed (%s): left unknown", self.index, call.__name__, error)
+            logger.debug("GPU %d: %s failed (%s): left unknown", self.index, call.__name__, error)
             return ""
 
     def poll(self, now: float) -> None:
@@ -412,7 +412,7 @@ class NvmlGpu(PowerSource):
         except nvml.NVMLError_NotFound:  # no process used the device since the last call
             samples = []
         except (nvml.NVMLError_NotSupported, nvml.NVMLError_FunctionNotFound) as error:
-            logger.info(
+            logger.debug(
                 "GPU %d has no per-process utilisation (%s): the whole device is charged",
                 self.index,
                 error,

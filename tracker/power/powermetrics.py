@@ -137,19 +137,19 @@ class Powermetrics(PowerSource):
         import shutil
 
         if shutil.which(runner.command[0]) is None:
-            logger.info("powermetrics not found: %s power is not measured", component)
+            logger.debug("powermetrics not found: %s power is not measured", component)
             return None
         try:
             sample = runner.sample(now)
         except PowerSourceError as error:
-            logger.info(
+            logger.debug(
                 "%s: %s power is not measured (powermetrics needs root: run under sudo)",
                 error,
                 component,
             )
             return None
         if (sample.cpu_power_w if component == "cpu" else sample.gpu_power_w) is None:
-            logger.info(
+            logger.debug(
                 "powermetrics reports no separate %s power (an Intel Mac's package figure "
                 "includes its integrated GPU)",
                 component,

@@ -15,6 +15,7 @@ import os
 import re
 from pathlib import Path
 
+from tracker.notices import PROCESS_NOTICES
 from tracker.power.base import DeviceInfo, PowerSource, PowerSourceError
 from tracker.power.host import HostRoots
 from tracker.power.load import CpuLoad
@@ -172,13 +173,14 @@ class RaplCpu(PowerSource):
                     )
                 )
             except PermissionError:
-                logger.warning(enable_hint(energy_file))
+                hint = enable_hint(energy_file)  # the fix: said once per process, not per run
+                PROCESS_NOTICES.warn(logger, hint, "%s", hint)
                 return None
             except (OSError, ValueError) as error:
-                logger.info("RAPL zone %s unreadable (%s); estimating CPU energy", zone, error)
+                logger.debug("RAPL zone %s unreadable (%s); estimating CPU energy", zone, error)
                 return None
         if not packages:
-            logger.info(missing_hint(base))
+            logger.debug(missing_hint(base))
             return None
         device = cpu_device(sysfs_root)
         device.extra["packages"] = str(sum(names[z].startswith("package") for z in zones))

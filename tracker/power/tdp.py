@@ -252,7 +252,7 @@ class TdpModelCpu(PowerSource):
         model = probe_cpu_model(root, full_load_w=full_load_w)
         device = cpu_device(root)
         if model.method == METHOD_DEFAULT:
-            logger.info(
+            logger.debug(
                 "CPU model %r: no TDP%s in the table: assuming %.0f W per logical CPU (%.0f W); "
                 "force_cpu_power sets the figure",
                 device.model,
