@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from click.testing import CliRunner
 
-from carbonboard import __version__, wsgi
+from carbonboard import __version__, cli, wsgi
 from carbonboard.cli import main
 
 from .conftest import REPO
@@ -41,6 +41,17 @@ def assert_one_line_error(result, *fragments: str) -> None:
 
 def test_missing_path(tmp_path) -> None:
     assert_one_line_error(run_cli(f"--filepath={tmp_path / 'nope.csv'}"), "does not exist")
+
+
+def test_database_without_a_database_source_is_one_line(monkeypatch) -> None:
+    monkeypatch.setattr(cli, "POSTGRES_SOURCE_MODULE", "carbonboard.data.no_such_source")
+    result = run_cli("--database", "postgresql://board@db.example/runs")
+    assert_one_line_error(result, "--database is not available yet", "--filepath")
+
+
+def test_files_and_a_database_at_once_are_refused(history_files) -> None:
+    result = run_cli("--filepath", str(history_files[0]), "--database", "postgresql://x/y")
+    assert_one_line_error(result, "give --filepath or --database, not both")
 
 
 def test_not_a_csv(tmp_path) -> None:

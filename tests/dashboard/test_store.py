@@ -188,3 +188,23 @@ def test_a_file_rewritten_larger_is_not_taken_for_an_append(tmp_path, make_row, 
     assert list(store.history().runs["run_id"]) == ["old"]
     csv_writer(path, [make_row(run_id="new-1", project="x"), make_row(run_id="new-2")])
     assert list(store.history().runs["run_id"]) == ["new-1", "new-2"]
+
+
+def test_answers_are_computed_once_per_data_version(tmp_path, make_row, csv_writer) -> None:
+    """#16: a project switch back and forth is a lookup, until the data changes."""
+    path = csv_writer(tmp_path / "h.csv", [make_row(run_id="a"), make_row(run_id="x", project="x")])
+    store = HistoryStore([path], disk_cache=False)
+    selection = Selection(project="nlp-bert")
+    experiments = store.breakdown(selection, "experiment")
+    series = store.emissions_series(selection)
+    options = store.filter_options(selection)
+    assert store.breakdown(Selection(project="nlp-bert", run_ids=("x",)), "experiment") is (
+        experiments
+    )
+    assert store.emissions_series(selection) is series
+    assert store.filter_options(selection) is options
+    assert store.breakdown(selection, "project") is not experiments  # another question
+    csv_writer(path, [make_row(run_id="b")], mode="a")
+    again = store.breakdown(selection, "experiment")
+    assert again is not experiments and list(again["runs"]) == [2]
+    assert store.emissions_series(selection) is not series
