@@ -11,11 +11,16 @@ each writer deletes it before releasing the lock. That is safe because a writer 
 granted the lock, that the sidecar it locked is still the one at the path (same device and inode,
 read by opening the path again, which a network file system revalidates); if a previous holder
 deleted it in the meantime, the writer drops that stale lock and locks the new sidecar. So two
-writers never hold locks on different sidecars at once. (On Windows an open file cannot be
-deleted, so the sidecar stays there.)
+writers never hold locks on different sidecars at once.
 
-POSIX: ``fcntl.flock`` (advisory; every carbonboard writer takes it). Windows: ``msvcrt.locking``
-on the sidecar's first byte, retried until granted.
+POSIX: ``fcntl.flock`` (advisory; every carbonboard writer takes it), as above. Windows: the
+``filelock`` library's ``FileLock`` on the same sidecar (a byte-range lock on its first byte,
+waited for without limit like ``flock``; an error other than "held by another" is raised, not
+retried). The lifecycle is the same: filelock deletes the sidecar when it releases the lock (when
+a waiting writer has it open at that moment, the last one to release removes it), and Windows
+never gives a name a file another process holds open to a new file, so the stale-sidecar race
+guarded against above cannot happen there. A system with neither ``fcntl`` nor Windows gets
+filelock's fallback, a lock by exclusive creation of the sidecar, also deleted on release.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 try:
@@ -36,16 +42,23 @@ def lock_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.lock")
 
 
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> AbstractContextManager[object]:
     """Hold the exclusive lock of ``path`` for the block; blocks until other writers release it."""
-    sidecar = lock_path(path)
+    if fcntl is None:
+        import filelock  # only where flock is missing: importing the tracker stays light
+
+        return filelock.FileLock(lock_path(path))
+    return _flock_locked(lock_path(path))
+
+
+@contextlib.contextmanager
+def _flock_locked(sidecar: Path) -> Iterator[None]:
     fd = _lock(sidecar)
     try:
         yield
     finally:
         try:
-            with contextlib.suppress(OSError):  # already gone, or open elsewhere on Windows
+            with contextlib.suppress(OSError):  # already gone
                 os.unlink(sidecar)  # still locked: a waiting writer will see it is stale
             _release(fd)
         finally:
@@ -79,27 +92,9 @@ def _is_current(fd: int, sidecar: Path) -> bool:
     return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
-if fcntl is not None:
+def _acquire(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
-    def _acquire(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
 
-    def _release(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-else:  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _acquire(fd: int) -> None:
-        # LK_LOCK retries for about 10 s and then raises: keep waiting, as flock does.
-        while True:
-            try:
-                os.lseek(fd, 0, os.SEEK_SET)
-                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                return
-            except OSError:
-                continue
-
-    def _release(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+def _release(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
