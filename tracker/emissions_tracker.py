@@ -379,7 +379,7 @@ class EmissionsTracker:
             return data.emissions
         return None
 
-    def log_metrics(self, **values: object) -> None:
+    def log_metrics(self, /, **values: object) -> None:
         """Record numbers about the run's useful work (``accuracy=0.93, tokens=300000``) in its
         ``metrics`` column; call it any time, as often as wanted: the last value of each key
         wins. While a task runs, the values also go to the task's row. A value that is not a

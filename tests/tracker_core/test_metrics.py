@@ -107,6 +107,14 @@ def test_a_run_that_logged_metrics_has_them_in_its_row(tmp_path, make, kit):
     assert tracker.final_emissions_data.metrics == row["metrics"]
 
 
+def test_any_name_is_a_metric_name_even_self(tmp_path, make, kit):
+    with make() as tracker:
+        tracker.log_metrics(**{"self": 1, "values": 2, "a b": 3})
+        log_metrics(**{"self": 4})
+    (row,) = rows(kit, tmp_path / "emissions.csv")
+    assert row["metrics"] == '{"a b":3,"self":4,"values":2}'
+
+
 def test_a_run_without_metrics_has_an_empty_cell(tmp_path, make, kit):
     with make():
         pass
