@@ -1,0 +1,135 @@
+"""The spool on its own (no database): durable private files, one folder per database, rows set
+aside with their reason, unsafe folders refused; and a killed run's last checkpoint delivered."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tracker.db import ddl
+from tracker.db.spool import NAME_FILE, REJECTED, Spool, folder_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def environment(tmp_path: Path) -> dict[str, str]:
+    return {
+        "HOME": str(tmp_path / "home"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "TMPDIR": str(tmp_path / "tmp"),
+    }
+
+
+def test_rows_are_private_files_in_one_folder_per_database(tmp_path):
+    env = environment(tmp_path)
+    first = Spool.for_database("postgresql://ana:secret@db.example:5433/team?sslmode=require", env)
+    other = Spool.for_database("postgresql://ana:secret@db.example:5433/other", env)
+    assert first.folder != other.folder
+    assert first.folder.name.startswith("db.example-5433-team-")
+    assert first.folder.parent == tmp_path / "state" / "carbonboard" / "spool"
+    assert stat.S_IMODE(first.folder.stat().st_mode) == 0o700
+    assert (first.folder / NAME_FILE).read_text() == "postgresql://db.example:5433/team"
+    path = first.put("runs", {"run_id": "r1", "duration": 1.5})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert first.read(path).row == {"run_id": "r1", "duration": 1.5}
+    later = first.put("tasks", {"run_id": "r1", "task_name": "t"})
+    assert first.pending() == [path, later]  # oldest first, no temporary files
+    assert not any("secret" in p.read_text() for p in first.folder.iterdir() if p.is_file())
+    first.remove(path)
+    first.remove(path)  # removed by another process meanwhile: fine
+    assert first.pending() == [later]
+
+
+def test_the_same_database_under_another_user_shares_the_folder():
+    assert folder_name("postgresql://a:x@db/team") == folder_name("postgresql://b@db:5432/team")
+
+
+def test_a_row_that_cannot_be_written_is_set_aside_with_its_reason(tmp_path):
+    spool = Spool.for_database("postgresql://db/team", environment(tmp_path))
+    path = spool.put("runs", {"duration": 1.0})
+    moved = spool.set_aside(path, "run_id missing")
+    assert spool.pending() == []
+    assert moved.parent == spool.folder / REJECTED
+    assert json.loads(moved.read_text())["row"] == {"duration": 1.0}
+    assert moved.with_suffix(".reason.txt").read_text() == "run_id missing"
+
+
+def test_a_spool_root_others_could_write_to_is_refused(tmp_path):
+    env = environment(tmp_path)
+    state = tmp_path / "state" / "carbonboard"
+    state.mkdir(parents=True)
+    os.chmod(state, 0o777)
+    spool = Spool.for_database("postgresql://db/team", env)
+    assert spool.folder.parent == tmp_path / "tmp" / "carbonboard" / "spool"
+
+
+def test_an_interrupted_write_leaves_only_a_temporary_file_that_is_cleaned_later(tmp_path):
+    spool = Spool.for_database("postgresql://db/team", environment(tmp_path))
+    leftover = spool.folder / ".123-1-000001.runs.json.99.tmp"
+    leftover.write_text('{"format": 1, "ta')
+    assert spool.pending() == []
+    spool.remove_stale_temporaries(now_s=time.time() + 2 * 3600)
+    assert not leftover.exists()
+
+
+KILLED_RUN = textwrap.dedent(
+    """
+    import sys, time
+    from tracker import OfflineEmissionsTracker
+    tracker = OfflineEmissionsTracker(
+        project_name="killed", output_dir=sys.argv[2], measure_power_secs=0.05,
+        force_cpu_power=10.0, force_ram_power=1.0, country_iso_code="FRA",
+        database_url=sys.argv[1],
+    )
+    tracker.start()
+    print(tracker.run_id, flush=True)
+    time.sleep(60)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_killed_run_leaves_its_last_checkpoint_which_sync_delivers(database, tmp_path):
+    wrong = database.url.replace("throwaway-superuser-password", "wrong")  # same folder
+    env = {**os.environ, **environment(tmp_path)}
+    env.pop("CARBONBOARD_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, wrong, str(tmp_path)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    run_id = process.stdout.readline().strip()
+    spool = Spool.for_database(database.url, environment(tmp_path))
+    deadline = time.monotonic() + 20
+    while not spool.pending():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.kill()
+    process.wait()
+    left = len(spool.pending())
+    assert left == 1 or left == 2  # the newest checkpoint (and, killed mid-way, the one before)
+    result = subprocess.run(
+        [sys.executable, "-m", "tracker", "sync", "--database", database.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert f"delivered {left} run row(s)" in result.stdout, result.stderr
+    with psycopg.connect(database.url) as conn:
+        stored = conn.execute(f"SELECT run_id, status FROM {ddl.RUNS}").fetchall()
+    assert stored == [(run_id, "running")]  # the board shows a stale running run as crashed
