@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from carbonboard.efficiency.units import _text
+from carbonboard.efficiency.units import text_column
 
 UNITS_KG = {"g": 1e-3, "kg": 1.0, "t": 1000.0}
 PERIODS = ("week", "month", "year")
@@ -133,7 +133,7 @@ def budget_status(runs: pd.DataFrame, budget: Budget, now: pd.Timestamp) -> Budg
     now)`` in days. Runs after ``now`` are not counted (a clock skew, or a replayed history)."""
     now = _utc(now)
     start, end = period_bounds(now, budget.period)
-    mine = runs[_text(runs, "project_name").eq(budget.project_name)]
+    mine = runs[text_column(runs, "project_name").eq(budget.project_name)]
     stamps = mine["timestamp"]
     in_period = stamps.ge(start) & stamps.le(now) & mine["emissions"].notna()
     spent_runs = mine[in_period].sort_values("timestamp", kind="stable")

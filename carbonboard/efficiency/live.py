@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from carbonboard.efficiency.units import _text
+from carbonboard.efficiency.units import text_column
 from carbonboard.formatting import format_duration_s, format_mass_kg, format_power_w
 
 POWER_COLUMNS = ("cpu_power", "gpu_power", "ram_power")
@@ -34,8 +34,8 @@ def live_runs(runs: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "run_id": running["run_id"].astype(str),
-            "project_name": _text(running, "project_name"),
-            "experiment_id": _text(running, "experiment_id"),
+            "project_name": text_column(running, "project_name"),
+            "experiment_id": text_column(running, "experiment_id"),
             "started_at": started,
             "elapsed_s": duration + since_row,
             "updated_s_ago": since_row,

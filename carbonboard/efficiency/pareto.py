@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from carbonboard.efficiency.units import GROUP_KEYS, MetricsTable, _text, metrics_table
+from carbonboard.efficiency.units import GROUP_KEYS, MetricsTable, metrics_table, text_column
 from carbonboard.formatting import significant
 
 SAME_QUALITY_REL_TOL = 1e-9  # two qualities this close are the same (floats from JSON)
@@ -93,8 +93,8 @@ def _points(runs: pd.DataFrame, quality: np.ndarray) -> pd.DataFrame:
         {
             "run_id": pd.Series(run_ids, dtype=object),
             "label": pd.Series([run_label(r) for r in run_ids], dtype=object),
-            "project_name": _text(runs, "project_name").to_numpy(dtype=object),
-            "experiment_id": _text(runs, "experiment_id").to_numpy(dtype=object),
+            "project_name": text_column(runs, "project_name").to_numpy(dtype=object),
+            "experiment_id": text_column(runs, "experiment_id").to_numpy(dtype=object),
             "emissions_kg": runs["emissions"].to_numpy(dtype="float64") if len(runs) else [],
             "quality": pd.Series(quality, dtype="float64"),
         }
@@ -194,7 +194,7 @@ def sweep_waste(
     table = metrics_table(runs) if table is None else table
     rows = []
     for (project, experiment), group in runs.groupby(
-        [_text(runs, "project_name"), _text(runs, "experiment_id")], sort=True
+        [text_column(runs, "project_name"), text_column(runs, "experiment_id")], sort=True
     ):
         points = pareto(
             group, quality, higher_is_better=higher_is_better, table=_subset(table, group.index)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from carbonboard.efficiency.units import _text
+from carbonboard.efficiency.units import text_column
 
 PERIODS = {"week": "W-SUN", "month": "M"}  # pandas period codes: weeks ending Sunday start Monday
 MIN_SEGMENT = 2
@@ -55,7 +55,7 @@ def emissions_by_period(runs: pd.DataFrame, period: str = "week") -> pd.DataFram
     )
     frame = pd.DataFrame(
         {
-            "project_name": _text(runs, "project_name").to_numpy(),
+            "project_name": text_column(runs, "project_name").to_numpy(),
             "period": starts.to_numpy(),
             "emissions_kg": runs["emissions"].to_numpy(dtype="float64"),
         }

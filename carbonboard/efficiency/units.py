@@ -119,8 +119,8 @@ def _per_unit_frame(runs: pd.DataFrame, units: pd.Series) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "run_id": runs["run_id"].astype(str) if len(runs) else pd.Series(dtype=object),
-            "project_name": _text(runs, "project_name"),
-            "experiment_id": _text(runs, "experiment_id"),
+            "project_name": text_column(runs, "project_name"),
+            "experiment_id": text_column(runs, "experiment_id"),
             "timestamp": runs["timestamp"] if len(runs) else pd.Series(dtype="datetime64[ns, UTC]"),
             "units": units.astype("float64"),
             "energy_kwh": runs["energy_consumed"].astype("float64"),
@@ -160,7 +160,7 @@ def _with_per_unit(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _text(runs: pd.DataFrame, column: str) -> pd.Series:
+def text_column(runs: pd.DataFrame, column: str) -> pd.Series:
     """A text column as Python str ("" when missing), whatever its dtype in the frame."""
     if column not in runs.columns or not len(runs):
         return pd.Series([""] * len(runs), index=runs.index, dtype=object)
