@@ -6,7 +6,7 @@ add a new section's ids in a block of its own at the end.
 
 # --- page state ---------------------------------------------------------------------------------
 SELECTION = "selection"  # dcc.Store: Selection.to_dict(), the single source of what is selected
-DATA_VERSION = "data-version"  # dcc.Store: the HistoryStore version shown by the page
+DATA_VERSION = "data-version"  # dcc.Store: the RunSource version shown by the page
 REFRESH = "refresh"  # dcc.Interval: polls the store for new data
 URL = "url"  # dcc.Location: the view in the query string
 URL_NOTICE = "url-notice"  # dbc.Alert: unknown values in the URL

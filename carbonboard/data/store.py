@@ -385,9 +385,10 @@ class HistoryStore:
         )
 
     def validate(self, selection: Selection) -> tuple[Selection, list[str]]:
-        return self._answer(
+        valid, notices = self._answer(
             ("validate", selection), lambda h: validate_selection(selection, h.runs)
         )
+        return valid, list(notices)  # the caller's own list: the answer is kept
 
     def totals(self, selection: Selection) -> Totals:
         return self._of_selection("totals", selection, aggregate.totals)

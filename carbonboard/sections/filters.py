@@ -208,7 +208,7 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
                 )
             view, view_notices = shown_view, []
         selection, notices = source.validate(wanted)
-        notices += view_notices
+        notices = [*notices, *view_notices]
         query = to_query(selection, view)
         new_query = no_update if from_url or query == (search or "") else query
         view_outputs = [

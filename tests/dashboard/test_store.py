@@ -208,3 +208,13 @@ def test_answers_are_computed_once_per_data_version(tmp_path, make_row, csv_writ
     again = store.breakdown(selection, "experiment")
     assert again is not experiments and list(again["runs"]) == [2]
     assert store.emissions_series(selection) is not series
+
+
+def test_a_kept_answer_cannot_be_changed_by_its_caller(history_files) -> None:
+    store = HistoryStore(list(history_files), disk_cache=False)
+    selection = Selection(project="no-such-project")
+    _, notices = store.validate(selection)
+    notices.append("added by a caller")
+    assert store.validate(selection)[1] == [
+        "Unknown project “no-such-project”: showing all projects."
+    ]
