@@ -8,7 +8,9 @@ after the file's path, so a new entry replaces the old one; it holds the key it 
 all of it matches. Any failure to read an entry means "parse the CSV", never an error.
 
 The folder is created 0700 and used only while it is a real directory owned by the user and
-closed to others: anyone who can write into it could otherwise choose what the board shows.
+closed to others: anyone who can write into it could otherwise choose what the board shows. By
+default it is ``$CARBONBOARD_CACHE_DIR``, else the user's cache folder
+(:func:`tracker.folders.user_cache_dir`: ``$XDG_CACHE_HOME/carbonboard``, else the platform's).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,7 @@ import pandas as pd
 from carbonboard.data.loader import LOADER_VERSION, Parsed, Skipped
 from carbonboard.data.paths import open_regular
 from tracker import schema
+from tracker.folders import user_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,13 @@ FORMAT_VERSION = 1
 SUFFIX = ".npz"
 LEGACY_SUFFIXES = (".pkl", ".pkl.tmp")  # the pickles of earlier versions: pruned, never read
 STALE_TEMPORARY_S = 3600.0  # a temporary file this old was left by a process that died
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$CARBONBOARD_CACHE_DIR``, else the user's cache folder for carbonboard."""
+    environ = os.environ if environ is None else environ
+    configured = environ.get("CARBONBOARD_CACHE_DIR")
+    return Path(configured) if configured else user_cache_dir(environ)
 
 
 class Unsupported(ValueError):

@@ -58,7 +58,7 @@ def test_the_board_extra_is_what_the_command_checks_for():
 
 def test_plain_install_is_the_tracker_alone():
     base = {distribution(r) for r in pyproject()["project"]["dependencies"]}
-    assert base == {"psutil", "nvidia-ml-py", "requests", "pycountry", "filelock"}
+    assert base == {"psutil", "nvidia-ml-py", "requests", "pycountry", "filelock", "platformdirs"}
     assert pyproject()["project"]["scripts"]["carbonboard"] == "carbonboard.launcher:main"
 
 

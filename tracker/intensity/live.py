@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tracker.folders import user_cache_dir
 from tracker.intensity import Intensity, country_iso2, find_region
 from tracker.intensity.endpoints import ELECTRICITYMAPS_URL
 from tracker.location import Location
@@ -33,9 +34,8 @@ DEFAULT_BASIS = "lifecycle"
 
 
 def default_cache_dir() -> Path:
-    """The per-user cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "carbonboard" / "electricitymaps"
+    """``electricitymaps`` in the user's cache folder (:func:`tracker.folders.user_cache_dir`)."""
+    return user_cache_dir() / "electricitymaps"
 
 
 def query_for(location: Location) -> dict[str, str] | None:

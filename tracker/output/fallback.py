@@ -1,8 +1,10 @@
 """Where a row goes when its output file cannot be written, so a run's figures are never lost.
 
-Candidates, in order: ``$XDG_STATE_HOME/carbonboard`` (default ``~/.local/state/carbonboard``;
-``%LOCALAPPDATA%\\carbonboard`` on Windows), then ``<temp dir>/carbonboard``. The file keeps the
-output file's name with ``-fallback`` added: ``emissions.csv`` -> ``emissions-fallback.csv``.
+Candidates, in order: the user's state folder (:func:`tracker.folders.user_state_dir`:
+``$XDG_STATE_HOME/carbonboard``, else ``~/.local/state/carbonboard`` on Linux,
+``~/Library/Application Support/carbonboard`` on macOS, ``%LOCALAPPDATA%\\carbonboard`` on
+Windows), then ``<temp dir>/carbonboard``. The file keeps the output file's name with
+``-fallback`` added: ``emissions.csv`` -> ``emissions-fallback.csv``.
 
 The temp folder is shared by every user of the machine, so a fallback folder is created ``0700``
 and used only when it is a real folder (not a symlink), owned by this user and writable by no one
@@ -23,6 +25,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from tracker.folders import APP_NAME, user_state_dir
 from tracker.output.csv_file import ForeignFileError, Write, append_row, sibling_path
 
 log = logging.getLogger(__name__)
@@ -36,13 +39,8 @@ class UnsafeFolderError(PermissionError):
 
 def fallback_dirs(environ: Mapping[str, str]) -> list[Path]:
     """The folders tried, in order. ``TMPDIR`` in ``environ`` names the temp folder on POSIX."""
-    home = Path(environ.get("HOME") or Path.home())
-    if os.name == "nt" and environ.get("LOCALAPPDATA"):
-        state = Path(environ["LOCALAPPDATA"])
-    else:
-        state = Path(environ.get("XDG_STATE_HOME") or home / ".local" / "state")
     temp = (os.name == "posix" and environ.get("TMPDIR")) or tempfile.gettempdir()
-    return [state / "carbonboard", Path(temp) / "carbonboard"]
+    return [user_state_dir(environ), Path(temp) / APP_NAME]
 
 
 def fallback_name(path: Path) -> str:
