@@ -71,6 +71,7 @@ def main() -> int:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} cores, load average {load}")
     print(f"import {args.rows:,} rows into an empty database: {first_s:.2f} s = {rate:,.0f} rows/s")
+    print(f"  {summary.splitlines()[0]}")
     print(f"  {summary.splitlines()[1]}")
     again_rate = args.rows / again_s
     print(f"the same file again: {again_s:.2f} s = {again_rate:,.0f} rows/s")

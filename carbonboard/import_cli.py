@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -128,12 +129,15 @@ class ImportSummary:
     updated: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)  # rows, by reason
     file_problems: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0  # from the first file read to the commit
 
     def lines(self, database: str) -> list[str]:
         written = self.inserted["runs"] + self.updated["runs"]
         folded = sum(self.staged[t] - self.keys[t] for t in ("runs", "tasks"))
+        rate = self.rows_read / self.elapsed_s if self.elapsed_s > 0 else 0.0
         lines = [
-            f"{self.rows_read:,} rows read from {self.files} file(s) into {database}",
+            f"{self.rows_read:,} rows read from {self.files} file(s) into {database} in "
+            f"{self.elapsed_s:.1f} s ({rate:,.0f} rows/s)",
             f"runs written: {written:,} ({self.inserted['runs']:,} new, "
             f"{self.updated['runs']:,} updated; {self.keys['runs'] - written:,} unchanged)",
             f"task rows written: {self.inserted['tasks'] + self.updated['tasks']:,} "
@@ -153,6 +157,7 @@ class Importer:
         self.conn = conn
         self.summary = ImportSummary()
         self._ord = 0
+        self._started = time.monotonic()
         with conn.cursor() as cur:
             for table, target in TARGETS.items():
                 cur.execute(ddl.staging_tables(STAGING[table], target.columns))
@@ -212,6 +217,7 @@ class Importer:
                 for (inserted,) in cur.fetchall():
                     (self.summary.inserted if inserted else self.summary.updated)[table] += 1
         self.conn.commit()
+        self.summary.elapsed_s = time.monotonic() - self._started
         return self.summary
 
 

@@ -63,7 +63,7 @@ def row(run_id: str, timestamp: str, duration: object, status: str = "finished",
 def test_our_history_imports_with_the_values_the_board_shows(database):
     output = run_import(database.url, EXAMPLE)
     expected = latest_per_key(parse(EXAMPLE).frame, ["run_id"])
-    assert f"{len(parse(EXAMPLE).frame):,} rows read from 1 file(s)" in output
+    assert f"{len(parse(EXAMPLE).frame):,} rows read from 1 file(s) into" in output
     assert f"runs written: {len(expected):,} ({len(expected):,} new, 0 updated" in output
     with psycopg.connect(database.url) as conn:
         count, emissions = conn.execute(

@@ -245,3 +245,29 @@ def test_importing_the_tracker_and_creating_one_does_not_import_psycopg(tmp_path
         check=True,
     )
     assert result.stdout.strip() == "False"
+
+
+def test_without_psycopg_the_run_goes_on_and_one_warning_says_what_to_install(tmp_path):
+    code = (
+        "import sys\n"
+        "sys.modules['psycopg'] = None  # as if the postgres extra were not installed\n"
+        "from tracker import OfflineEmissionsTracker\n"
+        "t = OfflineEmissionsTracker(country_iso_code='FRA', output_dir=sys.argv[1],\n"
+        "    database_url='postgresql://u:p@127.0.0.1:1/db')\n"
+        "t.start()\n"
+        "print(t.stop() > 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **environment(tmp_path)},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "pip install 'carbonboard[postgres]'" in warnings[0]
+    assert len(spooled(tmp_path)) == 1
