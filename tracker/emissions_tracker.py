@@ -68,6 +68,20 @@ _WRITTEN_METHODS = {
     OutputMethod.LOGGER.value: "save_to_logger",
     OutputMethod.PROMETHEUS.value: "save_to_prometheus",
 }
+# The constructor's parameters that are not settings (:class:`tracker.config.Settings`); every
+# other parameter is the setting of the same name, which the environment and config files can set
+# too (tests/foundation/test_settings_params.py checks both ways).
+CONSTRUCTOR_ONLY = (
+    *HOSTED_ONLY,  # accepted, reported as ignored
+    "output_methods",  # CodeCarbon's list, mapped onto save_to_file / _logger / _prometheus
+    "logging_logger",  # an object: where save_to_logger writes
+    "output_handlers",  # objects: the program's own outputs
+    "co2_signal_api_token",  # electricitymaps_api_token's former name
+    "power_sources",  # for tests and embedding: replaces hardware discovery...
+    "sysfs_root",  # ...reads this root instead of /...
+    "nvml",  # ...with this NVML module...
+    "environ",  # ...and this environment instead of os.environ
+)
 
 
 @functools.cache
