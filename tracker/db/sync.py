@@ -118,7 +118,10 @@ class Courier:
                 log.warning("spooled row %s cannot be written (%s): moved aside", path, error)
                 continue
             readable.append(path)
-            setattr(done, entry.table, getattr(done, entry.table) + 1)
+            if entry.table == "runs":
+                done.runs += 1
+            else:
+                done.tasks += 1
         if readable:
             conn = self._connection()
             try:
