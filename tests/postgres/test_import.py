@@ -8,7 +8,6 @@ import csv
 import shutil
 from pathlib import Path
 
-import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -17,6 +16,10 @@ from carbonboard.data.history import latest_per_key
 from carbonboard.data.loader import parse
 from tracker import schema
 from tracker.db import ddl
+
+psycopg = pytest.importorskip(
+    "psycopg", reason="psycopg is not installed: pip install -e '.[test]'"
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "codecarbon"

@@ -11,12 +11,15 @@ import sys
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tracker import OfflineEmissionsTracker
 from tracker.db import ddl, migrations
 from tracker.schema import COLUMNS, Column
+
+psycopg = pytest.importorskip(
+    "psycopg", reason="psycopg is not installed: pip install -e '.[test]'"
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEAM_PAGE = ROOT / "docs" / "team.md"

@@ -7,11 +7,14 @@ import multiprocessing
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-import psycopg
 import pytest
 
 from tracker import schema
 from tracker.db import ddl, migrations, writes
+
+psycopg = pytest.importorskip(
+    "psycopg", reason="psycopg is not installed: pip install -e '.[test]'"
+)
 
 
 def row(run_id: str, **values: object) -> dict[str, object]:

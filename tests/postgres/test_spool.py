@@ -12,7 +12,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tracker.db import ddl
@@ -130,6 +129,8 @@ def test_a_killed_run_leaves_its_last_checkpoint_which_sync_delivers(database, t
         timeout=60,
     )
     assert f"delivered {left} run row(s)" in result.stdout, result.stderr
+    import psycopg  # the database fixture made sure it is installed
+
     with psycopg.connect(database.url) as conn:
         stored = conn.execute(f"SELECT run_id, status FROM {ddl.RUNS}").fetchall()
     assert stored == [(run_id, "running")]  # the board shows a stale running run as crashed

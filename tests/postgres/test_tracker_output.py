@@ -13,12 +13,15 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tracker import OfflineEmissionsTracker
 from tracker.db import ddl
 from tracker.db.spool import Spool
+
+psycopg = pytest.importorskip(
+    "psycopg", reason="psycopg is not installed: pip install -e '.[test]'"
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
