@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.update(output_dir=str(args.output.parent), output_file=args.output.name)
     tracker_class = OfflineEmissionsTracker if args.offline else EmissionsTracker
     try:
-        tracker = tracker_class(**settings)
+        tracker = tracker_class(**settings, log_summary=False)  # ours is printed below
     except ValueError as error:
         parser.error(str(error))
     # Handlers go in before the command starts, so no signal can leave it orphaned.

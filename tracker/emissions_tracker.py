@@ -81,6 +81,7 @@ CONSTRUCTOR_ONLY = (
     "sysfs_root",  # ...reads this root instead of /...
     "nvml",  # ...with this NVML module...
     "environ",  # ...and this environment instead of os.environ
+    "log_summary",  # front ends printing their own line (python -m tracker run, %%carbon) say no
 )
 
 
@@ -166,7 +167,8 @@ class EmissionsTracker:
     ``prometheus_host``, ``prometheus_textfile_dir``: :mod:`tracker.output.prometheus`) and,
     for tests and embedding, ``power_sources`` (replaces hardware discovery), ``sysfs_root`` and
     ``nvml`` (passed to it) and ``environ`` (replaces ``os.environ`` for settings, the fallback
-    folder and the run lock).
+    folder and the run lock). ``log_summary=False`` leaves out the run's INFO summary line, for
+    front ends that print their own.
     """
 
     def __init__(
@@ -222,6 +224,7 @@ class EmissionsTracker:
         sysfs_root: str | os.PathLike = "/",
         nvml: object = None,
         environ: Mapping[str, str] | None = None,
+        log_summary: bool = True,
     ) -> None:
         given = dict(locals())
         ignored = [name for name in HOSTED_ONLY if given[name] not in (None, False)]
@@ -235,6 +238,7 @@ class EmissionsTracker:
             ignored += [f"output_methods={n}" for n in names if n not in _WRITTEN_METHODS]
         arguments = {name: value for name, value in given.items() if name in config.NAMES}
         self._environ = os.environ if environ is None else environ
+        self._log_summary = log_summary
         self.settings = config.resolve(arguments, environ=self._environ)
         s = self.settings
         _configure_logging(s.log_level, s.logger_preamble)
@@ -314,7 +318,8 @@ class EmissionsTracker:
                     )
                 )
         # Last: the run's one INFO line, once its row is written.
-        outputs.append(SummaryOutput(log, s.output_path if s.save_to_file else None))
+        if self._log_summary:
+            outputs.append(SummaryOutput(log, s.output_path if s.save_to_file else None))
         return outputs
 
     @property

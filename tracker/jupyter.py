@@ -156,7 +156,7 @@ def _make_tracker(args: Any) -> EmissionsTracker:
     }
     tracker_class = OfflineEmissionsTracker if args.offline else EmissionsTracker
     try:
-        return tracker_class(**settings)
+        return tracker_class(**settings, log_summary=False)  # the magic prints its own line
     except ValueError as error:
         raise UsageError(f"carbon: {error}") from None
 

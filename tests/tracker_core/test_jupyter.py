@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
@@ -57,7 +58,10 @@ def summary_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("carbon:")]
 
 
-def test_carbon_cell_prints_one_line_writes_the_row_and_keeps_the_value(notebook, kit, capsys):
+def test_carbon_cell_prints_one_line_writes_the_row_and_keeps_the_value(
+    notebook, kit, capsys, caplog
+):
+    caplog.set_level(logging.INFO, logger="tracker")
     result = run(
         notebook,
         "%%carbon --project nb --experiment e1 --offline --country FRA\n"
@@ -69,6 +73,7 @@ def test_carbon_cell_prints_one_line_writes_the_row_and_keeps_the_value(notebook
     assert notebook.user_ns["total"] == sum(range(200_000))
     (line,) = summary_lines(capsys.readouterr().out)
     assert SUMMARY.match(line), line
+    assert not [r for r in caplog.records if "nb finished:" in r.getMessage()]  # not twice
     _, rows = kit.read_rows(notebook_path("emissions.csv"))
     (row,) = rows
     assert (row["project_name"], row["experiment_id"], row["status"]) == ("nb", "e1", "finished")

@@ -164,9 +164,11 @@ def test_cli_runs_the_command_and_passes_its_exit_code(tmp_path, kit):
         "FRA",
     )
     assert float(row["duration"]) >= 0.2
-    summary = stderr.strip().splitlines()[-1]
+    lines = stderr.strip().splitlines()
+    summary = lines[-1]
     assert summary.startswith("carbonboard: ") and "exited with 3" in summary
     assert "kWh" in summary and "kg CO2eq" in summary and str(out) in summary
+    assert not any("cli finished:" in line for line in lines)  # no second summary, logged
 
 
 def test_cli_forwards_sigterm_to_the_command(tmp_path, kit):
