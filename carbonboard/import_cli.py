@@ -12,7 +12,6 @@ a newer one, so importing twice is importing once; an interrupted import writes 
 
 from __future__ import annotations
 
-import io
 import sys
 import time
 from collections import Counter
@@ -32,7 +31,7 @@ from tracker.config import shown_url
 from tracker.db import ddl, migrations, writes
 
 USAGE_ERROR, FAILED = 2, 1
-COPY_ROWS = 50_000  # rows formatted and sent per COPY chunk
+COPY_ROWS = 50_000  # rows of text formatted and sent per COPY chunk
 STAGING = {"runs": "import_runs", "tasks": "import_tasks"}
 # PostgreSQL's binary COPY: signature, flags, header extension; a -1 field count ends the data.
 PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
@@ -94,20 +93,38 @@ def stage(frame: pd.DataFrame, columns: Sequence[schema.Column], first_ord: int)
         binary[f"size{index}"] = 8
     for name, column_values in values.items():
         binary[name] = column_values
-    text = pd.DataFrame(
-        {
-            "ord": values["ord"],
-            **{c.name: frame[c.name].array for c in columns if not ddl.is_binary(c)},
-        }
-    )
+    text = [values["ord"].astype(str).astype(object)]
+    text += [csv_fields(frame[c.name]) for c in columns if not ddl.is_binary(c)]
     if not keep.all():
-        binary, text = binary[keep], text[keep]
-    chunks = []
-    for start in range(0, len(text), COPY_ROWS):
-        buffer = io.StringIO()
-        text.iloc[start : start + COPY_ROWS].to_csv(buffer, header=False, index=False)
-        chunks.append(buffer.getvalue().encode("utf-8"))
-    return Staged(PGCOPY_HEADER + binary.tobytes() + PGCOPY_TRAILER, chunks, len(text), skipped)
+        binary, text = binary[keep], [fields[keep] for fields in text]
+    rows = len(binary)
+    chunks = [_csv_lines(text, i, i + COPY_ROWS) for i in range(0, rows, COPY_ROWS)]
+    return Staged(PGCOPY_HEADER + binary.tobytes() + PGCOPY_TRAILER, chunks, rows, skipped)
+
+
+def _csv_lines(columns: list[np.ndarray], start: int, stop: int) -> bytes:
+    rows = zip(*(fields[start:stop] for fields in columns), strict=True)
+    return "".join(f"{line}\n" for line in map(",".join, rows)).encode("utf-8")
+
+
+def csv_field(text: str) -> str:
+    """One CSV field as PostgreSQL's ``COPY ... (FORMAT csv)`` reads it: quoted when it holds a
+    comma, a quote or a line break; empty stays unquoted, which COPY reads as NULL."""
+    if any(special in text for special in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_fields(values: pd.Series) -> np.ndarray:
+    """A text column as CSV fields (missing: empty). A categorical is quoted once per category,
+    not once per row: several times faster than ``DataFrame.to_csv`` on a history's columns."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        quoted = [csv_field(str(category)) for category in values.cat.categories]
+        return np.asarray([*quoted, ""], dtype=object)[values.cat.codes.to_numpy()]  # -1: ""
+    return np.asarray(
+        [csv_field(value) if isinstance(value, str) else "" for value in values.to_numpy()],
+        dtype=object,
+    )
 
 
 def _leave_out(bad: np.ndarray, keep: np.ndarray, skipped: Counter[str], why: str) -> None:

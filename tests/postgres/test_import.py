@@ -155,3 +155,14 @@ def test_a_database_that_cannot_be_reached_is_one_line_and_a_failure(tmp_path):
     assert result.exit_code == 1
     assert "cannot connect to postgresql://127.0.0.1:1/x" in result.output
     assert "pw@" not in result.output
+
+
+def test_text_with_commas_quotes_line_breaks_and_accents_arrives_intact(database, tmp_path):
+    name = 'ré, "quoted"\nsecond line'
+    path = write_history(
+        tmp_path / "e.csv", [row("a", "2026-01-01T10:00:00", 1.0, project_name=name, region="")]
+    )
+    run_import(database.url, path)
+    with psycopg.connect(database.url) as conn:
+        stored = conn.execute(f"SELECT project_name, region FROM {ddl.RUNS}").fetchone()
+    assert stored == (name, None)  # empty text is NULL
