@@ -44,7 +44,7 @@ from tracker.output.summary import SummaryOutput
 from tracker.power import PowerSource, combined_info, discover
 from tracker.row import RunInfo, build_row
 from tracker.run_lock import RunLock, lock_file
-from tracker.sampler import Sampler, Totals
+from tracker.sampler import Sampler, Totals, energy_methods
 
 log = logging.getLogger("tracker")
 
@@ -601,8 +601,8 @@ class EmissionsTracker:
             gpu_model=gpu.model,
             ram_total_gb=_ram_total_gb(sources),
             energy_methods={
-                c: "none" if scope == SCOPE_NONE else _methods(sources, c)
-                for c in ("cpu", "gpu", "ram")
+                c: "none" if scope == SCOPE_NONE else method
+                for c, method in energy_methods(sources).items()
             },
             job=job,
             measurement_scope=scope,
@@ -762,8 +762,3 @@ def _close(sources: Sequence[PowerSource]) -> None:
             source.close()
         except Exception as error:
             log.debug("closing %s source %s: %s", source.component, source.method, error)
-
-
-def _methods(sources: Sequence[PowerSource], component: str) -> str:
-    methods = dict.fromkeys(s.method for s in sources if s.component == component)
-    return "+".join(methods) or "none"
