@@ -134,3 +134,25 @@ def test_a_killed_run_leaves_its_last_checkpoint_which_sync_delivers(database, t
     with psycopg.connect(database.url) as conn:
         stored = conn.execute(f"SELECT run_id, status FROM {ddl.RUNS}").fetchall()
     assert stored == [(run_id, "running")]  # the board shows a stale running run as crashed
+
+
+def test_sync_delivers_only_to_its_database_and_names_the_rows_waiting_for_another(
+    database, tmp_path
+):
+    other = Spool.for_database("postgresql://ana:pw@elsewhere.example/team", environment(tmp_path))
+    other.put("runs", {"run_id": "r", "timestamp": "2026-01-01T00:00:00Z"})
+    env = {**os.environ, **environment(tmp_path)}
+    env.pop("CARBONBOARD_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "tracker", "sync", "--database", database.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "delivered 0 run row(s)" in result.stdout
+    assert f"1 row(s) in {other.folder} wait for another database" in result.stdout
+    assert "postgresql://elsewhere.example/team" in result.stdout
+    assert len(other.pending()) == 1
