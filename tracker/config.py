@@ -227,6 +227,7 @@ def resolve(
             _check(name, chosen[name], origin)
     settings = replace(Settings(), **chosen)
     _check_output_place(settings, origins, cwd, home)
+    _check_destinations(origins, cwd, home)
     return settings
 
 
@@ -272,6 +273,32 @@ def _check_output_place(
             "folder may only name a .csv file inside it or inside the home folder; pass "
             "output_dir / output_file as an argument, an environment variable or in the home "
             "folder's config file to write there"
+        )
+
+
+# Settings that send the rows off this machine or expose them: a config file in the working folder
+# (anyone's, in a cloned repository) may not choose them.
+DESTINATIONS = (
+    "database_url",
+    "emissions_endpoint",
+    "prometheus_url",
+    "prometheus_host",
+    "prometheus_textfile_dir",
+)
+
+
+def _check_destinations(origins: Mapping[str, str], cwd: Path, home: Path) -> None:
+    """A config file in the working folder may not send runs to a database, an HTTP endpoint or
+    a push gateway, nor open the metrics port to the network: a cloned repository would
+    otherwise report its user's runs (project names, host, location) to whoever wrote it."""
+    untrusted = _project_origins(cwd, home)
+    names = [name for name in DESTINATIONS if origins.get(name) in untrusted]
+    if names:
+        where = ", ".join(f"{name} from {origins[name]}" for name in names)
+        raise ValueError(
+            f"refusing {where}: a config file in the working folder may not choose where runs "
+            "are sent; pass it as an argument, an environment variable or in the home folder's "
+            "config file"
         )
 
 

@@ -503,6 +503,29 @@ def test_an_explicit_choice_may_write_anywhere(workdir, environ, tmp_path):
     assert resolve({}, environ=environ, cwd=home).output_file == ".in-home.csv"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "database_url = postgresql://writer:pw@db.example.org/runs\n",
+        "emissions_endpoint = https://collector.example.org/rows\n",
+        "save_to_prometheus = true\nprometheus_url = gateway.example.org:9091\n",
+        "prometheus_port = 9100\nprometheus_host = 0.0.0.0\n",
+    ],
+)
+def test_a_working_folder_config_cannot_send_the_runs_anywhere(workdir, environ, text):
+    project_config(workdir, text)
+    with pytest.raises(ValueError, match="may not choose where runs are sent") as raised:
+        EmissionsTracker(environ=environ)
+    assert f"config file {workdir / '.carbonboard.config'}" in str(raised.value)
+    assert "pw@" not in str(raised.value)
+    # The user's own config file, an argument or the environment may.
+    home = Path(environ["HOME"])
+    (home / ".carbonboard.config").write_text(f"[carbonboard]\n{text}", encoding="utf-8")
+    (workdir / ".carbonboard.config").unlink()
+    key, value = text.splitlines()[-1].split(" = ")  # the destination itself
+    assert str(getattr(resolve({}, environ=environ), key)) == value
+
+
 def test_text_from_a_config_file_is_data_never_shell(workdir, environ, kit):
     project_config(
         workdir,
