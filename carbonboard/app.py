@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import dash_bootstrap_components as dbc
@@ -23,11 +23,14 @@ from dash.exceptions import PreventUpdate
 from carbonboard import __version__, ids, web_security
 from carbonboard.assets_path import assets_dir
 from carbonboard.data.source import RunSource
+from carbonboard.efficiency import Budget
 from carbonboard.sections import (
     comparison,
+    efficiency,
     equivalents,
     filters,
     header,
+    live,
     project,
     regional,
     runs,
@@ -42,9 +45,10 @@ log = logging.getLogger(__name__)
 ABOVE_TABS = [totals, filters, export_section]
 # The tabs: (value, label, sections). Only the open tab is drawn, which keeps the page fast.
 TABS = [
-    (ids.TAB_OVERVIEW, "Overview", [project, equivalents]),
+    (ids.TAB_OVERVIEW, "Overview", [live, project, equivalents]),
     (ids.TAB_RUNS, "Runs and comparison", [runs, comparison]),
     (ids.TAB_REGIONAL, "Where should this have run?", [regional]),
+    (ids.TAB_EFFICIENCY, "Efficiency", [efficiency]),
 ]
 SECTION_MODULES = [header, *ABOVE_TABS, *(module for *_, modules in TABS for module in modules)]
 COMPRESSIBLE = (
@@ -181,6 +185,7 @@ def create_app(
     debug: bool = False,
     host: str = LOOPBACK_HOST,
     allowed_hosts: Iterable[str] = (),
+    budgets: Sequence[Budget] = (),
 ) -> Dash:
     """The dashboard over ``source`` (e.g. ``HistoryStore.from_arguments(filepaths)`` for CSV
     files, directories and globs, the latter two watched for new files).
@@ -189,7 +194,7 @@ def create_app(
     disables). ``debug`` turns on Dash's dev-tools UI in the browser and verbose logging; it
     never enables the Werkzeug debugger. Requests must name in their ``Host`` header a loopback
     name, ``host`` (the interface the server binds) or one of ``allowed_hosts``; see
-    ``carbonboard.web_security``.
+    ``carbonboard.web_security``. ``budgets``: drawn as burn-downs in the efficiency tab.
     """
     source.version()  # load now: the first page must not wait for it
     app = Dash(
@@ -205,6 +210,7 @@ def create_app(
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = _page_layout(source, refresh_interval_s)
+    app.server.config[efficiency.BUDGETS_CONFIG] = tuple(budgets)
     for module in SECTION_MODULES:
         module.register_callbacks(app, source)
     tabs.register_callbacks(app)

@@ -6,11 +6,13 @@ tracebacks are for bugs only, and go to the log with ``--debug``.
 
 from __future__ import annotations
 
+import configparser
 import errno
 import importlib.util
 import logging
 import socket
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -27,8 +29,12 @@ SERVE_ERROR = 1
 WAITRESS_THREADS = 8
 POSTGRES_SOURCE_MODULE = "carbonboard.data.postgres_source"
 
+BUDGETS_CONFIG_FILE = ".carbonboard.config"  # in the working folder, section [carbonboard]
+BUDGETS_CONFIG_KEY = "budgets"
+
 if TYPE_CHECKING:
     from carbonboard.data.source import RunSource
+    from carbonboard.efficiency import Budget
 
 
 def _fail(message: str, code: int = USAGE_ERROR) -> None:
@@ -102,6 +108,16 @@ def check_port(host: str, port: int) -> str | None:
     help="How often open pages check the files for new runs (0: never).",
 )
 @click.option(
+    "--budget",
+    "budget_specs",
+    multiple=True,
+    metavar="PROJECT=AMOUNT[/PERIOD]",
+    help="A CO2 budget for a project, e.g. nlp-bert=50kg (per month) or vision=2kg/week; "
+    "units g, kg, t; periods week, month, year. Repeatable; also read from 'budgets' in the "
+    "[carbonboard] section of ./.carbonboard.config (one per line). The efficiency tab draws "
+    "its burn-down and forecast.",
+)
+@click.option(
     "--debug",
     is_flag=True,
     help="Verbose logging and Dash's dev-tools panel in the browser. Never enables the "
@@ -117,6 +133,7 @@ def main(
     host: str,
     allowed_hosts: tuple[str, ...],
     refresh_interval_s: float,
+    budget_specs: tuple[str, ...],
     debug: bool,
 ) -> None:
     """Browse the emissions history in an offline dashboard.
@@ -139,6 +156,7 @@ def main(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # fail early, in one line, before the port check
+    budgets = load_budgets(budget_specs, Path.cwd() / BUDGETS_CONFIG_FILE)
     source = database_source(database_url) if database_url else file_source(filepaths)
     warning = exposure_warning(host, allowed_hosts)
     if warning:
@@ -152,8 +170,39 @@ def main(
         port=port,
         allowed_hosts=allowed_hosts,
         refresh_interval_s=refresh_interval_s,
+        budgets=budgets,
         debug=debug,
     )
+
+
+def config_budget_specs(path: Path) -> list[str]:
+    """The budget specs of ``budgets`` in the config file's ``[carbonboard]`` section: one per
+    line (or comma-separated); none when the file or the key is absent."""
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (OSError, configparser.Error) as error:
+        _fail(f"cannot read {path.name}: {error}")
+    value = parser.get("carbonboard", BUDGETS_CONFIG_KEY, fallback="")
+    return [spec.strip() for line in value.splitlines() for spec in line.split(",") if spec.strip()]
+
+
+def load_budgets(specs: tuple[str, ...], config_path: Path) -> list[Budget]:
+    """The config file's budgets, then ``--budget``'s (which replace the file's for the same
+    project); a spec that does not parse is one line and a usage error."""
+    from carbonboard.efficiency import parse_budget
+
+    budgets: dict[str, Budget] = {}
+    for origin, spec in [
+        *((config_path.name, s) for s in config_budget_specs(config_path)),
+        *(("--budget", s) for s in specs),
+    ]:
+        try:
+            budget = parse_budget(spec)
+        except ValueError as error:
+            _fail(f"{origin} {spec!r}: {error} (expected PROJECT=AMOUNT[/PERIOD], e.g. p=50kg)")
+        budgets[budget.project_name] = budget
+    return list(budgets.values())
 
 
 def exposure_warning(host: str, allowed_hosts: tuple[str, ...]) -> str | None:
@@ -203,6 +252,7 @@ def serve(
     port: int,
     allowed_hosts: tuple[str, ...] = (),
     refresh_interval_s: float,
+    budgets: list[Budget] | tuple[Budget, ...] = (),
     debug: bool,
 ) -> None:
     """Load ``source``, then serve it with waitress until interrupted."""
@@ -216,6 +266,7 @@ def serve(
         debug=debug,
         host=host,
         allowed_hosts=allowed_hosts,
+        budgets=budgets,
     )
     loaded = source.describe()
     try:

@@ -52,19 +52,31 @@ class ViewOptions:
     map_mode: str = "intensity"  # world map: intensity | emissions | low_carbon
     cloud_provider: str = "all"  # cloud regions: all | aws | gcp | azure
     distance_unit: str = "km"  # equivalents: km | mi
+    unit: str = ""  # efficiency: the metric counted as work ("" = the view's default)
+    quality: str = ""  # efficiency: the quality metric ("" = the view's default)
+    better: str = ""  # efficiency: higher | lower ("" = guessed from the quality's name)
+    period: str = "week"  # efficiency trend: week | month
 
 
 VIEW_CHOICES = {
-    "tab": (ids.TAB_OVERVIEW, ids.TAB_RUNS, ids.TAB_REGIONAL),
+    "tab": (ids.TAB_OVERVIEW, ids.TAB_RUNS, ids.TAB_REGIONAL, ids.TAB_EFFICIENCY),
     "map_mode": ("intensity", "emissions", "low_carbon"),
     "cloud_provider": ("all", "aws", "gcp", "azure"),
     "distance_unit": ("km", "mi"),
+    "better": ("higher", "lower"),
+    "period": ("week", "month"),
 }
+# Metric names come from the data: any text is taken, the view falls back when it is unknown.
+FREE_VIEW_FIELDS = ("unit", "quality")
 VIEW_QUERY_KEYS = {
     "tab": "tab",
     "map": "map_mode",
     "cloud": "cloud_provider",
     "distance": "distance_unit",
+    "unit": "unit",
+    "quality": "quality",
+    "better": "better",
+    "period": "period",
 }
 
 
@@ -77,7 +89,7 @@ def view_from_query(search: str | None) -> tuple[ViewOptions, list[str]]:
         if key not in params:
             continue
         value = params[key][-1]
-        if value in VIEW_CHOICES[field_name]:
+        if field_name in FREE_VIEW_FIELDS or value in VIEW_CHOICES[field_name]:
             values[field_name] = value
         else:
             notices.append(f'Unknown {key} "{value}" in the address: showing the default.')

@@ -195,3 +195,10 @@ class RunSource(Protocol):
         """Every run of the selection (its project, experiment and dates; ``run_ids`` play no
         part), sorted by time. Loads the selection, never more."""
         ...
+
+    def running_runs(self) -> pd.DataFrame:
+        """The runs in progress, every project: those whose latest row says ``running`` (a run
+        silent for too long has turned ``crashed`` and is not one), with the contract's columns.
+        Bounded: only the runs in progress (a database answers from the runs' latest rows
+        filtered on status, never loading the others)."""
+        ...

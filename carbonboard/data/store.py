@@ -445,6 +445,11 @@ class HistoryStore:
         every section of a page asks for the same selection at once."""
         return self._selected.runs(self.history(), selection)
 
+    def running_runs(self) -> pd.DataFrame:
+        return self._answer(
+            "running", lambda history: history.runs[history.runs["status"].eq("running")]
+        )
+
     def _answer(self, key: Hashable, compute: Callable[[History], T]) -> T:
         """``compute(history)``, once per ``key`` and data version."""
         history = self.history()

@@ -134,6 +134,10 @@ VIEW_CONTROLS = {
     ids.REGIONAL_MAP_MODE: "map_mode",
     ids.REGIONAL_CLOUD_PROVIDER: "cloud_provider",
     ids.DISTANCE_UNIT: "distance_unit",
+    ids.EFFICIENCY_UNIT: "unit",
+    ids.EFFICIENCY_QUALITY: "quality",
+    ids.EFFICIENCY_BETTER: "better",
+    ids.EFFICIENCY_PERIOD: "period",
 }
 
 

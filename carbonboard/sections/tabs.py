@@ -16,6 +16,7 @@ TAB_SELECTIONS = {
     ids.TAB_OVERVIEW: ids.OVERVIEW_TAB_SELECTION,
     ids.TAB_RUNS: ids.RUNS_TAB_SELECTION,
     ids.TAB_REGIONAL: ids.REGIONAL_TAB_SELECTION,
+    ids.TAB_EFFICIENCY: ids.EFFICIENCY_TAB_SELECTION,
 }
 
 # A null selection: the URL has not been read yet (the filters callback always sets one).

@@ -298,3 +298,13 @@ def test_selected_runs_in_time_order(source) -> None:
     )
     assert ids_of(source.selected_runs(Selection(experiment="g1"))) == ["j0", "c1"]
     assert ids_of(source.selected_runs(Selection(date_to="2026-03-01"))) == ["r1"]
+
+
+def test_running_runs_are_the_live_ones_only(served) -> None:
+    source = served.source
+    assert source.running_runs().empty  # r4 finished since; c1 went silent: crashed
+    now = dt.datetime.now(dt.timezone.utc)
+    served.add_runs([run_row(run_id="live", project="beta", status="running", when=now)])
+    running = source.running_runs()
+    assert ids_of(running) == ["live"]
+    assert {"run_id", "status", "duration", "cpu_power", "emissions"} <= set(running.columns)
