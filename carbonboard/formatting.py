@@ -13,6 +13,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from html import escape
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # (threshold in the base unit, factor to divide by, unit label), largest first.
 MASS_UNITS_KG = ((1000.0, 1000.0, "t"), (1.0, 1.0, "kg"), (1e-3, 1e-3, "g"), (0.0, 1e-6, "mg"))
@@ -134,3 +138,17 @@ def plot_text(text: object) -> str:
 def plot_labels(values: Iterable[object]) -> list[str]:
     """Names on a category axis: cut, distinct, plain text for plotly.js."""
     return [plot_escape(label) for label in distinct_labels(values)]
+
+
+def run_labels(runs: pd.DataFrame) -> list[str]:
+    """Short unique labels for runs: experiment (cut short) and the run id's first
+    characters."""
+    return [
+        f"{short_label(experiment or project, LABEL_PART_CHARS)} · {run_id[:8]}"
+        for project, experiment, run_id in zip(
+            runs["project_name"].astype("str"),
+            runs["experiment_id"].astype("str"),
+            runs["run_id"],
+            strict=True,
+        )
+    ]

@@ -22,6 +22,7 @@ BOARD_MODULES = {
     "dash-bootstrap-components": "dash_bootstrap_components",
     "click": "click",
     "waitress": "waitress",
+    "jinja2": "jinja2",
 }
 
 

@@ -5,7 +5,8 @@ The file is meant to travel (a USB stick, an email, a meeting-room laptop with n
 plotly.js and the world map's geometry are inlined once, figures are interactive, and nothing in
 it refers to another file or to the network. Every value that came from a CSV is cut short
 (``formatting.short_label``: a report stays readable, and small, whatever the names) and
-HTML-escaped.
+escaped on output: the page is Jinja2 templates (``templates/report/``, package data) with
+autoescape on, so text from a CSV is never markup.
 A print stylesheet makes "Print to PDF" from the browser give a clean document.
 """
 
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import lru_cache
-from html import escape
 
+import jinja2
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io
+from markupsafe import Markup
 
 from carbonboard import comparisons as cmp
 from carbonboard import figures
@@ -28,7 +31,6 @@ from carbonboard.assets_path import assets_dir, plotly_bundle_js
 from carbonboard.data import aggregate
 from carbonboard.data.source import RunSource
 from carbonboard.equivalents import equivalents
-from carbonboard.sections.comparison import run_labels
 from carbonboard.selection import Selection
 
 # Interactive but self-contained: no "edit in Chart Studio" link, no logo link to the web.
@@ -48,70 +50,72 @@ RUN_NUMERIC_COLUMNS = ("duration", "energy", "emissions", "intensity")
 # ``window.PlotlyGeoAssets``, which plotly.js reads instead of fetching the file.
 WORLD_TOPOJSON = "world_110m"
 
-STYLE = """
-:root { color-scheme: light; --ink: #1d2733; --muted: #5b6673; --rule: #d5dbe1; --accent: #2e7d32; }
-* { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 1180px; padding: 24px; color: var(--ink);
-       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-h1 { font-size: 1.8rem; margin: 0 0 4px; }
-h2 { font-size: 1.25rem; margin: 28px 0 10px; border-bottom: 2px solid var(--rule); }
-h3 { font-size: 1rem; margin: 16px 0 6px; }
-.muted { color: var(--muted); }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(170px, 1fr)); gap: 12px; }
-.card { border: 1px solid var(--rule); border-radius: 8px; padding: 10px 14px; }
-.card .value { font-size: 1.4rem; font-weight: 600; }
-.card .label { color: var(--muted); font-size: 0.85rem; }
-figure.chart { margin: 0 0 18px; border: 1px solid var(--rule); border-radius: 8px; padding: 8px; }
-figure.chart figcaption { color: var(--muted); font-size: 0.85rem; padding: 6px 4px 0; }
-.recommendation { font-weight: 600; }
-table { border-collapse: collapse; width: 100%; font-size: 0.85rem; }
-th, td { border-bottom: 1px solid var(--rule); padding: 4px 6px; text-align: left;
-         vertical-align: top; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.table-wrap { overflow-x: auto; }
-footer { margin-top: 32px; color: var(--muted); font-size: 0.8rem; }
-@media print {
-  @page { size: A4; margin: 14mm; }
-  body { max-width: none; padding: 0; font-size: 10.5pt; }
-  h2 { break-after: avoid; }
-  figure.chart, .card, tr { break-inside: avoid; }
-  .table-wrap { overflow: visible; }
-  .modebar-container { display: none !important; }
-}
-"""
+
+@dataclass(frozen=True)
+class ReportView:
+    """What every section of the report is built from."""
+
+    selection: Selection
+    runs: pd.DataFrame  # the view's runs (``source.selected_runs``)
+    picked: pd.DataFrame  # the runs picked for comparison (``selection.run_ids``)
 
 
-def _card(label: str, value: str) -> str:
-    return (
-        f'<div class="card"><div class="value">{escape(value)}</div>'
-        f'<div class="label">{escape(label)}</div></div>'
+@dataclass(frozen=True)
+class TableData:
+    """A table's text, ready for the template (which escapes every header and cell)."""
+
+    headers: list[str]
+    numeric: list[bool]  # per column: right-aligned figures
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class ExplainedChart:
+    """A regional chart under its title and one-line finding, its assumptions underneath."""
+
+    title: str
+    figure_html: Markup
+    assumptions: str
+    finding: str = ""
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The report's templates (package data), every value escaped on output: text from a CSV
+    is never markup. Undefined names fail loudly instead of printing nothing."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("carbonboard", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
 
 
-def totals_section(runs: pd.DataFrame) -> str:
+def render(template: str, **context: object) -> Markup:
+    """One template of ``templates/report/``, rendered."""
+    return Markup(environment().get_template(f"report/{template}").render(**context))
+
+
+def totals_section(runs: pd.DataFrame) -> Markup:
     """Energy, emissions, runs, compute time and effective intensity of the view."""
     total = aggregate.totals(runs)
     cards = [
-        _card("emissions", fmt.format_mass_kg(total.emissions_kg)),
-        _card("energy", fmt.format_energy_kwh(total.energy_kwh)),
-        _card("runs", fmt.format_count(total.runs)),
-        _card("compute time", fmt.format_duration_s(total.duration_s)),
-        _card("effective intensity", fmt.format_intensity(total.intensity_g_per_kwh)),
+        ("emissions", fmt.format_mass_kg(total.emissions_kg)),
+        ("energy", fmt.format_energy_kwh(total.energy_kwh)),
+        ("runs", fmt.format_count(total.runs)),
+        ("compute time", fmt.format_duration_s(total.duration_s)),
+        ("effective intensity", fmt.format_intensity(total.intensity_g_per_kwh)),
     ]
-    return (
-        f'<section id="totals"><h2>Totals</h2><div class="cards">{"".join(cards)}</div></section>'
-    )
+    return render("totals.html.j2", cards=cards)
 
 
-def equivalents_section(runs: pd.DataFrame) -> str:
+def equivalents_section(runs: pd.DataFrame) -> Markup:
     """The view's emissions in everyday terms, each with its source and year (cited as text:
     the file links to nothing)."""
-    items = "".join(
-        f"<li><strong>{escape(item.text)}</strong> "
-        f'<span class="muted">({escape(item.factor.source)}, {item.factor.year})</span></li>'
-        for item in equivalents(aggregate.totals(runs).emissions_kg)
-    )
-    return f'<section id="equivalents"><h2>Equivalent to</h2><ul>{items}</ul></section>'
+    items = equivalents(aggregate.totals(runs).emissions_kg)
+    return render("equivalents.html.j2", items=items)
 
 
 def report_figures(runs: pd.DataFrame, selection: Selection) -> dict[str, go.Figure]:
@@ -128,86 +132,68 @@ def report_figures(runs: pd.DataFrame, selection: Selection) -> dict[str, go.Fig
     return charts
 
 
-def charts_section(runs: pd.DataFrame, selection: Selection) -> str:
+def charts_section(runs: pd.DataFrame, selection: Selection) -> Markup:
     """Every chart, interactive (zoom, hover) like in the dashboard."""
-    divs = "".join(
-        f'<figure class="chart">{figure_div(figure, "chart-" + slug)}</figure>'
+    charts = [
+        figure_div(figure, "chart-" + slug)
         for slug, figure in report_figures(runs, selection).items()
-    )
-    return f'<section id="charts"><h2>Charts</h2>{divs}</section>'
+    ]
+    return render("charts.html.j2", charts=charts)
 
 
-def comparison_section(picked: pd.DataFrame) -> str:
+def comparison_section(picked: pd.DataFrame) -> Markup:
     """The runs picked for comparison (the selection's ``run_ids``) side by side, as the dashboard
     compares them; nothing when no run is picked."""
     if picked.empty:
-        return ""
+        return Markup("")
     chart = figure_div(
-        figures.comparison_figure(picked, run_labels(picked)), "chart-run-comparison"
+        figures.comparison_figure(picked, fmt.run_labels(picked)), "chart-run-comparison"
     )
-    table = html_table(runs_table_frame(picked), numeric=RUN_NUMERIC_COLUMNS)
-    return (
-        '<section id="comparison"><h2>Compared runs</h2>'
-        f'<figure class="chart">{chart}</figure>{table}</section>'
-    )
+    table = table_data(runs_table_frame(picked), numeric=RUN_NUMERIC_COLUMNS)
+    return render("comparison.html.j2", chart=chart, table=table)
 
 
 @lru_cache(maxsize=1)
-def geo_assets_script() -> str:
+def geo_assets_script() -> Markup:
     """The world map's geometry inline, where plotly.js looks before fetching it from a URL."""
     path = assets_dir() / "topojson" / f"{WORLD_TOPOJSON}.json"
     topojson = json.dumps(json.loads(path.read_text(encoding="utf-8")), separators=(",", ":"))
     # "<" only occurs inside JSON strings, where "<\/" reads the same and cannot end the script.
     safe = topojson.replace("</", "<\\/")
-    return (
+    return Markup(
         "<script>(window.PlotlyGeoAssets = window.PlotlyGeoAssets || {topojson: {}})"
         f".topojson.{WORLD_TOPOJSON} = {safe};</script>"
     )
 
 
-def _explained_chart(
-    title: str, figure: go.Figure, slug: str, assumptions: str, lead: str = ""
-) -> str:
-    """A chart under its title (and a one-line finding), with its assumptions underneath."""
-    finding = f'<p class="recommendation">{escape(lead)}</p>' if lead else ""
-    return (
-        f"<h3>{escape(title)}</h3>{finding}"
-        f'<figure class="chart">{figure_div(figure, "chart-" + slug)}'
-        f"<figcaption>{escape(assumptions)}</figcaption></figure>"
-    )
-
-
-def regional_section(runs: pd.DataFrame) -> str:
+def regional_section(runs: pd.DataFrame) -> Markup:
     """Where should this have run? The view's energy on every country's grid and in every cloud
     region, as the dashboard's regional tab compares it, each chart with its assumptions."""
     base, countries, cloud = cmp.baseline(runs), cmp.country_table(), cmp.cloud_table()
     grid_assumptions = cmp.grid_assumptions(base, countries, countries)
     compared = cmp.cloud_comparison(base, cloud)
-    recommendation = cmp.cloud_finding(base, cloud, compared)
-    return (
-        '<section id="regional"><h2>Where should this have run?</h2>'
-        + geo_assets_script()
-        + _explained_chart(
+    charts = [
+        ExplainedChart(
             "Grid carbon intensity around the world",
-            cmp.world_map_figure(base, countries, "intensity"),
-            "world-map",
+            figure_div(cmp.world_map_figure(base, countries, "intensity"), "chart-world-map"),
             grid_assumptions,
-        )
-        + _explained_chart(
+        ),
+        ExplainedChart(
             "Cleanest and dirtiest grids",
-            cmp.ranking_figure(cmp.country_ranking(base, countries, cmp.RANKING_SIZE)),
-            "country-ranking",
+            figure_div(
+                cmp.ranking_figure(cmp.country_ranking(base, countries, cmp.RANKING_SIZE)),
+                "chart-country-ranking",
+            ),
             grid_assumptions,
-        )
-        + _explained_chart(
+        ),
+        ExplainedChart(
             "Cloud regions",
-            cmp.cloud_figure(compared, base),
-            "cloud-regions",
+            figure_div(cmp.cloud_figure(compared, base), "chart-cloud-regions"),
             cmp.cloud_assumptions(base, countries, cloud),
-            lead=recommendation,
-        )
-        + "</section>"
-    )
+            finding=cmp.cloud_finding(base, cloud, compared),
+        ),
+    ]
+    return render("regional.html.j2", geo_assets=geo_assets_script(), charts=charts)
 
 
 def describe_selection(selection: Selection) -> str:
@@ -227,42 +213,41 @@ def describe_selection(selection: Selection) -> str:
     return ", ".join(parts)
 
 
-def figure_div(figure: go.Figure, div_id: str) -> str:
+def figure_div(figure: go.Figure, div_id: str) -> Markup:
     """One interactive chart, drawn by the plotly.js inlined once in the page head."""
-    return plotly.io.to_html(
-        figure,
-        config=FIGURE_CONFIG,
-        include_plotlyjs=False,
-        full_html=False,
-        div_id=div_id,
-        default_height="420px",
+    return Markup(
+        plotly.io.to_html(
+            figure,
+            config=FIGURE_CONFIG,
+            include_plotlyjs=False,
+            full_html=False,
+            div_id=div_id,
+            default_height="420px",
+        )
     )
 
 
 def _cell(value: object) -> str:
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return ""
-    return escape(fmt.short_label(value))
+    return fmt.short_label(value)
 
 
-def html_table(frame: pd.DataFrame, numeric: Iterable[str] = ()) -> str:
-    """A plain table of already formatted values; every header and cell is escaped."""
+def table_data(frame: pd.DataFrame, numeric: Iterable[str] = ()) -> TableData:
+    """A frame of already formatted values as the table's text, names cut short; the columns
+    named in ``numeric`` are right-aligned."""
     right = set(numeric)
-    head = "".join(
-        f'<th class="num">{_cell(c)}</th>' if c in right else f"<th>{_cell(c)}</th>"
-        for c in frame.columns
+    return TableData(
+        headers=[_cell(column) for column in frame.columns],
+        numeric=[column in right for column in frame.columns],
+        rows=[[_cell(v) for v in values] for values in frame.itertuples(index=False, name=None)],
     )
-    rows = []
-    for values in frame.itertuples(index=False, name=None):
-        cells = "".join(
-            f'<td class="num">{_cell(v)}</td>' if c in right else f"<td>{_cell(v)}</td>"
-            for c, v in zip(frame.columns, values, strict=True)
-        )
-        rows.append(f"<tr>{cells}</tr>")
-    return (
-        f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
+
+
+def html_table(frame: pd.DataFrame, numeric: Iterable[str] = ()) -> Markup:
+    """A plain table of already formatted values; every header and cell is escaped."""
+    macros = environment().get_template("report/macros.html.j2").module
+    return Markup(macros.table(table_data(frame, numeric)))
 
 
 def _counts(runs: pd.DataFrame, columns: list[str], label: str) -> pd.DataFrame:
@@ -308,19 +293,18 @@ def runs_table_frame(runs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def runs_section(runs: pd.DataFrame) -> str:
+def runs_section(runs: pd.DataFrame) -> Markup:
     """Every run of the view (the most recent :data:`MAX_TABLE_RUNS` of a huge one)."""
-    note = (
-        f'<p class="muted">The {fmt.format_count(MAX_TABLE_RUNS)} most recent of '
-        f"{fmt.format_count(len(runs))} runs; the CSV export holds them all.</p>"
-        if len(runs) > MAX_TABLE_RUNS
-        else ""
+    truncated = len(runs) > MAX_TABLE_RUNS
+    return render(
+        "runs.html.j2",
+        shown=fmt.format_count(MAX_TABLE_RUNS) if truncated else "",
+        total=fmt.format_count(len(runs)),
+        table=table_data(runs_table_frame(runs), numeric=RUN_NUMERIC_COLUMNS),
     )
-    table = html_table(runs_table_frame(runs), numeric=RUN_NUMERIC_COLUMNS)
-    return f'<section id="runs"><h2>Runs</h2>{note}{table}</section>'
 
 
-def methodology_section(runs: pd.DataFrame) -> str:
+def methodology_section(runs: pd.DataFrame) -> Markup:
     """Which intensity figures, data years, energy estimates and PUE produced the numbers."""
     places = aggregate.locations(runs)
     intensity = pd.DataFrame(
@@ -335,39 +319,51 @@ def methodology_section(runs: pd.DataFrame) -> str:
             "intensity": places["intensity_g_per_kwh"].map(fmt.format_intensity),
         }
     )
-    methods = "".join(
-        f"<h3>{escape(title)}: how it was obtained</h3>"
-        + html_table(_counts(runs, [column], "runs").rename(columns={column: "method"}), ["runs"])
+    methods = [
+        (
+            title,
+            table_data(
+                _counts(runs, [column], "runs").rename(columns={column: "method"}), ["runs"]
+            ),
+        )
         for column, title in METHOD_COLUMNS.items()
-    )
+    ]
     pue = _counts(runs, ["pue"], "runs").rename(columns={"pue": "PUE"})
-    return (
-        '<section id="methodology"><h2>Methodology</h2>'
-        "<p>Each run's energy (CPU + GPU + RAM, in kWh) is measured by hardware counters where the "
-        "machine has them and estimated otherwise; it is multiplied by the facility's power usage "
-        "effectiveness (PUE), then by the carbon intensity of the local grid (gCO2e/kWh) to give "
-        "its emissions. The tables below list what the runs in this report used.</p>"
-        "<h3>Where the runs ran: carbon intensity sources and data years</h3>"
-        + html_table(intensity, numeric=["runs", "energy", "intensity"])
-        + methods
-        + "<h3>Power usage effectiveness</h3>"
-        + html_table(pue, numeric=["PUE", "runs"])
-        + "</section>"
+    return render(
+        "methodology.html.j2",
+        intensity=table_data(intensity, numeric=["runs", "energy", "intensity"]),
+        methods=methods,
+        pue=table_data(pue, numeric=["PUE", "runs"]),
     )
 
 
-def page(title: str, subtitle: str, body_sections: Iterable[str], generated_at: dt.datetime) -> str:
-    """The whole document: styles and plotly.js inline, so the file needs nothing else."""
-    stamp = generated_at.isoformat(timespec="seconds")
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style>"
-        f"<script>{plotly_bundle_js()}</script></head><body>"
-        f'<header><h1>{escape(title)}</h1><p class="muted">{escape(subtitle)}</p></header>'
-        + "".join(body_sections)
-        + f"<footer>Generated by carbonboard on {escape(stamp)}.</footer></body></html>\n"
+def page(
+    title: str, subtitle: str, body_sections: Iterable[Markup], generated_at: dt.datetime
+) -> str:
+    """The whole document: styles and plotly.js inline, so the file needs nothing else. The
+    sections are rendered HTML (:class:`Markup`); plain text would be escaped."""
+    document = render(
+        "page.html.j2",
+        title=title,
+        subtitle=subtitle,
+        plotly_js=Markup(plotly_bundle_js()),
+        sections=list(body_sections),
+        stamp=generated_at.isoformat(timespec="seconds"),
     )
+    return str(document)
+
+
+# The report's sections, in page order: adding one is a function from the view to its rendered
+# template (``templates/report/``), listed here.
+SECTIONS: tuple[Callable[[ReportView], Markup], ...] = (
+    lambda view: totals_section(view.runs),
+    lambda view: equivalents_section(view.runs),
+    lambda view: charts_section(view.runs, view.selection),
+    lambda view: comparison_section(view.picked),
+    lambda view: regional_section(view.runs),
+    lambda view: runs_section(view.runs),
+    lambda view: methodology_section(view.runs),
+)
 
 
 def build_report(
@@ -376,16 +372,12 @@ def build_report(
     """The report of one view, as the dashboard shows it, in one file. The picked runs
     (``selection.run_ids``) are compared side by side; every other section covers the view,
     whose runs it loads (``source.selected_runs``)."""
-    runs = source.selected_runs(selection)
+    view = ReportView(
+        selection=selection,
+        runs=source.selected_runs(selection),
+        picked=source.runs_by_id(selection.run_ids),
+    )
     title = f"Carbon footprint: {fmt.short_label(selection.project or 'all projects')}"
-    subtitle = f"{describe_selection(selection)}; {len(runs)} runs"
-    sections = [
-        totals_section(runs),
-        equivalents_section(runs),
-        charts_section(runs, selection),
-        comparison_section(source.runs_by_id(selection.run_ids)),
-        regional_section(runs),
-        runs_section(runs),
-        methodology_section(runs),
-    ]
+    subtitle = f"{describe_selection(selection)}; {len(view.runs)} runs"
+    sections = [section(view) for section in SECTIONS]
     return page(title, subtitle, sections, generated_at or dt.datetime.now(dt.timezone.utc))

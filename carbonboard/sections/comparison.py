@@ -12,12 +12,12 @@ from carbonboard.components import graph, section_card
 from carbonboard.data.source import RunSource
 from carbonboard.figures import comparison_figure
 from carbonboard.formatting import (
-    LABEL_PART_CHARS,
     format_count,
     format_duration_s,
     format_energy_kwh,
     format_intensity,
     format_mass_kg,
+    run_labels,
     short_label,
 )
 from carbonboard.selection import Selection
@@ -55,20 +55,6 @@ def _table(header: list[str], rows: list[list[str]]) -> dbc.Table:
         responsive=True,
         className="mb-3",
     )
-
-
-def run_labels(runs: pd.DataFrame) -> list[str]:
-    """Short unique labels for runs: experiment (cut short) and the run id's first
-    characters."""
-    return [
-        f"{short_label(experiment or project, LABEL_PART_CHARS)} · {run_id[:8]}"
-        for project, experiment, run_id in zip(
-            runs["project_name"].astype("str"),
-            runs["experiment_id"].astype("str"),
-            runs["run_id"],
-            strict=True,
-        )
-    ]
 
 
 def runs_table(runs: pd.DataFrame, labels: list[str]) -> dbc.Table:

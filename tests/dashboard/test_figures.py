@@ -12,7 +12,7 @@ from carbonboard import comparisons as cmp
 from carbonboard import equivalents, figures
 from carbonboard.data import aggregate
 from carbonboard.data.store import HistoryStore
-from carbonboard.sections.comparison import run_labels
+from carbonboard.formatting import run_labels
 from carbonboard.theme import PLOTLY_TEMPLATE
 from tracker.schema import TASK_FIELDNAMES
 

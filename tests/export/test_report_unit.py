@@ -6,11 +6,11 @@ import csv
 import datetime as dt
 import json
 import re
-from html import escape
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
+from markupsafe import escape
 
 from carbonboard import comparisons as cmp
 from carbonboard import report
@@ -124,12 +124,31 @@ def test_build_report_of_a_view_escapes_csv_text_everywhere(tmp_path, external_r
     )
     html = report.build_report(source, Selection(project=HOSTILE), generated_at=STAMP)
     assert 'alert("x")</script>' not in html and "<img" not in html
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html  # the runs table
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html  # the runs table
     assert "750 g CO₂eq" in html  # totals of the selected project only
     # 4 charts (no per-project chart for one project), then the map, ranking and cloud regions
     assert html.count('class="plotly-graph-div"') == 4 + 3
     assert "; 2 runs</p>" in html
     assert external_refs(html) == []
+
+
+def test_sections_follow_the_report_list(tmp_path):
+    """One section per entry of ``report.SECTIONS``, in its order (the comparison only when runs
+    are picked)."""
+    source = load_source(tmp_path, {"experiment_id": ["a", "b", "c"]})
+    html = report.build_report(source, Selection(run_ids=("run-0", "run-1")), STAMP)
+    shown = re.findall(r'<section id="([^"]+)">', html)
+    assert shown == [
+        "totals",
+        "equivalents",
+        "charts",
+        "comparison",
+        "regional",
+        "runs",
+        "methodology",
+    ]
+    assert len(report.SECTIONS) == len(shown)
+    assert html.endswith("</html>\n")
 
 
 def plotted(html: str, div_id: str) -> tuple[list[dict], dict]:
@@ -210,7 +229,7 @@ def test_picked_runs_are_compared_side_by_side(tmp_path):
     data, _ = plotted(html, "chart-run-comparison")
     assert [trace["name"] for trace in data] == ["CPU", "GPU", "RAM"]
     assert data[0]["x"] == ["p · run-2", "p · run-0"]
-    section = re.search(r'<section id="comparison">.*?</section>', html).group(0)
+    section = re.search(r'<section id="comparison">.*?</section>', html, re.S).group(0)
     assert re.findall(r"<td>(run-\d)</td>", section) == ["run-2", "run-0"]
     assert "<h2>Compared runs</h2>" not in report.build_report(source, Selection(), STAMP)
     unknown = Selection(run_ids=("no-such-run",))

@@ -31,7 +31,8 @@ def test_import_tracker_does_not_import_heavy_packages():
 
 @pytest.mark.slow
 def test_wheel_install_serves_the_assets(tmp_path):
-    """Build the wheel, install it in a fresh venv: the app finds and serves its assets."""
+    """Build the wheel, install it in a fresh venv: the app finds and serves its assets, and the
+    report finds its templates."""
     wheel_dir = tmp_path / "wheels"
     subprocess.run(
         [
@@ -81,6 +82,9 @@ def test_wheel_install_serves_the_assets(tmp_path):
         "    assert (d / name).is_file(), name\n"
         "    response = client.get('/assets/' + name)\n"
         "    assert response.status_code == 200, (name, response.status_code)\n"
+        "from carbonboard.report import build_report\n"
+        "from carbonboard.selection import Selection\n"
+        "assert '<section id=\"methodology\">' in build_report(source, Selection())\n"
         "print('ok')\n"
     )
     result = subprocess.run(
