@@ -106,7 +106,7 @@ def test_upgrade_from_version_1_fills_the_rollup_from_the_runs_already_there(dat
             ],
         )
         assert conn.execute("SELECT to_regclass('carbonboard.daily_rollup')").fetchone()[0] is None
-        assert migrations.migrate(conn) == [2]
+        assert migrations.migrate(conn, target=2) == [2]
         assert rollup(conn) == recomputed(conn)
         assert rollup(conn)[("nlp", "", datetime(2026, 3, 1).date())][:2] == (1, Decimal("10"))
         versions = conn.execute(f"SELECT version FROM {ddl.VERSIONS} ORDER BY 1").fetchall()

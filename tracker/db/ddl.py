@@ -173,6 +173,16 @@ END $body$;
 """
 
 
+def create_board_indexes() -> str:
+    """Version 3: what the board reads often, found without a scan: the rows of cluster jobs
+    (where duplicate rank rows hide) and the runs still ``running`` (the change marker counts
+    those gone silent)."""
+    return f"""
+CREATE INDEX IF NOT EXISTS runs_job_rows ON {RUNS} (job_id, hostname) WHERE job_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS runs_running ON {RUNS} ("timestamp") WHERE status = 'running';
+"""
+
+
 def _rank(alias: str) -> str:
     return (
         f"coalesce({alias}.\"timestamp\", '-infinity'), coalesce({alias}.duration, -1), "

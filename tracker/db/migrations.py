@@ -46,6 +46,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "daily rollup by project x experiment, kept by triggers",
         lambda _: ddl.create_daily_rollup(),
     ),
+    Migration(
+        3,
+        "indexes for the board: cluster job rows, runs still running",
+        lambda _: ddl.create_board_indexes(),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
