@@ -20,6 +20,7 @@ BOARD_MODULES = {
     "plotly": "plotly",
     "pandas": "pandas",
     "dash-bootstrap-components": "dash_bootstrap_components",
+    "dash-ag-grid": "dash_ag_grid",
     "click": "click",
     "waitress": "waitress",
     "jinja2": "jinja2",

@@ -1,11 +1,18 @@
-"""The runs table (paged, sorted and filtered on the server) and the detail of a clicked run."""
+"""The runs table (paged, sorted and filtered on the server) and the detail of a clicked run.
+
+The table is an AG Grid in its infinite row model: the browser asks for one block of rows at a
+time (``getRowsRequest``) with the grid's sort and filter models, which :func:`runs_query`
+turns into the source's ``runs_page`` arguments, so the runs never reach the browser whole.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output, dash_table, html
-from dash.dash_table.Format import Format, Scheme
+from dash import Dash, Input, Output, State, dcc, html
 
 from carbonboard import ids
 from carbonboard.components import graph, section_card
@@ -27,70 +34,209 @@ from carbonboard.selection import Selection
 from carbonboard.theme import STATUS_BADGE
 
 PAGE_SIZE = 15
-NUMBER = Format(precision=3, scheme=Scheme.decimal_or_exponent)
-COLUMNS = [
-    {"id": "timestamp", "name": "Time (UTC)", "type": "text"},
-    {"id": "project_name", "name": "Project", "type": "text"},
-    {"id": "experiment_id", "name": "Experiment", "type": "text"},
-    {"id": "run_id", "name": "Run", "type": "text"},
-    {"id": "status", "name": "Status", "type": "text"},
-    {"id": "duration", "name": "Duration (s)", "type": "numeric", "format": NUMBER},
-    {"id": "energy_consumed", "name": "Energy (kWh)", "type": "numeric", "format": NUMBER},
-    {"id": "emissions", "name": "Emissions (kg CO₂eq)", "type": "numeric", "format": NUMBER},
-    {"id": "country_name", "name": "Country", "type": "text"},
-    {"id": "region", "name": "Region", "type": "text"},
-    {"id": "cloud_provider", "name": "Cloud", "type": "text"},
-    {"id": "gpu_model", "name": "GPU", "type": "text"},
-]
+GRID_HEIGHT_PX = 2 * 36 + PAGE_SIZE * 34 + 52  # header, filters, a page of rows, the pager
+MAX_BLOCK_ROWS = 500  # the most rows one request may ask for, whatever the browser says
+TEXT_FILTER = "agTextColumnFilter"
+NUMBER_FILTER = "agNumberColumnFilter"
+# column id, header, filter, the unit a number filter is typed in (the contract's)
+COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("timestamp", "Time (UTC)", TEXT_FILTER, ""),
+    ("project_name", "Project", TEXT_FILTER, ""),
+    ("experiment_id", "Experiment", TEXT_FILTER, ""),
+    ("run_id", "Run", TEXT_FILTER, ""),
+    ("status", "Status", TEXT_FILTER, ""),
+    ("duration", "Duration", NUMBER_FILTER, "s"),
+    ("energy_consumed", "Energy", NUMBER_FILTER, "kWh"),
+    ("emissions", "Emissions (CO₂eq)", NUMBER_FILTER, "kg"),
+    ("country_name", "Country", TEXT_FILTER, ""),
+    ("region", "Region", TEXT_FILTER, ""),
+    ("cloud_provider", "Cloud", TEXT_FILTER, ""),
+    ("gpu_model", "GPU", TEXT_FILTER, ""),
+)
+COLUMN_IDS = tuple(column for column, *_ in COLUMNS)
+TEXT_COLUMNS = [c for c, _, kind, _ in COLUMNS if kind == TEXT_FILTER and c != "timestamp"]
+PINNED_COLUMN = "run_id"
+WIDE_COLUMNS = ("timestamp", "project_name", "experiment_id", "run_id")
+# The number columns, shown in the cards' adaptive units ("48 min", "905 mg")
+NUMBER_FORMATS = {
+    "duration": format_duration_s,
+    "energy_consumed": format_energy_kwh,
+    "emissions": lambda kg: format_mass_kg(kg, suffix=""),
+}
+FULL_TEXT = "{}__full"  # the field holding a cut cell's whole text, shown as its tooltip
+# AG Grid's filter types, as the source's filter operators (see aggregate.parse_filter_query)
+TEXT_OPERATORS = {"contains": "icontains", "equals": "ieq", "notEqual": "ine"}
+NUMBER_OPERATORS = {
+    "equals": "=",
+    "notEqual": "!=",
+    "lessThan": "<",
+    "lessThanOrEqual": "<=",
+    "greaterThan": ">",
+    "greaterThanOrEqual": ">=",
+}
+DATE_OPERATORS = {"startsWith": "datestartswith"}
+
+
+def _column_def(column: str, header: str, kind: str, unit: str, hidden: bool) -> dict:
+    """One column of the grid: filtered with only the operators the source understands, one
+    condition each (the source ANDs columns, it has no OR), values shown as plain text."""
+    operators = (
+        DATE_OPERATORS
+        if column == "timestamp"
+        else NUMBER_OPERATORS | {"inRange": ""}
+        if kind == NUMBER_FILTER
+        else TEXT_OPERATORS
+    )
+    definition = {
+        "field": column,
+        "headerName": header,
+        "filter": kind,
+        "filterParams": {
+            "filterOptions": list(operators),
+            "maxNumConditions": 1,
+            "buttons": ["reset"],
+        },
+        "hide": hidden,
+        "tooltipField": FULL_TEXT.format(column),
+    }
+    if unit:
+        definition["headerTooltip"] = f"{header}; filter in {unit}"
+        definition["type"] = "rightAligned"
+    if column in WIDE_COLUMNS:
+        definition["flex"] = 2
+    if column == PINNED_COLUMN:
+        definition |= {"pinned": "left", "lockVisible": True}
+    return definition
+
+
+def column_defs(visible: Sequence[str] | None = None) -> list[dict]:
+    """The grid's columns, those not in ``visible`` hidden (all shown when it is None). The
+    pinned run column is always shown: it is what a row is clicked by."""
+    shown = set(COLUMN_IDS if visible is None else visible) | {PINNED_COLUMN}
+    return [
+        _column_def(column, header, kind, unit, column not in shown)
+        for column, header, kind, unit in COLUMNS
+    ]
+
+
+def _filter_terms(column: str, model: Mapping) -> list[str]:
+    """One column's AG Grid filter model as ``filter_query`` terms; what the source cannot
+    answer (an unknown type, OR of conditions) gives none."""
+    if "conditions" in model:
+        if model.get("operator", "AND") != "AND":
+            return []
+        return [term for part in model["conditions"] for term in _filter_terms(column, part)]
+    kind, value = model.get("type"), model.get("filter")
+    if value is None or str(value).strip() == "":
+        return []
+    if model.get("filterType") == "number":
+        if kind == "inRange" and model.get("filterTo") is not None:
+            return [f"{{{column}}} >= {value}", f"{{{column}}} <= {model['filterTo']}"]
+        operator = NUMBER_OPERATORS.get(kind)
+    elif column == "timestamp":
+        operator = DATE_OPERATORS.get(kind)
+    else:
+        operator = TEXT_OPERATORS.get(kind)
+    text = " ".join(str(value).split())  # one line: the query's terms are split on " && "
+    return [f"{{{column}}} {operator} {text}"] if operator and "&&" not in text else []
+
+
+def runs_query(request: Mapping | None) -> dict:
+    """A grid's ``getRowsRequest`` as ``runs_page`` keyword arguments: offset, limit (at most
+    ``MAX_BLOCK_ROWS``), ``sort_by`` and ``filter_query`` in the source's format. Columns the
+    table does not have are dropped, so a hand-made request cannot reach others."""
+    request = request or {}
+    start = max(int(request.get("startRow") or 0), 0)
+    end = int(request.get("endRow") or start + PAGE_SIZE)
+    sort_by = [
+        {"column_id": s["colId"], "direction": "desc" if s.get("sort") == "desc" else "asc"}
+        for s in request.get("sortModel") or []
+        if s.get("colId") in COLUMN_IDS
+    ]
+    terms = [
+        term
+        for column, model in (request.get("filterModel") or {}).items()
+        if column in COLUMN_IDS and isinstance(model, Mapping)
+        for term in _filter_terms(column, model)
+    ]
+    return {
+        "offset": start,
+        "limit": min(max(end - start, 1), MAX_BLOCK_ROWS),
+        "sort_by": sort_by,
+        "filter_query": " && ".join(terms) or None,
+    }
 
 
 def layout() -> html.Section:
-    """The table, then the detail panel it feeds."""
+    """The column picker and the table, then the detail panel it feeds."""
     return html.Section(
         id=ids.RUNS_SECTION,
         children=[
             section_card(
                 "Runs",
-                html.Div(id=ids.RUNS_COUNT, className="small text-body-secondary mb-2"),
-                dash_table.DataTable(
-                    id=ids.RUNS_TABLE,
-                    columns=COLUMNS,
-                    data=[],
-                    page_action="custom",
-                    page_current=0,
-                    page_size=PAGE_SIZE,
-                    sort_action="custom",
-                    sort_mode="multi",
-                    sort_by=[],
-                    filter_action="custom",
-                    filter_options={"case": "insensitive"},
-                    # sorting, filter and page survive a reload (kept in this browser tab)
-                    persistence=True,
-                    persisted_props=["sort_by", "filter_query", "page_current"],
-                    persistence_type="session",
-                    filter_query="",
-                    cell_selectable=True,
-                    style_table={"overflowX": "auto"},
-                    style_cell={
-                        "fontFamily": "inherit",
-                        "fontSize": "0.85rem",
-                        "padding": "4px 8px",
-                        "maxWidth": "16rem",
-                        "overflow": "hidden",
-                        "textOverflow": "ellipsis",
-                    },
-                    style_header={"fontWeight": "600", "backgroundColor": "#f8f9fa"},
-                    style_data_conditional=[
-                        {
-                            "if": {"state": "active"},
-                            "backgroundColor": "#e7f1ff",
-                            "border": "1px solid #0d6efd",
-                        },
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            html.Div(id=ids.RUNS_COUNT, className="small text-body-secondary"),
+                            className="align-self-center",
+                        ),
+                        dbc.Col(
+                            dcc.Dropdown(
+                                id=ids.RUNS_COLUMNS,
+                                options=[
+                                    {"label": header, "value": column}
+                                    for column, header, *_ in COLUMNS
+                                    if column != PINNED_COLUMN
+                                ],
+                                value=[c for c in COLUMN_IDS if c != PINNED_COLUMN],
+                                multi=True,
+                                clearable=False,
+                                placeholder="Columns shown",
+                                persistence=True,
+                                persistence_type="session",
+                            ),
+                            md=8,
+                        ),
                     ],
-                    tooltip_delay=300,
+                    className="g-2 mb-2",
                 ),
+                dag.AgGrid(
+                    id=ids.RUNS_TABLE,
+                    className="runs-grid",
+                    columnDefs=column_defs(),
+                    defaultColDef={
+                        "sortable": True,
+                        "resizable": True,
+                        "floatingFilter": True,
+                        "suppressHeaderMenuButton": True,
+                        "flex": 1,
+                        "minWidth": 96,
+                    },
+                    rowModelType="infinite",
+                    getRowId="params.data.id",
+                    dashGridOptions={
+                        "pagination": True,
+                        "paginationPageSize": PAGE_SIZE,
+                        "paginationPageSizeSelector": False,
+                        "cacheBlockSize": PAGE_SIZE,
+                        "maxBlocksInCache": 20,
+                        "tooltipShowDelay": 300,
+                        "rowHeight": 34,
+                        "headerHeight": 36,
+                        "floatingFiltersHeight": 36,
+                        "enableCellTextSelection": True,
+                        "multiSortKey": "ctrl",
+                    },
+                    # sorting, filter and column widths survive a reload (this browser tab)
+                    persistence=True,
+                    persisted_props=["filterModel", "columnState"],
+                    persistence_type="session",
+                    style={"width": "100%", "height": f"{GRID_HEIGHT_PX}px"},
+                ),
+                dcc.Store(id=ids.RUNS_TABLE_PURGED),
                 html.Div(
-                    "Click a run for its details. Filter with e.g. “> 0.5” or “bert”.",
+                    "Click a run for its details. Filter under each header (numbers in s, kWh "
+                    "and kg); shift-click headers to sort by several columns.",
                     className="small text-body-secondary mt-2",
                 ),
             ),
@@ -106,14 +252,14 @@ def layout() -> html.Section:
     )
 
 
-TEXT_COLUMNS = [c["id"] for c in COLUMNS if c["type"] == "text" and c["id"] != "timestamp"]
-
-
 def table_records(page: pd.DataFrame) -> list[dict]:
-    """A page of runs as DataTable rows: text and numbers only, NaN as empty cells, the shown
-    columns' text cut short (the row's ``id`` is the whole run id)."""
+    """A page of runs as grid rows: text only (numbers in adaptive units, missing as "–"), the
+    shown columns' text cut short with the whole text in ``<column>__full`` for the tooltip
+    (the row's ``id`` is the whole run id)."""
     out = page.copy()
     out["timestamp"] = out["timestamp"].dt.strftime("%Y-%m-%d %H:%M")
+    for column, format_number in NUMBER_FORMATS.items():
+        out[column] = [format_number(None if pd.isna(v) else float(v)) for v in out[column]]
     for column in out.columns:
         if isinstance(out[column].dtype, pd.CategoricalDtype):
             out[column] = out[column].astype("str")
@@ -123,20 +269,9 @@ def table_records(page: pd.DataFrame) -> list[dict]:
         record["id"] = record["run_id"]
         for column in TEXT_COLUMNS:
             if is_cut(record.get(column)):
+                record[FULL_TEXT.format(column)] = str(record[column])
                 record[column] = short_label(record[column])
     return records
-
-
-def table_tooltips(page: pd.DataFrame) -> list[dict]:
-    """The whole text of each cell :func:`table_records` cut, as the cell's tooltip."""
-    return [
-        {
-            column: {"value": str(row[column]), "type": "text"}
-            for column in TEXT_COLUMNS
-            if column in row and is_cut(row[column])
-        }
-        for _, row in page.iterrows()
-    ]
 
 
 def _fact(label: str, value: object) -> html.Tr:
@@ -236,40 +371,52 @@ def run_detail(run: pd.Series, tasks: pd.DataFrame, job: JobTotals | None = None
 
 
 def register_callbacks(app: Dash, source: RunSource) -> None:
-    """Page the table on the server; render the detail of the clicked run."""
+    """Answer the grid's row requests from the source; drop its rows when the selection
+    changes; show or hide columns; render the detail of the clicked run."""
 
     @app.callback(
-        Output(ids.RUNS_TABLE, "data"),
-        Output(ids.RUNS_TABLE, "tooltip_data"),
-        Output(ids.RUNS_TABLE, "page_count"),
+        Output(ids.RUNS_TABLE, "getRowsResponse"),
         Output(ids.RUNS_COUNT, "children"),
-        Input(ids.RUNS_TAB_SELECTION, "data"),
-        Input(ids.RUNS_TABLE, "page_current"),
-        Input(ids.RUNS_TABLE, "page_size"),
-        Input(ids.RUNS_TABLE, "sort_by"),
-        Input(ids.RUNS_TABLE, "filter_query"),
-        prevent_initial_call=True,  # filled when the tab opens
+        Input(ids.RUNS_TABLE, "getRowsRequest"),
+        State(ids.RUNS_TAB_SELECTION, "data"),
+        prevent_initial_call=True,  # the grid asks when it is drawn
     )
-    def update_table(selection_data, page_current, page_size, sort_by, filter_query):
-        size = page_size or PAGE_SIZE
-        page = source.runs_page(
-            Selection.from_dict(selection_data),
-            offset=(page_current or 0) * size,
-            limit=size,
-            sort_by=sort_by or (),
-            filter_query=filter_query,
-        )
-        pages = max(-(-page.matching // size), 1)
+    def rows(request: dict | None, selection_data: dict | None):
+        query = runs_query(request)
+        page = source.runs_page(Selection.from_dict(selection_data), **query)
+        past_the_end = page.offset != query["offset"]  # the source gave its last page instead
+        records = [] if past_the_end else table_records(page.rows)
         count = f"{format_count(page.matching)} of {format_count(page.selected)} runs"
-        return table_records(page.rows), table_tooltips(page.rows), pages, count
+        return {"rowData": records, "rowCount": page.matching}, count
+
+    # A new selection: the grid forgets its rows and asks again (with its sort and filter).
+    app.clientside_callback(
+        """async function (selection, gridId) {
+            const api = await dash_ag_grid.getApiAsync(gridId);
+            api.purgeInfiniteCache();
+            return Date.now();
+        }""",
+        Output(ids.RUNS_TABLE_PURGED, "data"),
+        Input(ids.RUNS_TAB_SELECTION, "data"),
+        State(ids.RUNS_TABLE, "id"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(ids.RUNS_TABLE, "columnDefs"),
+        Input(ids.RUNS_COLUMNS, "value"),
+        prevent_initial_call=True,
+    )
+    def pick_columns(visible: list[str] | None):
+        return column_defs(visible or [])
 
     @app.callback(
         Output(ids.RUN_DETAIL, "children"),
-        Input(ids.RUNS_TABLE, "active_cell"),
+        Input(ids.RUNS_TABLE, "cellClicked"),
         prevent_initial_call=True,
     )
-    def show_run(active_cell: dict | None):
-        run_id = (active_cell or {}).get("row_id")
+    def show_run(cell: dict | None):
+        run_id = (cell or {}).get("rowId")
         detail = source.run_detail(run_id) if run_id else None
         if detail is None:
             return html.Div("Click a run in the table to see its details.")

@@ -42,7 +42,7 @@ def wait_rendered(page) -> None:
 def open_runs_tab(page) -> None:
     page.click(f"#{ids.VIEW_TABS}-{ids.TAB_RUNS}")
     page.wait_for_function(
-        f"() => document.querySelectorAll('#{ids.RUNS_TABLE} tbody tr td').length > 0"
+        f"() => document.querySelectorAll('#{ids.RUNS_TABLE} .ag-row .ag-cell').length > 0"
     )
 
 
@@ -137,7 +137,7 @@ def test_clicking_a_run_opens_its_detail(page, base_url) -> None:
     page.goto(base_url)
     wait_rendered(page)
     open_runs_tab(page)
-    page.locator(f"#{ids.RUNS_TABLE} tbody tr td").nth(3).click()
+    page.locator(f"#{ids.RUNS_TABLE} .ag-row .ag-cell[col-id=run_id]").first.click()
     page.wait_for_selector(f"#{ids.RUN_DETAIL_SPLIT} .main-svg")
     assert "Energy methods" in page.inner_text(f"#{ids.RUN_DETAIL}")
     assert page.console_errors == []
@@ -174,7 +174,7 @@ def test_the_tabs_work_from_the_keyboard(page, base_url) -> None:
     page.focus(overview)
     page.keyboard.press("ArrowRight")  # to "Runs and comparison", which opens
     page.wait_for_function(
-        f"() => document.querySelectorAll('#{ids.RUNS_TABLE} tbody tr td').length > 0"
+        f"() => document.querySelectorAll('#{ids.RUNS_TABLE} .ag-row .ag-cell').length > 0"
     )
     runs_tab = f"#{ids.VIEW_TABS}-{ids.TAB_RUNS}"
     assert page.get_attribute(runs_tab, "aria-selected") == "true"
@@ -189,10 +189,9 @@ def test_the_tabs_work_from_the_keyboard(page, base_url) -> None:
 def test_the_runs_table_keeps_its_filter_over_a_reload(page, base_url) -> None:
     page.goto(f"{base_url}/?tab=runs")
     page.wait_for_function(
-        f"() => document.querySelectorAll('#{ids.RUNS_TABLE} tbody tr td').length > 0"
+        f"() => document.querySelectorAll('#{ids.RUNS_TABLE} .ag-row .ag-cell').length > 0"
     )
-    page.fill(f"#{ids.RUNS_TABLE} th.dash-filter[data-dash-column=project_name] input", "ResNet")
-    page.keyboard.press("Enter")
+    page.fill(f"#{ids.RUNS_TABLE} input[aria-label='Project Filter Input']", "ResNet")
     page.wait_for_function(
         f"() => document.querySelector('#{ids.RUNS_COUNT}')?.innerText === '20 of 42 runs'"
     )

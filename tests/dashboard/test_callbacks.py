@@ -136,18 +136,22 @@ def test_runs_table_pages_on_the_server(app) -> None:
     }
     out = call(
         app,
-        f"{ids.RUNS_TABLE}.data",
+        f"{ids.RUNS_TABLE}.getRowsResponse",
         {
             f"{ids.RUNS_TAB_SELECTION}.data": selection,
-            f"{ids.RUNS_TABLE}.page_current": 1,
-            f"{ids.RUNS_TABLE}.page_size": 5,
-            f"{ids.RUNS_TABLE}.sort_by": [{"column_id": "run_id", "direction": "asc"}],
-            f"{ids.RUNS_TABLE}.filter_query": "{experiment_id} contains base",
+            f"{ids.RUNS_TABLE}.getRowsRequest": {
+                "startRow": 5,
+                "endRow": 10,
+                "sortModel": [{"colId": "run_id", "sort": "asc"}],
+                "filterModel": {
+                    "experiment_id": {"filterType": "text", "type": "contains", "filter": "base"}
+                },
+            },
         },
     ).get_json()["response"]
-    rows = out[ids.RUNS_TABLE]["data"]
+    rows = out[ids.RUNS_TABLE]["getRowsResponse"]["rowData"]
     assert [r["run_id"] for r in rows] == [f"bert-{i:03d}" for i in range(5, 10)]
-    assert out[ids.RUNS_TABLE]["page_count"] == 4
+    assert out[ids.RUNS_TABLE]["getRowsResponse"]["rowCount"] == 20
     assert out[ids.RUNS_COUNT]["children"] == "20 of 22 runs"
     assert set(rows[0]) >= {"timestamp", "emissions", "energy_consumed", "status", "id"}
 
@@ -156,7 +160,7 @@ def test_run_detail_shows_tasks(app) -> None:
     out = call(
         app,
         f"{ids.RUN_DETAIL}.children",
-        {f"{ids.RUNS_TABLE}.active_cell": {"row": 0, "column": 0, "row_id": "large-000"}},
+        {f"{ids.RUNS_TABLE}.cellClicked": {"rowIndex": 0, "colId": "run_id", "rowId": "large-000"}},
     ).get_json()["response"]
     text = str(out[ids.RUN_DETAIL]["children"])
     assert "large-000" in text and "3 tasks" in text
@@ -191,7 +195,9 @@ def test_project_view_follows_the_selection(app) -> None:
 
 
 def test_a_failing_callback_shows_a_notice_not_a_trace(app, caplog) -> None:
-    response = call(app, f"{ids.RUNS_TABLE}.data", {f"{ids.RUNS_TABLE}.page_size": "abc"})
+    response = call(
+        app, f"{ids.RUNS_TABLE}.getRowsResponse", {f"{ids.RUNS_TABLE}.getRowsRequest": "abc"}
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert body["sideUpdate"][ids.ERROR_NOTICE]["is_open"] is True
@@ -210,11 +216,11 @@ def test_a_header_only_file_gives_empty_views_not_errors(tmp_path) -> None:
     empty = create_app(HistoryStore([path], disk_cache=False), refresh_interval_s=0)
     table = call(
         empty,
-        f"{ids.RUNS_TABLE}.data",
-        {f"{ids.RUNS_TAB_SELECTION}.data": {}, f"{ids.RUNS_TABLE}.page_size": 15},
+        f"{ids.RUNS_TABLE}.getRowsResponse",
+        {f"{ids.RUNS_TAB_SELECTION}.data": {}, f"{ids.RUNS_TABLE}.getRowsRequest": {}},
     ).get_json()
     assert "sideUpdate" not in table  # no error notice
-    assert table["response"][ids.RUNS_TABLE]["data"] == []
+    assert table["response"][ids.RUNS_TABLE]["getRowsResponse"]["rowData"] == []
     assert table["response"][ids.RUNS_COUNT]["children"] == "0 of 0 runs"
     project = call(
         empty, f"{ids.PROJECT_TITLE}.children", {f"{ids.OVERVIEW_TAB_SELECTION}.data": {}}

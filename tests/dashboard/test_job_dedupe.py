@@ -197,8 +197,8 @@ def test_a_runs_detail_shows_its_job_counted_once(tmp_path, make_row, csv_writer
         ),
     ]
     app = create_app(HistoryStore([path], disk_cache=False), refresh_interval_s=0)
-    cell = {"row": 0, "column": 0, "row_id": run["run_id"]}
-    response = call(app, f"{ids.RUN_DETAIL}.children", {f"{ids.RUNS_TABLE}.active_cell": cell})
+    cell = {"rowIndex": 0, "colId": "run_id", "rowId": run["run_id"]}
+    response = call(app, f"{ids.RUN_DETAIL}.children", {f"{ids.RUNS_TABLE}.cellClicked": cell})
     shown = str(response.get_json()["response"][ids.RUN_DETAIL]["children"])
     assert "Job total" in shown and "2 duplicate rank rows not counted" in shown
 

@@ -81,7 +81,7 @@ def test_the_run_detail_shows_the_tasks_found_beside_the_runs_file(codecarbon_fo
     response = call(
         app,
         f"{ids.RUN_DETAIL}.children",
-        {f"{ids.RUNS_TABLE}.active_cell": {"row": 0, "column": 0, "row_id": CODECARBON_RUN}},
+        {f"{ids.RUNS_TABLE}.cellClicked": {"rowIndex": 0, "rowId": CODECARBON_RUN}},
     )
     assert response.status_code == 200
     text = str(response.get_json()["response"][ids.RUN_DETAIL]["children"])
