@@ -4,8 +4,10 @@ overview's figures drawn from the database equal those drawn from the CSV files 
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import sys
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +20,9 @@ from carbonboard.data.store import HistoryStore
 from carbonboard.selection import Selection
 from tracker.schema import TASK_FIELDNAMES
 
-pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
+psycopg = pytest.importorskip(
+    "psycopg", reason="psycopg is not installed: pip install -e '.[test]'"
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -27,6 +31,7 @@ contract = importlib.import_module("tests.dashboard.test_source_contract")
 helpers = importlib.import_module("tests.dashboard.conftest")
 
 from carbonboard.data.postgres_source import PostgresSource  # noqa: E402
+from tracker.db import writes  # noqa: E402
 
 # Every contract test, run here against the database (the `source` fixture reads `served`).
 globals().update(
@@ -122,3 +127,50 @@ def compare_frames(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
         check_exact=False,
         rtol=1e-9,
     )
+
+
+def upsert_run(url: str, **fields: object) -> None:
+    """What a tracker's database output does with one row: the idempotent upsert."""
+    target = writes.runs_target()
+    with writes.connect(url) as conn, conn.cursor() as cur:
+        writes.upsert(cur, target, [writes.db_values(helpers.run_row(**fields), target.columns)])
+
+
+def test_a_tracker_s_rows_show_without_a_restart(served, database) -> None:
+    board = served.source
+    before = board.version()
+    now = dt.datetime.now(dt.timezone.utc)
+    upsert_run(database.url, run_id="fresh", project="beta", status="running", when=now)
+    checkpoint = board.version()
+    assert checkpoint > before
+    assert contract.ids_of(board.running_runs()) == ["fresh"]
+    assert board.totals(Selection(project="beta")).runs == 2
+    upsert_run(
+        database.url, run_id="fresh", project="beta", when=now + dt.timedelta(seconds=5)
+    )  # the same run finished: an update, not a new run
+    assert board.version() > checkpoint
+    assert board.running_runs().empty
+    assert board.totals(Selection(project="beta")).runs == 2
+    assert board.version() == board.version()  # nothing new: the marker holds still
+
+
+def test_a_read_only_role_serves_the_board(served, database) -> None:
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    database.admin(f"CREATE ROLE {role} LOGIN PASSWORD 'reader-secret'")
+    try:
+        database.admin(f"GRANT CONNECT ON DATABASE {database.name} TO {role}")
+        with psycopg.connect(database.url, autocommit=True) as conn:
+            conn.execute(f"GRANT USAGE ON SCHEMA carbonboard TO {role}")
+            conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA carbonboard TO {role}")
+        url = database.server.url(user=role, password="reader-secret", database=database.name)
+        board = PostgresSource.from_url(url)
+        assert board.totals(contract.EVERYTHING).runs == 6
+        page = board.runs_page(contract.EVERYTHING, offset=0, limit=2)
+        assert contract.ids_of(page.rows) == ["c1", "j0"]
+        assert board.run_detail("j0").job.duplicates == 1
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            board._rows("CREATE TEMPORARY TABLE scratch (x int)")  # read-only, even if allowed
+    finally:
+        with psycopg.connect(database.url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")  # its grants, in this database
+        database.admin(f"DROP ROLE {role}")
