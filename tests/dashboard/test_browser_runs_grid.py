@@ -62,3 +62,20 @@ def test_grid_shows_text_as_text_cut_with_tooltip_in_card_units(page, base_url) 
         ".ag-center-cols-container .ag-row').length === 6"
     )
     assert page.console_errors == []
+
+
+def test_a_new_selection_or_column_choice_redraws_the_open_grid(page, base_url) -> None:
+    page.goto(f"{base_url}/?tab=runs")
+    region = f"#{ids.RUNS_TABLE} .ag-header-cell[col-id=region]"
+    page.wait_for_selector(region)
+    page.click(f"#{ids.PROJECT_SELECT}")
+    page.get_by_role("option", name="nlp-bert").click()
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.RUNS_COUNT}')?.innerText === '20 of 20 runs'"
+    )
+    page.wait_for_selector(f"#{ids.RUNS_TABLE} .ag-row[row-id='run-19']")
+    assert page.locator(f"#{ids.RUNS_TABLE} .ag-row[row-id='run-hostile']").count() == 0
+    page.click(f"#{ids.RUNS_COLUMNS}")
+    page.get_by_role("option", name="Region").click()
+    page.wait_for_selector(region, state="detached")
+    assert page.console_errors == []
