@@ -91,7 +91,11 @@ def _listed(names: list[str]) -> str:
 
 def files_text(history: Description) -> str:
     """e.g. ``2 files: emissions.csv; tasks: emissions_tasks.csv``: the runs files, then the
-    tasks files found (given, in a folder, or beside a runs file), then those unreadable."""
+    tasks files found (given, in a folder, or beside a runs file), then those unreadable; for a
+    database (kind ``database``), ``database: postgresql://host/name``, never a password."""
+    databases = [info.path for info in history.files if info.kind == "database"]
+    if databases:
+        return "database: " + ", ".join(databases)
     names = display_names([info.path for info in history.files])
     groups: dict[str, list[str]] = {"": [], "tasks": [], "unreadable": []}
     for info, name in zip(history.files, names, strict=True):

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from carbonboard.cli import main
 from carbonboard.data.source import BREAKDOWNS
 from carbonboard.data.store import HistoryStore
+from carbonboard.sections.header import files_text
 from carbonboard.selection import Selection
 from tracker.schema import TASK_FIELDNAMES
 
@@ -75,6 +76,7 @@ def test_the_header_names_the_database_not_its_password(served, database) -> Non
     (info,) = described.files
     assert info.kind == "database" and info.rows == 7  # six runs and the rank row set apart
     assert database.name in info.path and "@" not in info.path
+    assert files_text(described) == f"database: {info.path}"
 
 
 def test_a_filter_value_is_data_never_sql(source) -> None:
