@@ -27,6 +27,15 @@ from carbonboard.selection import Selection
 from carbonboard.theme import STATUS_BADGE
 
 LOCATIONS_SHOWN = 6
+TOTALS_ROW_CLASS = "g-3 mb-3"
+
+
+def repeats_the_totals(selection: Selection) -> bool:
+    """Whether the selection is the whole history, so the view's cards would only repeat the
+    "all projects" cards above it (they are hidden then, not shown twice)."""
+    return not (
+        selection.project or selection.experiment or selection.date_from or selection.date_to
+    )
 
 
 def layout() -> html.Section:
@@ -37,7 +46,7 @@ def layout() -> html.Section:
             html.H2(id=ids.PROJECT_TITLE, className="h4 mb-3"),
             dbc.Row(
                 id=ids.PROJECT_TOTALS,
-                className="g-3 mb-3",
+                className=TOTALS_ROW_CLASS,
                 children=[
                     dbc.Col(stat_card("Emissions", ids.PROJECT_EMISSIONS), md=3, sm=6),
                     dbc.Col(stat_card("Energy", ids.PROJECT_ENERGY), md=3, sm=6),
@@ -166,6 +175,7 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
         Output(ids.PROJECT_ENERGY, "children"),
         Output(ids.PROJECT_RUNS, "children"),
         Output(ids.PROJECT_DURATION, "children"),
+        Output(ids.PROJECT_TOTALS, "className"),
         Output(ids.PROJECT_LOCATION, "children"),
         Output(ids.PROJECT_LAST_RUN, "children"),
         Output(ids.EXPERIMENTS_GRAPH, "figure"),
@@ -184,6 +194,7 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
             format_energy_kwh(total.energy_kwh),
             format_count(total.runs),
             format_duration_s(total.duration_s),
+            "d-none" if repeats_the_totals(selection) else TOTALS_ROW_CLASS,
             location_table(source.breakdown(selection, "place")),
             last_run_summary(source.last_run(selection)),
             experiments_figure(source.breakdown(selection, "experiment")),

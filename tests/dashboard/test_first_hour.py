@@ -1,0 +1,37 @@
+"""What a new user hit in the first hour: repeated cards, silent omissions, odd numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from carbonboard import ids
+from carbonboard.app import create_app
+from carbonboard.data.store import HistoryStore
+from carbonboard.sections.project import repeats_the_totals
+from carbonboard.selection import Selection
+
+from .test_callbacks import call
+
+
+@pytest.fixture(scope="module")
+def app(module_history):
+    source = HistoryStore.from_arguments([str(p) for p in module_history], disk_cache=False)
+    return create_app(source, refresh_interval_s=0)
+
+
+def test_the_whole_history_shows_its_cards_once() -> None:
+    assert repeats_the_totals(Selection())
+    assert repeats_the_totals(Selection(run_ids=("a",)))  # picked runs change no total
+    assert not repeats_the_totals(Selection(project="nlp-bert"))
+    assert not repeats_the_totals(Selection(date_from="2026-03-02"))
+
+
+def test_the_project_cards_hide_for_all_projects_and_show_for_one(app) -> None:
+    def cards_class(selection: dict) -> str:
+        out = call(
+            app, f"{ids.PROJECT_TITLE}.children", {f"{ids.OVERVIEW_TAB_SELECTION}.data": selection}
+        ).get_json()["response"]
+        return out[ids.PROJECT_TOTALS]["className"]
+
+    assert cards_class({}) == "d-none"
+    assert "d-none" not in cards_class({"project": "vision-resnet"})
