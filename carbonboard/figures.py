@@ -90,8 +90,10 @@ def emissions_over_time_figure(series: pd.DataFrame, *, cumulative: bool) -> go.
 
 
 def energy_split_figure(split: pd.DataFrame) -> go.Figure:
-    """Energy by component (CPU, GPU, RAM) as a donut."""
-    if split.empty or split["energy_kwh"].sum() <= 0:
+    """Energy by component (CPU, GPU, RAM) as a donut; a component that used nothing (no GPU)
+    gets no "0%" slice."""
+    split = split[split["energy_kwh"] > 0]
+    if split.empty:
         return placeholder_figure(NO_DATA)
     donut = {
         "type": "pie",

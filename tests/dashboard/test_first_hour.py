@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from carbonboard import ids
 from carbonboard.app import create_app
 from carbonboard.data.store import HistoryStore
+from carbonboard.figures import NO_DATA, energy_split_figure
 from carbonboard.sections.project import repeats_the_totals
 from carbonboard.selection import Selection
 
@@ -35,3 +37,12 @@ def test_the_project_cards_hide_for_all_projects_and_show_for_one(app) -> None:
 
     assert cards_class({}) == "d-none"
     assert "d-none" not in cards_class({"project": "vision-resnet"})
+
+
+def test_a_run_without_gpu_gets_no_gpu_slice() -> None:
+    split = pd.DataFrame({"component": ["CPU", "GPU", "RAM"], "energy_kwh": [0.3, 0.0, 0.1]})
+    (donut,) = energy_split_figure(split).data
+    assert list(donut.labels) == ["CPU", "RAM"]
+    assert list(donut.values) == [0.3, 0.1]
+    nothing = pd.DataFrame({"component": ["CPU", "GPU"], "energy_kwh": [0.0, 0.0]})
+    assert energy_split_figure(nothing).layout.annotations[0].text == NO_DATA
