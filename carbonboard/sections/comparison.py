@@ -12,6 +12,7 @@ from carbonboard.components import graph, section_card
 from carbonboard.data.source import RunSource
 from carbonboard.figures import comparison_figure
 from carbonboard.formatting import (
+    LABEL_PART_CHARS,
     format_count,
     format_duration_s,
     format_energy_kwh,
@@ -23,6 +24,7 @@ from carbonboard.formatting import (
 from carbonboard.selection import Selection
 
 EXPERIMENTS_SHOWN = 12
+LEFT_OUT_NAMED = 5  # experiments left out of the table, named before "and N more"
 
 
 def layout() -> html.Section:
@@ -73,9 +75,26 @@ def runs_table(runs: pd.DataFrame, labels: list[str]) -> dbc.Table:
     return _table(["", *labels], [[name, *values] for name, values in metrics])
 
 
+def left_out_note(per_experiment: pd.DataFrame, shown: int) -> str:
+    """What the experiments table leaves out (``per_experiment`` is most emissions first): how
+    many, their names (the first few) and their emissions together; "" when nothing is."""
+    rest = per_experiment.iloc[shown:]
+    if rest.empty:
+        return ""
+    names = [short_label(n, LABEL_PART_CHARS) for n in rest["experiment"].head(LEFT_OUT_NAMED)]
+    more = len(rest) - len(names)
+    listed = ", ".join(names) + (f" and {format_count(more)} more" if more > 0 else "")
+    return (
+        f"The {format_count(shown)} experiments with the most emissions of "
+        f"{format_count(len(per_experiment))}; left out: {listed} "
+        f"({format_mass_kg(rest['emissions_kg'].sum())} together). "
+        "Pick one in the filters to see it."
+    )
+
+
 def experiments_table(per_experiment: pd.DataFrame) -> html.Div:
     """The selection's experiments side by side (``aggregate.per_experiment``'s frame), for when
-    no runs are picked."""
+    no runs are picked; those past ``EXPERIMENTS_SHOWN`` are named below the table."""
     per = per_experiment.head(EXPERIMENTS_SHOWN)
     if per.empty:
         return html.Div("No runs in this selection.", className="text-body-secondary")
@@ -98,6 +117,7 @@ def experiments_table(per_experiment: pd.DataFrame) -> html.Div:
                 className="small text-body-secondary",
             ),
             _table(header, rows),
+            html.P(left_out_note(per_experiment, len(per)), className="small text-body-secondary"),
         ]
     )
 
