@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from carbonboard.components import placeholder_figure
 from carbonboard.figures import axis_unit
 from carbonboard.formatting import (
     MASS_UNITS_KG,
@@ -51,6 +50,7 @@ from carbonboard.theme import (
     NEUTRAL_COLOR,
     PROVIDER_COLORS,
     RANKING_COLORS,
+    placeholder_figure,
     themed_figure,
 )
 from tracker import intensity

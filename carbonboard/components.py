@@ -7,16 +7,7 @@ import plotly.graph_objects as go
 from dash import dcc, get_app, html
 
 from carbonboard.export import slugify
-from carbonboard.theme import MUTED_COLOR, themed_figure
-
-
-def placeholder_figure(message: str = "") -> go.Figure:
-    """An empty figure (no axes) with an optional centred message."""
-    layout = {"height": 300, "xaxis": {"visible": False}, "yaxis": {"visible": False}}
-    if message:
-        note = {"text": message, "showarrow": False, "font": {"color": MUTED_COLOR}}
-        layout["annotations"] = [note]
-    return themed_figure([], layout)
+from carbonboard.theme import placeholder_figure
 
 
 def graph(

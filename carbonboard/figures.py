@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from carbonboard.components import placeholder_figure
 from carbonboard.formatting import (
     ENERGY_UNITS_KWH,
     MASS_UNITS_KG,
@@ -24,7 +23,7 @@ from carbonboard.formatting import (
     plot_labels,
     plot_text,
 )
-from carbonboard.theme import COMPONENT_COLORS, themed_figure
+from carbonboard.theme import COMPONENT_COLORS, placeholder_figure, themed_figure
 
 NO_DATA = "No runs in this selection"
 COMPARED_METRICS = (

@@ -112,3 +112,12 @@ def themed_figure(data: list[dict], layout: dict) -> go.Figure:
     # ``_validate`` is how plotly.py itself loads its templates; were it ever removed, every
     # figure would fail at once, in the first test that draws one.
     return go.Figure(spec, _validate=False)
+
+
+def placeholder_figure(message: str = "") -> go.Figure:
+    """An empty figure (no axes) with an optional centred message."""
+    layout = {"height": 300, "xaxis": {"visible": False}, "yaxis": {"visible": False}}
+    if message:
+        note = {"text": message, "showarrow": False, "font": {"color": MUTED_COLOR}}
+        layout["annotations"] = [note]
+    return themed_figure([], layout)

@@ -11,13 +11,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from carbonboard.components import placeholder_figure
 from carbonboard.efficiency.budget import BudgetStatus
 from carbonboard.efficiency.pareto import Pareto
 from carbonboard.efficiency.trend import ChangePoint
 from carbonboard.figures import axis_unit
 from carbonboard.formatting import MASS_UNITS_KG, format_mass_kg, plot_labels, plot_text
-from carbonboard.theme import themed_figure
+from carbonboard.theme import placeholder_figure, themed_figure
 
 PER_UNIT_TOP = 20  # experiments drawn in the per-unit chart (the table lists them all)
 FRONT_COLOR = "#198754"

@@ -19,7 +19,7 @@ import pandas as pd
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from carbonboard import ids
-from carbonboard.components import graph, placeholder_figure, section_card
+from carbonboard.components import graph, section_card
 from carbonboard.data.source import RunSource
 from carbonboard.efficiency import (
     Budget,
@@ -43,6 +43,7 @@ from carbonboard.efficiency.figures import (
 )
 from carbonboard.formatting import format_count, format_mass_kg, short_label
 from carbonboard.selection import Selection, view_from_query
+from carbonboard.theme import placeholder_figure
 
 BUDGETS_CONFIG = "CARBONBOARD_BUDGETS"  # app.server.config: the budgets to draw
 LOG_METRICS_LINE = "tracker.log_metrics(accuracy=..., tokens=...)"

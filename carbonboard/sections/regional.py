@@ -18,10 +18,11 @@ from plotly.io.json import to_json_plotly
 
 from carbonboard import comparisons as cmp
 from carbonboard import ids
-from carbonboard.components import graph, placeholder_figure, section_card
+from carbonboard.components import graph, section_card
 from carbonboard.data.source import RunSource
 from carbonboard.formatting import format_count, format_energy_kwh, format_intensity, format_mass_kg
 from carbonboard.selection import Selection
+from carbonboard.theme import placeholder_figure
 
 MAP_MODE_OPTIONS = [
     {"label": "Grid intensity", "value": "intensity"},

@@ -9,8 +9,7 @@ import plotly.graph_objects as go
 import pytest
 
 from carbonboard import comparisons as cmp
-from carbonboard.components import placeholder_figure
-from carbonboard.theme import FONT_FAMILY, themed_figure
+from carbonboard.theme import FONT_FAMILY, placeholder_figure, themed_figure
 from tracker import intensity
 from tracker.intensity import WORLD_AVERAGE, Intensity
 from tracker.schema import FIELDNAMES
