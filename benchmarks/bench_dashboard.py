@@ -141,145 +141,266 @@ def start_server(csv_path: Path, cache_dir: Path) -> tuple[subprocess.Popen, str
             time.sleep(0.05)
 
 
-SETTLED = """() => {
-  const graphs = ['timeline-graph', 'experiments-graph', 'energy-split-graph'];
-  const drawn = graphs.every(id => document.querySelector('#' + id + ' .main-svg'));
-  const list = document.querySelector('#equivalents-list li');
-  const busy = document.querySelector('[data-dash-is-loading="true"]');
-  return drawn && list && !busy;
-}"""
-REGIONAL_SETTLED = """() => {
-  const map = document.querySelectorAll('#regional-map path.choroplethlocation').length > 150;
-  const graphs = ['regional-ranking', 'regional-mix', 'regional-subnational', 'regional-cloud'];
-  const drawn = graphs.every(id => document.querySelector('#' + id + ' .main-svg'));
-  const busy = document.querySelector('[data-dash-is-loading="true"]');
-  return map && drawn && !busy;
-}"""
-RUNS_SETTLED = """() => document.querySelectorAll('#runs-table tbody tr td').length > 0
-  && !document.querySelector('[data-dash-is-loading="true"]')"""
+# Installed before any page script: counts Dash callback requests in flight, wraps Plotly.react /
+# Plotly.newPlot (the only ways dcc.Graph draws) and listens to each graph's plotly_afterplot, so a
+# measurement ends at the frame after the last chart finished redrawing, not when the previous
+# chart's SVG happens to be in the page.
+CLOCK = """(() => {
+  const clock = window.__clock = {inflight: 0, drawing: 0, drawnAt: 0, frameAfterDraw: 0,
+                                  answeredAt: 0, quietSince: null};
+  const realFetch = window.fetch;
+  window.fetch = function (resource, ...rest) {
+    if (!String(resource && resource.url || resource).includes('_dash-update-component')) {
+      return realFetch.call(this, resource, ...rest);
+    }
+    clock.inflight++;
+    const answered = () => { clock.inflight--; clock.answeredAt = performance.now(); };
+    return realFetch.call(this, resource, ...rest).then(
+      response => { answered(); return response; }, error => { answered(); throw error; });
+  };
+  const drawn = gd => {
+    gd.__drawnData = gd._fullData;
+    const at = clock.drawnAt = performance.now();
+    requestAnimationFrame(() => {
+      if (clock.drawnAt === at) clock.frameAfterDraw = performance.now();
+    });
+  };
+  const wrap = plotly => {
+    for (const name of ['react', 'newPlot']) {
+      const real = plotly[name];
+      if (typeof real !== 'function') continue;
+      plotly[name] = function (gd, ...rest) {
+        clock.drawing++;
+        let result;
+        try {
+          result = real.call(this, gd, ...rest);
+        } catch (error) {
+          clock.drawing--;
+          throw error;
+        }
+        if (gd && gd.on && !gd.__listening) {
+          gd.__listening = true;
+          gd.on('plotly_afterplot', () => drawn(gd));
+        }
+        const done = () => { clock.drawing--; drawn(gd); };
+        Promise.resolve(result).then(done, done);
+        return result;
+      };
+    }
+  };
+  let plotly;
+  Object.defineProperty(window, 'Plotly', {
+    configurable: true,
+    get: () => plotly,
+    set: value => { plotly = value; if (value) wrap(value); },
+  });
+})()"""
+
+# The page has settled when, for QUIET_MS, no callback has been in flight, no chart is drawing,
+# nothing is marked loading, every graph has drawn the data it holds (its _fullData is the one of
+# its last plotly_afterplot) and the frame after the last redraw has come. The figure reported is
+# that frame's time; the quiet wait only makes sure no later wave of callbacks was missed.
+QUIET_MS = 400
+SETTLED_CHECK = """(ready, sinceMs) => {
+  const clock = window.__clock;
+  const now = performance.now();
+  const graphs = [...document.querySelectorAll('.js-plotly-plot')];
+  const calm = ready() && clock.inflight === 0 && clock.drawing === 0
+    && clock.drawnAt > sinceMs && clock.frameAfterDraw >= clock.drawnAt
+    && !document.querySelector('[data-dash-is-loading="true"]')
+    && graphs.every(gd => gd._fullData === gd.__drawnData);
+  if (!calm) { clock.quietSince = null; return false; }
+  if (clock.quietSince === null) clock.quietSince = now;
+  return now - Math.max(clock.quietSince, clock.drawnAt, clock.answeredAt) >= QUIET_MS;
+}""".replace("QUIET_MS", str(QUIET_MS))
+
+OVERVIEW_READY = """() => ['timeline-graph', 'experiments-graph', 'energy-split-graph']
+  .every(id => document.querySelector('#' + id + ' .main-svg'))
+  && document.querySelector('#equivalents-list li')"""
+REGIONAL_READY = """() =>
+  document.querySelectorAll('#regional-map path.choroplethlocation').length > 150
+  && ['regional-ranking', 'regional-mix', 'regional-subnational', 'regional-cloud']
+    .every(id => document.querySelector('#' + id + ' .main-svg'))"""
+RUNS_READY = """() => document.querySelectorAll('#runs-table .ag-row .ag-cell').length > 0"""
 
 
-def measure_page(browser, url: str, projects: list[str]) -> dict:
-    """Load the page (cold, then warm cache) and switch project; returns timings and bytes."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def wait_settled(page, ready: str, since_ms: float = 0.0, needs_draw: bool = True) -> float:
+    """Milliseconds (page clock) of the frame after the last redraw, once the page settled.
+
+    ``since_ms`` is the page time a redraw must come after (the click); ``needs_draw=False`` is for
+    a view without charts (the runs table), whose end is when its rows are in and all is quiet."""
+    since = since_ms if needs_draw else -1
+    try:
+        page.wait_for_function(
+            f"() => ({SETTLED_CHECK})({ready}, {since})", polling="raf", timeout=120_000
+        )
+    except Exception as error:  # say what the page was still waiting for
+        state = page.evaluate(
+            f"""() => ({{clock: window.__clock, ready: !!({ready})(),
+              loading: !!document.querySelector('[data-dash-is-loading="true"]'),
+              undrawn: [...document.querySelectorAll('.js-plotly-plot')]
+                .filter(gd => gd._fullData !== gd.__drawnData).map(gd => gd.parentElement.id)}})"""
+        )
+        raise RuntimeError(f"the page never settled: {state}") from error
+    if needs_draw:
+        return page.evaluate("window.__clock.frameAfterDraw")
+    return page.evaluate("Math.max(window.__clock.answeredAt, window.__clock.frameAfterDraw)")
+
+
+def first_load(context, url: str) -> float:
+    """Seconds from navigation start to the frame after the overview's last chart is drawn."""
     page = context.new_page()
-    sizes: list[tuple[str, int]] = []
+    page.goto(url)
+    settled_ms = wait_settled(page, OVERVIEW_READY)
+    page.close()
+    return settled_ms / 1000
 
-    def record(response) -> None:
+
+def measure_loads(browser, url: str, repeats: int) -> dict:
+    """First page load in a fresh browser profile (empty cache), then warm (same profile)."""
+    cold, warm, sizes = [], [], {}
+    for _ in range(repeats):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.add_init_script(CLOCK)
+        record = BytesRecorder(context)
+        cold.append(first_load(context, url))
+        sizes.setdefault("bytes_cold_total", record.total())
+        sizes.setdefault("bytes_cold_without_static", record.dynamic())
+        record.clear()
+        warm.append(first_load(context, url))
+        sizes.setdefault("bytes_warm_total", record.total())
+        context.close()
+    return {"load_cold_s": cold, "load_warm_s": warm, **sizes}
+
+
+class BytesRecorder:
+    """Response body bytes of every request in a context, all and without static bundles."""
+
+    def __init__(self, context) -> None:
+        self.sizes: list[tuple[str, int]] = []
+        context.on("requestfinished", self._record)
+
+    def _record(self, request) -> None:
         try:
-            sizes.append((response.url, response.request.sizes()["responseBodySize"]))
+            self.sizes.append((request.url, request.sizes()["responseBodySize"]))
         except Exception:  # a response without a body (204)
-            sizes.append((response.url, 0))
+            self.sizes.append((request.url, 0))
 
-    page.on("requestfinished", lambda request: record(request.response()))
-    results = {}
-    for label in ("cold", "warm"):
-        sizes.clear()
-        started = time.monotonic()
-        page.goto(url)
-        page.wait_for_function(SETTLED, polling=50, timeout=120_000)
-        results[f"render_{label}_s"] = time.monotonic() - started
-        page.wait_for_timeout(300)
-        total = sum(size for _, size in sizes)
-        dynamic = sum(
-            size
-            for address, size in sizes
-            if not any(prefix in address for prefix in STATIC_PREFIXES)
-        )
-        results[f"bytes_{label}_total"] = total
-        results[f"bytes_{label}_without_static"] = dynamic
-    results["project_switch_s"] = switch_projects(page, projects, SETTLED)
-    for tab, settled in (("runs", RUNS_SETTLED), ("regional", REGIONAL_SETTLED)):
-        results[f"open_{tab}_tab_s"] = timed_click(
-            page, page.locator(f"#view-tabs-{tab}"), "() => true", settled
-        )
+    def clear(self) -> None:
+        self.sizes.clear()
+
+    def total(self) -> int:
+        return sum(size for _, size in self.sizes)
+
+    def dynamic(self) -> int:
+        return sum(size for url, size in self.sizes if not any(p in url for p in STATIC_PREFIXES))
+
+
+def measure_interaction(browser, url: str, projects: list[str]) -> dict:
+    """Project switches on the overview, opening the runs and regional tabs, and switches there."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(CLOCK)
+    page = context.new_page()
+    page.goto(url)
+    wait_settled(page, OVERVIEW_READY)
+    results = {"project_switch_s": switch_projects(page, projects, OVERVIEW_READY)}
+    for tab, ready, draws in (("runs", RUNS_READY, False), ("regional", REGIONAL_READY, True)):
+        results[f"open_{tab}_tab_s"] = [
+            timed_click(page, page.locator(f"#view-tabs-{tab}"), ready, needs_draw=draws)
+        ]
     results["project_switch_regional_tab_s"] = switch_projects(
-        page, [*projects[1:], projects[0]], REGIONAL_SETTLED, title="#regional-summary"
+        page, [*projects[1:], projects[0]], REGIONAL_READY, headline="#regional-summary"
     )
     context.close()
     return results
 
 
-def timed_click(page, target, changed: str, settled: str) -> float:
-    """Seconds, in the page's own clock, from the click on ``target`` to the first frame where
-    ``changed`` and ``settled`` hold: what the user waits for. The test driver's own time to find
-    the element and to notice the result is not counted."""
+def timed_click(page, target, ready: str, needs_draw: bool = True) -> float:
+    """Seconds, in the page's own clock, from the click on ``target`` to the frame after every
+    chart it changed has fired plotly_afterplot. The test driver's own time to find the element
+    and to notice the result is not counted."""
     page.evaluate(
-        """() => { window.__clickedAt = window.__settledAt = null;
+        """() => { window.__clickedAt = null;
           document.addEventListener('click', () => { window.__clickedAt = performance.now(); },
                                     {capture: true, once: true}); }"""
     )
     target.click()
-    page.wait_for_function(
-        f"""() => {{
-          if (window.__clickedAt === null || !({changed})() || !({settled})()) return false;
-          window.__settledAt = performance.now();
-          return true;
-        }}""",
-        polling="raf",
-        timeout=60_000,
-    )
-    return page.evaluate("window.__settledAt - window.__clickedAt") / 1000
+    clicked_ms = page.evaluate("window.__clickedAt")
+    return (wait_settled(page, ready, clicked_ms, needs_draw) - clicked_ms) / 1000
 
 
-def switch_projects(page, projects: list[str], settled: str, title: str = "") -> float:
-    """Median seconds from the click on a project until the open tab has redrawn."""
+def switch_projects(page, projects: list[str], ready: str, headline: str = "") -> list[float]:
+    """Seconds of each switch to ``projects`` from the project menu, on the open tab. The switch
+    is seen by the project title or, on a tab without it, by its ``headline`` text changing."""
     switches = []
     for project in projects:
-        if title:  # the view's headline text changes when its new figures arrive
-            before = json.dumps(page.inner_text(title))
-            changed = f"() => document.querySelector('{title}')?.innerText !== {before}"
+        if headline:
+            before = json.dumps(page.inner_text(headline))
+            changed = f"() => document.querySelector('{headline}')?.innerText !== {before}"
         else:
             changed = f"() => document.querySelector('#project-title')?.innerText === '{project}'"
         page.click("#project-select")
         option = page.get_by_role("option", name=project, exact=True)
         option.wait_for()
-        switches.append(timed_click(page, option, changed, settled))
-    return sorted(switches)[len(switches) // 2]
+        switches.append(timed_click(page, option, f"() => ({changed})() && ({ready})()"))
+    return switches
+
+
+def summarise(values: list[float]) -> dict:
+    """Median and range of repeated measurements, in seconds."""
+    ordered = sorted(values)
+    return {"median": ordered[len(ordered) // 2], "min": ordered[0], "max": ordered[-1]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3, help="cold and warm page loads")
     parser.add_argument("--keep", type=Path, help="folder to keep (and reuse) the history in")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
     args = parser.parse_args()
+    figures = run(args.rows, args.repeats, args.keep)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(json.dumps(figures, indent=1))
+
+
+def run(rows: int, repeats: int, keep: Path | None = None) -> dict:
+    """Every dashboard figure for an ``rows``-row history: lists of seconds, bytes, MB."""
     from playwright.sync_api import sync_playwright
 
-    work = args.keep or Path(tempfile.mkdtemp(prefix="carbonboard-bench-"))
+    work = keep or Path(tempfile.mkdtemp(prefix="carbonboard-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    csv_path = work / f"emissions_{args.rows}.csv"
+    csv_path = work / f"emissions_{rows}.csv"
     if not csv_path.exists():
-        started = time.monotonic()
-        generate(csv_path, args.rows)
-        print(
-            f"generated {args.rows:,} rows ({csv_path.stat().st_size / 1e6:.0f} MB) "
-            f"in {time.monotonic() - started:.1f} s"
-        )
+        generate(csv_path, rows)
     cache_dir = work / "cache"
     shutil.rmtree(cache_dir, ignore_errors=True)
-    figures: dict[str, float] = {"rows": args.rows}
-    process, url, figures["server_ready_first_s"] = start_server(csv_path, cache_dir)
+    figures: dict = {"rows": rows, "load_average_1min": [os.getloadavg()[0]]}
+    process, url, ready_s = start_server(csv_path, cache_dir)
+    figures["server_ready_first_s"] = [ready_s]
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
             )
-            figures.update(measure_page(browser, url, ["vision-resnet", "nlp-bert", "recsys"]))
+            figures.update(measure_loads(browser, url, repeats))
+            projects = ["vision-resnet", "nlp-bert", "recsys", "speech-asr", "climate-sim"]
+            figures.update(measure_interaction(browser, url, projects))
             browser.close()
-        figures["server_rss_mb"] = psutil.Process(process.pid).memory_info().rss / 2**20
+        figures["server_rss_mb"] = [psutil.Process(process.pid).memory_info().rss / 2**20]
     finally:
         process.terminate()
         process.wait(timeout=30)
-    process, _, figures["server_ready_restart_s"] = start_server(csv_path, cache_dir)
+    process, _, restart_s = start_server(csv_path, cache_dir)
+    figures["server_ready_restart_s"] = [restart_s]
     process.terminate()
     process.wait(timeout=30)
-    if not args.keep:
+    figures["load_average_1min"].append(os.getloadavg()[0])
+    if not keep:
         shutil.rmtree(work, ignore_errors=True)
-    print(
-        json.dumps(
-            {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}, indent=2
-        )
-    )
+    return figures
 
 
 if __name__ == "__main__":
