@@ -178,6 +178,7 @@ def trend_figure(series: pd.DataFrame, markers: list[ChangePoint], period: str) 
     return _figure(
         f"Emissions per {period}",
         traces,
+        xaxis={"type": "date", "tickformat": "%Y-%m-%d"},  # periods start at midnight
         yaxis={"title": {"text": f"{mass_unit} CO₂eq per {period}"}, "rangemode": "tozero"},
         shapes=shapes,
         annotations=notes,

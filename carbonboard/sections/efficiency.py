@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import Dash, Input, Output, ctx, html, no_update
 
 from carbonboard import ids
 from carbonboard.components import graph, section_card
@@ -42,7 +42,7 @@ from carbonboard.efficiency.figures import (
     trend_figure,
 )
 from carbonboard.formatting import format_count, format_mass_kg, short_label
-from carbonboard.selection import Selection, view_from_query
+from carbonboard.selection import Selection
 from carbonboard.theme import placeholder_figure
 
 BUDGETS_CONFIG = "CARBONBOARD_BUDGETS"  # app.server.config: the budgets to draw
@@ -83,7 +83,7 @@ def layout() -> html.Section:
                         "Better is",
                         ids.EFFICIENCY_BETTER,
                         [("higher", "higher"), ("lower", "lower")],
-                        "higher",
+                        None,  # from the address, or guessed from the quality's name
                     ),
                     _radio(
                         "Trend per", ids.EFFICIENCY_PERIOD, [("week", "week"), ("month", "month")]
@@ -138,16 +138,18 @@ def layout() -> html.Section:
 
 
 def _picker(label: str, component_id: str) -> dbc.Col:
+    """A native select: unlike a dcc.Dropdown it keeps a value from the address that its
+    options (filled from the data once the tab opens) do not hold yet."""
     return dbc.Col(
         [
             dbc.Label(label, html_for=component_id, className="small mb-1"),
-            dcc.Dropdown(id=component_id, options=[], clearable=False),
+            dbc.Select(id=component_id, options=[], size="sm"),
         ],
         md=3,
     )
 
 
-def _radio(label: str, component_id: str, choices: list, value: str = "week") -> dbc.Col:
+def _radio(label: str, component_id: str, choices: list, value: str | None = "week") -> dbc.Col:
     return dbc.Col(
         [
             dbc.Label(label, className="small mb-1 d-block"),
@@ -362,24 +364,22 @@ def register_callbacks(
         Input(ids.EFFICIENCY_QUALITY, "value"),
         Input(ids.EFFICIENCY_BETTER, "value"),
         Input(ids.EFFICIENCY_PERIOD, "value"),
-        State(ids.URL, "search"),
         prevent_initial_call=True,  # filled when the tab opens
     )
-    def update(selection, unit, quality, better, period, search):
+    def update(selection, unit, quality, better, period):
         runs = source.selected_runs(Selection.from_dict(selection))
-        asked = view_from_query(search)[0]  # the address, before the pickers have options
         choices = resolve_choices(
             metric_names(runs),
-            unit or asked.unit,
-            quality or asked.quality,
-            better or asked.better,
+            unit,
+            quality,
+            better,
             guess=ctx.triggered_id == ids.EFFICIENCY_QUALITY,
         )
         table = metrics_table(runs)
         period = period if period in ("week", "month") else "week"
         series = emissions_by_period(runs, period)
         budgets = app.server.config.get(BUDGETS_CONFIG, ())
-        options = [{"label": short_label(n), "value": n, "title": n} for n in choices.names]
+        options = [{"label": short_label(n), "value": n} for n in choices.names]
         values = (choices.unit, choices.quality, "higher" if choices.higher else "lower")
         return (
             not choices.names,
