@@ -27,6 +27,7 @@ NUMERIC_KINDS = ("float", "int")
 ALL_PROJECTS_SLUG = "all-projects"
 # One name of a file name: a file system takes 255 bytes at most, and a name a person reads.
 SLUG_MAX_CHARS = 60
+METRICS_COLUMN = "metrics"  # JSON text in the CSV, an object in the JSON export
 
 
 def neutralise_formula(text: str) -> str:
@@ -142,11 +143,32 @@ def runs_to_csv(runs: pd.DataFrame, fieldnames: tuple[str, ...] = schema.FIELDNA
     return buffer.getvalue()
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"not a finite number: {name}")
+
+
+def metrics_value(text: object) -> object:
+    """A ``metrics`` cell for JSON: the object it holds (so readers get numbers, not a string),
+    None when empty, and the text as written when it is not a JSON object of finite values (the
+    file is untrusted; nothing is dropped)."""
+    if text is None or text == "":
+        return None
+    try:
+        value = json.loads(str(text), parse_constant=_reject_constant)
+    except ValueError:
+        return text
+    return value if isinstance(value, dict) else text
+
+
 def runs_to_records(
     runs: pd.DataFrame, fieldnames: tuple[str, ...] = schema.FIELDNAMES
 ) -> list[dict[str, object]]:
-    """The runs as JSON-ready dicts in contract order (missing values are ``None``)."""
+    """The runs as JSON-ready dicts in contract order (missing values are ``None``; ``metrics``
+    an object, see :func:`metrics_value`)."""
     columns = _contract_columns(runs, fieldnames, neutralise=False)
+    if METRICS_COLUMN in fieldnames:
+        position = fieldnames.index(METRICS_COLUMN)
+        columns[position] = [metrics_value(cell) if cell else None for cell in columns[position]]
     return [dict(zip(fieldnames, values, strict=True)) for values in zip(*columns, strict=True)]
 
 

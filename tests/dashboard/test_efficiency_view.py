@@ -29,6 +29,7 @@ from carbonboard.efficiency import (
     per_unit_experiments,
 )
 from carbonboard.efficiency import figures as eff_figures
+from carbonboard.export import metrics_value, runs_to_csv, runs_to_json
 from carbonboard.sections.efficiency import resolve_choices
 from carbonboard.selection import Selection, ViewOptions, to_query, view_from_query
 
@@ -240,3 +241,18 @@ def test_budgets_from_the_command_line_and_the_config_file(tmp_path) -> None:
 def test_a_bad_budget_is_one_line(sweep_csv) -> None:
     result = CliRunner().invoke(main, ["--filepath", str(sweep_csv), "--budget", "nlp=50"])
     assert_one_line_error(result, "--budget 'nlp=50'", "PROJECT=AMOUNT")
+
+
+def test_downloads_carry_the_metrics(runs) -> None:
+    document = json.loads(runs_to_json(runs))
+    by_id = {run["run_id"]: run["metrics"] for run in document["runs"]}
+    assert by_id["c"] == {"accuracy": 0.9, "tokens": 1000}  # an object, not a string
+    assert by_id["p1"] is None
+    assert '"{""accuracy"": 0.9, ""tokens"": 1000}"' in runs_to_csv(runs)
+
+
+def test_a_metrics_cell_that_is_not_an_object_is_kept_as_written() -> None:
+    assert metrics_value('{"loss": NaN}') == '{"loss": NaN}'  # JSON has no NaN: kept as text
+    assert metrics_value("[1, 2]") == "[1, 2]"
+    assert metrics_value('{"cut": 0.') == '{"cut": 0.'
+    assert metrics_value("") is None
