@@ -26,6 +26,7 @@ from carbonboard.formatting import (
 from carbonboard.theme import COMPONENT_COLORS, placeholder_figure, themed_figure
 
 NO_DATA = "No runs in this selection"
+TOP_GROUPS = 15  # bars in a per-project or per-experiment chart unless all are asked for
 COMPARED_METRICS = (
     ("emissions", "Emissions", MASS_UNITS_KG, " CO₂eq"),
     ("energy_consumed", "Energy", ENERGY_UNITS_KWH, ""),
@@ -132,7 +133,7 @@ def _group_bars(
     )
 
 
-def experiments_figure(per_experiment: pd.DataFrame, top: int = 15) -> go.Figure:
+def experiments_figure(per_experiment: pd.DataFrame, top: int = TOP_GROUPS) -> go.Figure:
     """Emissions per experiment, largest first (the ``top`` largest)."""
     if per_experiment.empty:
         return placeholder_figure(NO_DATA)
@@ -207,12 +208,13 @@ def tasks_figure(tasks: pd.DataFrame) -> go.Figure:
     )
 
 
-def projects_figure(per_project: pd.DataFrame) -> go.Figure:
-    """Emissions per project across the whole history."""
+def projects_figure(per_project: pd.DataFrame, top: int | None = TOP_GROUPS) -> go.Figure:
+    """Emissions per project across the whole history, the ``top`` largest (all when None;
+    the page says how many more there are, see ``formatting.format_more``)."""
     if per_project.empty:
         return placeholder_figure(NO_DATA)
     return _group_bars(
-        per_project,
+        per_project if top is None else per_project.head(top),
         "project",
         "Emissions per project",
         200,

@@ -93,6 +93,17 @@ def format_intensity(g_per_kwh: float | None) -> str:
     return f"{significant(g_per_kwh)} gCO₂e/kWh"
 
 
+def format_more(per_group: pd.DataFrame, top: int | None, noun: str) -> str:
+    """What a chart of the ``top`` first groups of ``per_group`` (most emissions first, an
+    ``emissions_kg`` column) leaves out, e.g. ``… and 985 more projects (1.2 t CO₂eq
+    together)``; "" when it shows them all (``top`` None or not below their number)."""
+    rest = per_group.iloc[len(per_group) if top is None else top :]
+    if rest.empty:
+        return ""
+    together = format_mass_kg(float(rest["emissions_kg"].sum()))
+    return f"… and {format_count(len(rest))} more {noun} ({together} together)"
+
+
 def short_label(text: object, max_chars: int = LABEL_MAX_CHARS) -> str:
     """``text`` as shown: at most ``max_chars`` characters, then "…" when it was longer."""
     value = "" if text is None else str(text)

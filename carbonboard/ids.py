@@ -36,6 +36,9 @@ TOTAL_EMISSIONS = "total-emissions"
 TOTAL_RUNS = "total-runs"
 TOTAL_DURATION = "total-duration"
 TOTALS_PROJECTS_GRAPH = "totals-projects-graph"
+TOTALS_PROJECTS_MORE = "totals-projects-more"  # "… and K more projects" under the chart
+TOTALS_SHOW_ALL = "totals-show-all"  # dbc.Switch: every project in the chart
+EXPERIMENTS_MORE = "experiments-more"  # "… and K more experiments" under the chart
 
 # --- filters ------------------------------------------------------------------------------------
 FILTERS_SECTION = "filters-section"

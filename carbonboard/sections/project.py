@@ -11,6 +11,7 @@ from carbonboard import ids
 from carbonboard.components import graph, section_card, stat_card
 from carbonboard.data.source import RunSource
 from carbonboard.figures import (
+    TOP_GROUPS,
     emissions_over_time_figure,
     energy_split_figure,
     experiments_figure,
@@ -21,6 +22,7 @@ from carbonboard.formatting import (
     format_energy_kwh,
     format_intensity,
     format_mass_kg,
+    format_more,
     short_label,
 )
 from carbonboard.selection import Selection
@@ -85,6 +87,9 @@ def layout() -> html.Section:
                         section_card(
                             "Experiments",
                             graph(ids.EXPERIMENTS_GRAPH, filename="carbonboard_experiments"),
+                            html.Div(
+                                id=ids.EXPERIMENTS_MORE, className="small text-body-secondary"
+                            ),
                         ),
                         lg=7,
                     ),
@@ -179,6 +184,7 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
         Output(ids.PROJECT_LOCATION, "children"),
         Output(ids.PROJECT_LAST_RUN, "children"),
         Output(ids.EXPERIMENTS_GRAPH, "figure"),
+        Output(ids.EXPERIMENTS_MORE, "children"),
         Output(ids.ENERGY_SPLIT_GRAPH, "figure"),
         Input(ids.OVERVIEW_TAB_SELECTION, "data"),
         prevent_initial_call=True,  # filled when the tab opens
@@ -186,6 +192,7 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
     def update_project(selection_data: dict | None):
         selection = Selection.from_dict(selection_data)
         total = source.totals(selection)
+        per_experiment = source.breakdown(selection, "experiment")
         parts = [selection.project or "All projects", selection.experiment]
         return (
             " · ".join(short_label(part) for part in parts if part),
@@ -197,7 +204,8 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
             "d-none" if repeats_the_totals(selection) else TOTALS_ROW_CLASS,
             location_table(source.breakdown(selection, "place")),
             last_run_summary(source.last_run(selection)),
-            experiments_figure(source.breakdown(selection, "experiment")),
+            experiments_figure(per_experiment),
+            format_more(per_experiment, TOP_GROUPS, "experiments"),
             energy_split_figure(source.breakdown(selection, "component")),
         )
 

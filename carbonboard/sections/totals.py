@@ -8,12 +8,13 @@ from dash import Dash, Input, Output, html
 from carbonboard import ids
 from carbonboard.components import graph, stat_card
 from carbonboard.data.source import RunSource
-from carbonboard.figures import projects_figure
+from carbonboard.figures import TOP_GROUPS, projects_figure
 from carbonboard.formatting import (
     format_count,
     format_duration_s,
     format_energy_kwh,
     format_mass_kg,
+    format_more,
 )
 from carbonboard.selection import Selection
 
@@ -35,7 +36,29 @@ def layout() -> html.Section:
                 className="g-3 mb-3",
             ),
             dbc.Card(
-                dbc.CardBody(graph(ids.TOTALS_PROJECTS_GRAPH, filename="carbonboard-projects")),
+                dbc.CardBody(
+                    [
+                        html.Div(
+                            graph(ids.TOTALS_PROJECTS_GRAPH, filename="carbonboard-projects"),
+                            className="chart-scroll",
+                        ),
+                        html.Div(
+                            [
+                                html.Span(
+                                    id=ids.TOTALS_PROJECTS_MORE,
+                                    className="small text-body-secondary me-3",
+                                ),
+                                dbc.Switch(
+                                    id=ids.TOTALS_SHOW_ALL,
+                                    label="Show every project",
+                                    value=False,
+                                    className="small d-inline-block mb-0",
+                                ),
+                            ],
+                            className="mt-2",
+                        ),
+                    ]
+                ),
                 className="shadow-sm",
             ),
         ],
@@ -51,15 +74,20 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
         Output(ids.TOTAL_RUNS, "children"),
         Output(ids.TOTAL_DURATION, "children"),
         Output(ids.TOTALS_PROJECTS_GRAPH, "figure"),
+        Output(ids.TOTALS_PROJECTS_MORE, "children"),
         Input(ids.DATA_VERSION, "data"),
+        Input(ids.TOTALS_SHOW_ALL, "value"),
     )
-    def update_totals(_version: int | None):
+    def update_totals(_version: int | None, show_all: bool | None):
         everything = Selection()
         total = source.totals(everything)
+        per_project = source.breakdown(everything, "project")
+        top = None if show_all else TOP_GROUPS
         return (
             format_mass_kg(total.emissions_kg),
             format_energy_kwh(total.energy_kwh),
             format_count(total.runs),
             format_duration_s(total.duration_s),
-            projects_figure(source.breakdown(everything, "project")),
+            projects_figure(per_project, top),
+            format_more(per_project, top, "projects"),
         )

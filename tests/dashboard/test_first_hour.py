@@ -8,11 +8,13 @@ import pytest
 from carbonboard import ids
 from carbonboard.app import create_app
 from carbonboard.data.store import HistoryStore
-from carbonboard.figures import NO_DATA, energy_split_figure
+from carbonboard.figures import NO_DATA, TOP_GROUPS, energy_split_figure, projects_figure
+from carbonboard.formatting import format_mass_kg, format_more
 from carbonboard.sections.comparison import experiments_table, left_out_note
 from carbonboard.sections.project import repeats_the_totals
 from carbonboard.selection import Selection
 
+from .conftest import run_row, write_csv
 from .test_callbacks import call
 
 
@@ -65,3 +67,47 @@ def test_the_experiment_comparison_names_what_it_leaves_out() -> None:
     many = pd.concat([per] * 2, ignore_index=True).assign(experiment=[f"e{i}" for i in range(30)])
     assert "left out: e12, e13, e14, e15, e16 and 13 more" in left_out_note(many, 12)
     assert left_out_note(per.head(12), 12) == ""
+
+
+def per_group(count: int, name: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            name: [f"{name}-{i:04d}" for i in range(count)],
+            "runs": [1] * count,
+            "emissions_kg": [float(count - i) for i in range(count)],
+            "energy_kwh": [1.0] * count,
+            "duration_s": [60.0] * count,
+        }
+    )
+
+
+def test_a_thousand_projects_chart_the_top_fifteen_and_say_how_many_more() -> None:
+    projects = per_group(1000, "project")
+    figure = projects_figure(projects)
+    assert len(figure.data[0].y) == TOP_GROUPS and figure.layout.height <= 640
+    assert len(projects_figure(projects, top=None).data[0].y) == 1000
+    rest_kg = float(projects["emissions_kg"].iloc[TOP_GROUPS:].sum())
+    assert format_more(projects, TOP_GROUPS, "projects") == (
+        f"… and 985 more projects ({format_mass_kg(rest_kg)} together)"
+    )
+    assert format_more(projects, None, "projects") == ""
+    assert format_more(projects.head(3), TOP_GROUPS, "projects") == ""
+
+
+def test_the_totals_chart_shows_every_project_on_demand(tmp_path) -> None:
+    rows = [run_row(project=f"project-{i:02d}", run_id=f"run-{i:02d}") for i in range(20)]
+    path = write_csv(tmp_path / "emissions.csv", rows)
+    many = create_app(HistoryStore([path], disk_cache=False), refresh_interval_s=0)
+
+    def totals(show_all: bool) -> dict:
+        return call(
+            many,
+            f"{ids.TOTAL_EMISSIONS}.children",
+            {f"{ids.DATA_VERSION}.data": 1, f"{ids.TOTALS_SHOW_ALL}.value": show_all},
+        ).get_json()["response"]
+
+    top, every = totals(False), totals(True)
+    assert len(top[ids.TOTALS_PROJECTS_GRAPH]["figure"]["data"][0]["y"]) == TOP_GROUPS
+    assert top[ids.TOTALS_PROJECTS_MORE]["children"].startswith("… and 5 more projects (")
+    assert len(every[ids.TOTALS_PROJECTS_GRAPH]["figure"]["data"][0]["y"]) == 20
+    assert every[ids.TOTALS_PROJECTS_MORE]["children"] == ""
