@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from carbonboard.efficiency.budget import BudgetStatus
 from carbonboard.efficiency.pareto import Pareto
 from carbonboard.efficiency.trend import ChangePoint
+from carbonboard.efficiency.views import experiment_label
 from carbonboard.figures import axis_unit
 from carbonboard.formatting import MASS_UNITS_KG, format_mass_kg, plot_labels, plot_text
 from carbonboard.theme import placeholder_figure, themed_figure
@@ -34,11 +35,6 @@ def _wall_times(stamps: pd.Series) -> np.ndarray:
     return stamps.dt.tz_localize(None).to_numpy()
 
 
-def group_label(project: str, experiment: str) -> str:
-    """An experiment named with its project (plain text, cut by the caller)."""
-    return f"{project} / {experiment or '–'}"
-
-
 def per_unit_figure(per_experiment: pd.DataFrame, unit: str) -> go.Figure:
     """Emissions per 1,000 ``unit`` per experiment (``per_unit_experiments``), most efficient
     on top."""
@@ -47,7 +43,7 @@ def per_unit_figure(per_experiment: pd.DataFrame, unit: str) -> go.Figure:
     shown = per_experiment.head(PER_UNIT_TOP).iloc[::-1]
     factor, mass_unit = axis_unit(shown["emissions_kg_per_1k"], MASS_UNITS_KG)
     labels = [
-        group_label(p, e)
+        experiment_label(p, e)
         for p, e in zip(shown["project_name"], shown["experiment_id"], strict=True)
     ]
     bars = {

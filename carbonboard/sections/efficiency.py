@@ -12,7 +12,6 @@ Budgets (``carbonboard --budget``) reach the view through the Flask config key
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -24,6 +23,7 @@ from carbonboard.data.source import RunSource
 from carbonboard.efficiency import (
     Budget,
     BudgetStatus,
+    MetricsTable,
     budget_status,
     change_points,
     emissions_by_period,
@@ -36,23 +36,25 @@ from carbonboard.efficiency import (
 )
 from carbonboard.efficiency.figures import (
     burn_down_figure,
-    group_label,
     pareto_figure,
     per_unit_figure,
     trend_figure,
 )
-from carbonboard.formatting import format_count, format_mass_kg, short_label
+from carbonboard.efficiency.views import (
+    TextTable,
+    budget_message,
+    dominated_lines,
+    per_unit_table,
+    ranking_table,
+    resolve_choices,
+    waste_table,
+)
+from carbonboard.formatting import short_label
 from carbonboard.selection import Selection
 from carbonboard.theme import placeholder_figure
 
 BUDGETS_CONFIG = "CARBONBOARD_BUDGETS"  # app.server.config: the budgets to draw
 LOG_METRICS_LINE = "tracker.log_metrics(accuracy=..., tokens=...)"
-UNIT_HINTS = ("tokens", "samples", "requests", "images", "steps")
-QUALITY_HINTS = ("accuracy", "f1", "wer", "loss", "score")
-# A quality whose name holds one of these is better lower (the direction picker overrides it).
-LOWER_IS_BETTER_HINTS = ("loss", "error", "wer", "cer", "perplexity", "latency", "mse", "mae")
-TABLE_ROWS_MAX = 20
-DOMINATED_SHOWN = 10
 
 
 def layout() -> html.Section:
@@ -164,25 +166,14 @@ def _radio(label: str, component_id: str, choices: list, value: str | None = "we
     )
 
 
-def default_metric(names: Sequence[str], wanted: str | None, hints: Sequence[str]) -> str | None:
-    """``wanted`` when the data has it, else the first name matching a hint, else the first."""
-    if wanted in names:
-        return wanted
-    return next((h for h in hints if h in names), names[0] if names else None)
-
-
-def lower_is_better(quality: str) -> bool:
-    """A guess from the name, until the user says otherwise: loss, error, WER..."""
-    name = quality.lower()
-    return any(hint in name for hint in LOWER_IS_BETTER_HINTS)
-
-
-def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> dbc.Table:
+def text_table(table: TextTable, empty: str = "") -> dbc.Table | html.P:
     """A small table of plain text cells (names from files are never markup)."""
+    if not table.rows:
+        return _muted(empty)
     return dbc.Table(
         [
-            html.Thead(html.Tr([html.Th(h) for h in header])),
-            html.Tbody([html.Tr([html.Td(cell) for cell in row]) for row in rows]),
+            html.Thead(html.Tr([html.Th(h) for h in table.header])),
+            html.Tbody([html.Tr([html.Td(cell) for cell in row]) for row in table.rows]),
         ],
         size="sm",
         hover=True,
@@ -194,90 +185,36 @@ def _muted(text: str) -> html.P:
     return html.P(text, className="text-body-secondary small mb-0")
 
 
-def _experiment(row) -> str:
-    return short_label(group_label(row.project_name, row.experiment_id))
-
-
-def per_unit_views(runs: pd.DataFrame, unit: str | None, table) -> tuple:
+def per_unit_views(runs: pd.DataFrame, unit: str | None, table: MetricsTable) -> tuple:
     """Chart and table of energy and CO2 per 1,000 units per experiment."""
     if unit is None:
-        return per_unit_figure(pd.DataFrame(), "units"), _muted("")
+        return placeholder_figure("No metric logged"), _muted("")
     frame = per_unit_experiments(runs, unit, table)
-    rows = [
-        (
-            _experiment(r),
-            format_count(r.runs),
-            r.energy_per_1k_text,
-            r.emissions_per_1k_text,
-        )
-        for r in frame.head(TABLE_ROWS_MAX).itertuples(index=False)
-    ]
-    name = short_label(unit)
-    header = ("Experiment", "Runs", f"Energy / 1,000 {name}", f"CO₂ / 1,000 {name}")
-    return per_unit_figure(frame, unit), text_table(header, rows) if rows else _muted("")
+    return per_unit_figure(frame, unit), text_table(per_unit_table(frame, unit))
 
 
-def quality_views(runs: pd.DataFrame, quality: str | None, higher: bool, table) -> tuple:
+def quality_views(
+    runs: pd.DataFrame, quality: str | None, higher: bool, table: MetricsTable
+) -> tuple:
     """The Pareto chart, the dominated runs named, the ranking and the sweep waste."""
     if quality is None:
-        empty = _muted("")
-        return placeholder_figure("No quality metric logged"), [], empty, empty
+        return placeholder_figure("No quality metric logged"), [], _muted(""), _muted("")
     result = pareto(runs, quality, higher_is_better=higher, table=table)
-    sentences = [html.Li(short_label(s, 200)) for s in result.sentences[:DOMINATED_SHOWN]]
-    if len(result.sentences) > DOMINATED_SHOWN:
-        sentences.append(html.Li(f"and {len(result.sentences) - DOMINATED_SHOWN} more"))
-    if not sentences and not result.points.empty:
-        sentences = [html.Li("No run is dominated: every run is on the front.")]
     ranking = quality_ranking(runs, quality, higher_is_better=higher, table=table)
-    per = f"kg CO₂eq per unit of {short_label(quality)}" if higher else "kg CO₂eq x best"
-    ranked = [
-        (str(r.rank), _experiment(r), f"{r.best_quality:.4g}", f"{r.kg_per_quality:.3g} {per}")
-        for r in ranking.head(TABLE_ROWS_MAX).itertuples(index=False)
-    ]
     waste = sweep_waste(runs, quality, higher_is_better=higher, table=table)
-    wasted = [
-        (
-            _experiment(r),
-            f"{r.dominated_runs} of {r.runs}",
-            format_mass_kg(r.wasted_kg),
-            "–" if pd.isna(r.waste_share) else f"{r.waste_share:.0%}",
-        )
-        for r in waste.head(TABLE_ROWS_MAX).itertuples(index=False)
-    ]
-    best = f"Best {short_label(quality)}"
     return (
         pareto_figure(result),
-        sentences,
-        text_table(("#", "Experiment", best, "CO₂ per quality"), ranked)
-        if ranked
-        else _muted("No experiment reached a positive quality."),
-        text_table(("Experiment", "Dominated runs", "Wasted", "Share"), wasted)
-        if wasted
-        else _muted("No experiment logged this quality."),
+        [html.Li(line) for line in dominated_lines(result)],
+        text_table(
+            ranking_table(ranking, quality, higher), "No experiment reached a positive quality."
+        ),
+        text_table(waste_table(waste), "No experiment logged this quality."),
     )
 
 
 def budget_view(status: BudgetStatus, position: int) -> html.Div:
-    """One budget: a warning line (over budget, or forecast over) and its burn-down."""
-    budget = status.budget
-    name = short_label(budget.project_name)
-    spent = f"{format_mass_kg(status.spent_kg)} of {format_mass_kg(budget.limit_kg)}"
-    if status.over_budget:
-        color, text = "danger", f"{name} is over budget: {spent} spent this {budget.period}."
-    elif status.forecast_over:
-        when = status.exhausted_at
-        by = f" by {when:%Y-%m-%d}" if when is not None else ""
-        color, text = (
-            "warning",
-            f"{name}: {spent} spent; at the recent rate the budget runs out{by} "
-            f"(forecast {format_mass_kg(status.forecast_kg)}).",
-        )
-    else:
-        color, text = (
-            "success",
-            f"{name}: {spent} spent; forecast {format_mass_kg(status.forecast_kg)} "
-            f"by the {budget.period}'s end.",
-        )
+    """One budget: its status line (over budget, forecast over, or on track) and burn-down."""
+    color, text = budget_message(status)
     return html.Div(
         [
             dbc.Alert(text, color=color, className="py-2 mb-1 budget-status"),
@@ -287,50 +224,24 @@ def budget_view(status: BudgetStatus, position: int) -> html.Div:
     )
 
 
-def budget_views(
+def budget_statuses(
     source: RunSource, budgets: Sequence[Budget], now: pd.Timestamp
-) -> list[html.Div] | html.P:
-    """Each budget's status over its project's runs (the filters play no part: a budget is the
+) -> list[BudgetStatus]:
+    """Each budget over its project's runs (the filters play no part: a budget is the
     project's)."""
-    if not budgets:
+    return [
+        budget_status(source.selected_runs(Selection(project=b.project_name)), b, now)
+        for b in budgets
+    ]
+
+
+def budget_views(statuses: Sequence[BudgetStatus]) -> list[html.Div] | html.P:
+    if not statuses:
         return _muted(
             "No budget set. Start the board with --budget PROJECT=50kg[/month] "
             "(or budgets in .carbonboard.config) to see a burn-down and a forecast."
         )
-    return [
-        budget_view(
-            budget_status(
-                source.selected_runs(Selection(project=budget.project_name)), budget, now
-            ),
-            position,
-        )
-        for position, budget in enumerate(budgets)
-    ]
-
-
-@dataclass(frozen=True)
-class Choices:
-    """The pickers' resolved values: what the data offers, what the view shows."""
-
-    names: list[str]
-    unit: str | None
-    quality: str | None
-    higher: bool
-
-
-def resolve_choices(
-    names: list[str], unit: str | None, quality: str | None, better: str | None, guess: bool
-) -> Choices:
-    """The unit and quality asked for when the data has them, else defaults; the direction as
-    asked, or guessed from the quality's name when ``guess`` (a new quality, nothing asked)."""
-    quality = default_metric(names, quality, QUALITY_HINTS)
-    if unit not in names:  # by default, another metric than the quality
-        unit = default_metric([n for n in names if n != quality] or names, None, UNIT_HINTS)
-    if guess or better not in ("higher", "lower"):
-        higher = quality is None or not lower_is_better(quality)
-    else:
-        higher = better == "higher"
-    return Choices(names, unit, quality, higher)
+    return [budget_view(status, position) for position, status in enumerate(statuses)]
 
 
 OUTPUTS = (
@@ -386,7 +297,7 @@ def register_callbacks(
             *per_unit_views(runs, choices.unit, table),
             *quality_views(runs, choices.quality, choices.higher, table),
             trend_figure(series, change_points(series), period),
-            budget_views(source, budgets, clock()),
+            budget_views(budget_statuses(source, budgets, clock())),
             options,
             options,
             *(

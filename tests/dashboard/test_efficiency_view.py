@@ -29,8 +29,8 @@ from carbonboard.efficiency import (
     per_unit_experiments,
 )
 from carbonboard.efficiency import figures as eff_figures
+from carbonboard.efficiency.views import resolve_choices
 from carbonboard.export import metrics_value, runs_to_csv, runs_to_json
-from carbonboard.sections.efficiency import resolve_choices
 from carbonboard.selection import Selection, ViewOptions, to_query, view_from_query
 
 from .conftest import run_row, write_csv
