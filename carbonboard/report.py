@@ -24,13 +24,14 @@ import plotly.graph_objects as go
 import plotly.io
 from markupsafe import Markup
 
-from carbonboard import comparisons as cmp
 from carbonboard import figures
 from carbonboard import formatting as fmt
 from carbonboard.assets_path import assets_dir, plotly_bundle_js
 from carbonboard.data import aggregate
 from carbonboard.data.source import RunSource
 from carbonboard.equivalents import equivalents
+from carbonboard.regional.baseline import baseline
+from carbonboard.regional.views import regional_views
 from carbonboard.selection import Selection
 
 # Interactive but self-contained: no "edit in Chart Studio" link, no logo link to the web.
@@ -168,29 +169,24 @@ def geo_assets_script() -> Markup:
 
 def regional_section(runs: pd.DataFrame) -> Markup:
     """Where should this have run? The view's energy on every country's grid and in every cloud
-    region, as the dashboard's regional tab compares it, each chart with its assumptions."""
-    base, countries, cloud = cmp.baseline(runs), cmp.country_table(), cmp.cloud_table()
-    grid_assumptions = cmp.grid_assumptions(base, countries, countries)
-    compared = cmp.cloud_comparison(base, cloud)
+    region, the same views as the dashboard's regional tab, each chart with its assumptions."""
+    views = regional_views(baseline(runs), parts=("map", "ranking", "cloud"))
     charts = [
         ExplainedChart(
             "Grid carbon intensity around the world",
-            figure_div(cmp.world_map_figure(base, countries, "intensity"), "chart-world-map"),
-            grid_assumptions,
+            figure_div(views["map_figure"], "chart-world-map"),
+            views["map_note"],
         ),
         ExplainedChart(
             "Cleanest and dirtiest grids",
-            figure_div(
-                cmp.ranking_figure(cmp.country_ranking(base, countries, cmp.RANKING_SIZE)),
-                "chart-country-ranking",
-            ),
-            grid_assumptions,
+            figure_div(views["ranking_figure"], "chart-country-ranking"),
+            views["ranking_note"],
         ),
         ExplainedChart(
             "Cloud regions",
-            figure_div(cmp.cloud_figure(compared, base), "chart-cloud-regions"),
-            cmp.cloud_assumptions(base, countries, cloud),
-            finding=cmp.cloud_finding(base, cloud, compared),
+            figure_div(views["cloud_figure"], "chart-cloud-regions"),
+            views["cloud_note"],
+            finding=views["cloud_finding"],
         ),
     ]
     return render("regional.html.j2", geo_assets=geo_assets_script(), charts=charts)

@@ -8,11 +8,13 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from carbonboard import comparisons as cmp
 from carbonboard import equivalents, figures
 from carbonboard.data import aggregate
 from carbonboard.data.store import HistoryStore
 from carbonboard.formatting import run_labels
+from carbonboard.regional import baseline as rbase
+from carbonboard.regional import figures as rfig
+from carbonboard.regional import tables as rtab
 from carbonboard.theme import PLOTLY_TEMPLATE
 from tracker.schema import TASK_FIELDNAMES
 
@@ -155,12 +157,12 @@ def hostile_figures(tmp_path_factory) -> dict[str, tuple[go.Figure, bool]]:
     tasks_path = write_csv(tmp_path / "tasks.csv", tasks, fieldnames=TASK_FIELDNAMES)
     history = HistoryStore([emissions, tasks_path], disk_cache=False).history()
     runs = history.runs
-    base = cmp.baseline(runs)
-    countries = cmp.country_table()
+    base = rbase.baseline(runs)
+    countries = rtab.country_table()
     countries = countries.assign(name=HOSTILE + countries["iso3"])
-    states = cmp.subnational_table().assign(name=HOSTILE)
-    cloud = cmp.cloud_table().assign(region=lambda t: HOSTILE + t["region"])
-    ranking = cmp.country_ranking(base, countries)
+    states = rtab.subnational_table().assign(name=HOSTILE)
+    cloud = rtab.cloud_table().assign(region=lambda t: HOSTILE + t["region"])
+    ranking = rtab.country_ranking(base, countries)
     picked = runs.iloc[:2]
     built = {
         "timeline-runs": (
@@ -176,16 +178,16 @@ def hostile_figures(tmp_path_factory) -> dict[str, tuple[go.Figure, bool]]:
         "projects": (figures.projects_figure(aggregate.per_project(runs)), True),
         "comparison": (figures.comparison_figure(picked, run_labels(picked)), True),
         "tasks": (figures.tasks_figure(history.tasks), True),
-        "ranking": (cmp.ranking_figure(ranking), True),
-        "mix": (cmp.energy_mix_figure(countries, ["FRA", "POL"]), True),
+        "ranking": (rfig.ranking_figure(ranking), True),
+        "mix": (rfig.energy_mix_figure(countries, ["FRA", "POL"]), True),
         "subnational": (
-            cmp.subnational_figure(cmp.subnational_comparison(base, states, "USA"), base),
+            rfig.subnational_figure(rtab.subnational_comparison(base, states, "USA"), base),
             True,
         ),
-        "cloud": (cmp.cloud_figure(cmp.cloud_comparison(base, cloud), base), True),
+        "cloud": (rfig.cloud_figure(rtab.cloud_comparison(base, cloud), base), True),
     }
-    for mode in cmp.MAP_MODES:
-        built[f"map-{mode}"] = (cmp.world_map_figure(base, countries, mode), True)
+    for mode in rfig.MAP_MODES:
+        built[f"map-{mode}"] = (rfig.world_map_figure(base, countries, mode), True)
     return built
 
 

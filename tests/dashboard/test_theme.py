@@ -9,9 +9,11 @@ import re
 import pandas as pd
 import pytest
 
-from carbonboard import comparisons as cmp
 from carbonboard import theme
 from carbonboard.assets_path import assets_dir
+from carbonboard.regional import baseline as rbase
+from carbonboard.regional import figures as rfig
+from carbonboard.regional import tables as rtab
 
 from .conftest import run_row
 
@@ -98,16 +100,16 @@ def regional_figures() -> dict:
     )
     for column in ("energy_consumed", "emissions", "pue"):
         runs[column] = pd.to_numeric(runs[column])
-    base = cmp.baseline(runs)
-    countries = cmp.country_table()
+    base = rbase.baseline(runs)
+    countries = rtab.country_table()
     return {
-        "ranking": cmp.ranking_figure(cmp.country_ranking(base, countries)),
-        "subnational": cmp.subnational_figure(
-            cmp.subnational_comparison(base, cmp.subnational_table(), "USA"), base
+        "ranking": rfig.ranking_figure(rtab.country_ranking(base, countries)),
+        "subnational": rfig.subnational_figure(
+            rtab.subnational_comparison(base, rtab.subnational_table(), "USA"), base
         ),
-        "cloud": cmp.cloud_figure(cmp.cloud_comparison(base, cmp.cloud_table()), base),
-        "map": cmp.world_map_figure(base, countries),
-        "mix": cmp.energy_mix_figure(countries, ["USA", "FRA"]),
+        "cloud": rfig.cloud_figure(rtab.cloud_comparison(base, rtab.cloud_table()), base),
+        "map": rfig.world_map_figure(base, countries),
+        "mix": rfig.energy_mix_figure(countries, ["USA", "FRA"]),
     }
 
 

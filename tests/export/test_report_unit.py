@@ -12,10 +12,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from markupsafe import escape
 
-from carbonboard import comparisons as cmp
 from carbonboard import report
 from carbonboard.assets_path import assets_dir
 from carbonboard.data.store import HistoryStore
+from carbonboard.regional import baseline as rbase
+from carbonboard.regional import tables as rtab
+from carbonboard.regional import text as rtext
 from carbonboard.selection import Selection
 from tracker import schema
 
@@ -179,7 +181,7 @@ def regional_source(tmp_path: Path) -> HistoryStore:
 def test_regional_section_holds_the_map_ranking_and_cloud_with_their_assumptions(tmp_path):
     runs = regional_source(tmp_path).history().runs
     html = report.regional_section(runs)
-    base, countries, cloud = cmp.baseline(runs), cmp.country_table(), cmp.cloud_table()
+    base, countries, cloud = rbase.baseline(runs), rtab.country_table(), rtab.cloud_table()
 
     (choropleth, stars), layout = plotted(html, "chart-world-map")
     assert choropleth["type"] == "choropleth" and choropleth["locationmode"] == "ISO-3"
@@ -188,20 +190,20 @@ def test_regional_section_holds_the_map_ranking_and_cloud_with_their_assumptions
     assert set(stars["locations"]) == {"FRA", "POL", "USA", "DEU"}
     assert layout["geo"]["projection"]["type"] == "natural earth"
 
-    ranking = cmp.country_ranking(base, countries, cmp.RANKING_SIZE)
+    ranking = rtab.country_ranking(base, countries, rtab.RANKING_SIZE)
     (bars,), _ = plotted(html, "chart-country-ranking")
     assert bars["y"] == list(ranking["label"]) and "Your runs" in bars["y"]
 
-    compared = cmp.cloud_comparison(base, cloud)
+    compared = rtab.cloud_comparison(base, cloud)
     (cloud_bars,), _ = plotted(html, "chart-cloud-regions")
     assert len(cloud_bars["y"]) == len(cloud) and "GCP us-central1 (yours)" in cloud_bars["y"]
 
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", html)
-    grid = escape(cmp.grid_assumptions(base, countries, countries))
-    assert captions == [grid, grid, escape(cmp.cloud_assumptions(base, countries, cloud))]
+    grid = escape(rtext.grid_assumptions(base, countries, countries))
+    assert captions == [grid, grid, escape(rtext.cloud_assumptions(base, countries, cloud))]
     assert "Same energy everywhere" in captions[0] and "GCP 1.10" in captions[2]
     finding = re.search(r'<p class="recommendation">(.*?)</p>', html).group(1)
-    assert finding.startswith(escape(cmp.cloud_recommendation(base, compared)))
+    assert finding.startswith(escape(rtext.cloud_recommendation(base, compared)))
     assert finding.endswith("No data for this region: ovh de-1.")
 
 

@@ -8,8 +8,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from carbonboard import comparisons as cmp
-from carbonboard.theme import FONT_FAMILY, placeholder_figure, themed_figure
+from carbonboard.regional import baseline as rbase
+from carbonboard.regional import figures as rfig
+from carbonboard.regional import tables as rtab
+from carbonboard.regional import text as rtext
+from carbonboard.theme import FONT_FAMILY, HIGHLIGHT_COLOR, placeholder_figure, themed_figure
 from tracker import intensity
 from tracker.intensity import WORLD_AVERAGE, Intensity
 from tracker.schema import FIELDNAMES
@@ -89,14 +92,14 @@ def run(country="", energy=1.0, pue=1.0, emissions=0.1, region="", provider="", 
 
 def test_it_energy_divides_by_pue_and_treats_missing_pue_as_one():
     frame = runs(run(energy=1.5, pue=1.5), run(energy=2.0, pue=None), run(energy=3.0, pue=0))
-    assert cmp.it_energy_kwh(frame).tolist() == [1.0, 2.0, 3.0]
+    assert rbase.it_energy_kwh(frame).tolist() == [1.0, 2.0, 3.0]
 
 
 def test_location_mix_groups_runs_per_location_largest_first():
     frame = runs(
         run("FRA", 1.0), run("fra", 2.0), run("POL", 5.0, pue=1.25), run("", 0.5, emissions=0.2)
     )
-    mix = cmp.location_mix(frame)
+    mix = rbase.location_mix(frame)
     assert mix["country_iso_code"].tolist() == ["POL", "FRA", ""]
     assert mix["energy_kwh"].tolist() == [5.0, 3.0, 0.5]
     assert mix["it_energy_kwh"].tolist() == [4.0, 3.0, 0.5]
@@ -105,27 +108,27 @@ def test_location_mix_groups_runs_per_location_largest_first():
 
 
 def test_several_countries_are_energy_weighted():
-    base = cmp.baseline(runs(run("FRA", 3.0), run("POL", 1.0)), table_lookup)
+    base = rbase.baseline(runs(run("FRA", 3.0), run("POL", 1.0)), table_lookup)
     assert base.energy_kwh == 4.0
     assert base.emissions_kg == pytest.approx((3 * 50 + 1 * 650) / 1000)
     assert base.g_co2e_per_kwh == pytest.approx((3 * 50 + 1 * 650) / 4)
     assert base.country_shares().to_dict() == {"FRA": 0.75, "POL": 0.25}
-    assert cmp.describe_countries(base, COUNTRIES) == "France 75 %, Poland 25 %"
+    assert rtext.describe_countries(base, COUNTRIES) == "France 75 %, Poland 25 %"
 
 
 def test_unknown_country_and_no_location_fall_back_to_world_average():
-    base = cmp.baseline(runs(run("XYZ", 2.0), run("", 2.0)), table_lookup)
+    base = rbase.baseline(runs(run("XYZ", 2.0), run("", 2.0)), table_lookup)
     assert base.g_co2e_per_kwh == WORLD_AVERAGE.g_co2e_per_kwh
-    assert cmp.describe_countries(base, COUNTRIES) == "XYZ 50 %, unknown location 50 %"
-    text = cmp.location_assumption(base, COUNTRIES)
+    assert rtext.describe_countries(base, COUNTRIES) == "XYZ 50 %, unknown location 50 %"
+    text = rtext.location_assumption(base, COUNTRIES)
     assert "world average" in text and "world-average" in text
-    figure = cmp.world_map_figure(base, COUNTRIES)
+    figure = rfig.world_map_figure(base, COUNTRIES)
     assert len(figure.data) == 1  # no marker for places the map does not know
 
 
 def test_ranking_holds_cleanest_own_and_dirtiest_sorted_with_savings():
-    base = cmp.baseline(runs(run("USA", 10.0, region="california")), table_lookup)
-    ranking = cmp.country_ranking(base, COUNTRIES, n=2)
+    base = rbase.baseline(runs(run("USA", 10.0, region="california")), table_lookup)
+    ranking = rtab.country_ranking(base, COUNTRIES, n=2)
     assert ranking["label"].tolist() == [
         "Sweden",
         "France",
@@ -137,21 +140,21 @@ def test_ranking_holds_cleanest_own_and_dirtiest_sorted_with_savings():
     assert ranking["emissions_kg"].tolist() == pytest.approx([0.4, 0.5, 2.0, 6.5, 7.0])
     assert ranking["saving_percent"].iloc[0] == pytest.approx(80.0)
     assert ranking["saving_percent"].iloc[-1] == pytest.approx(-250.0)
-    bar = cmp.ranking_figure(ranking).data[0]
+    bar = rfig.ranking_figure(ranking).data[0]
     assert list(bar.y) == ranking["label"].tolist()
     assert bar.text[0] == "400 g  80 % less" and bar.text[-1] == "7 kg  250 % more"
 
 
 def test_subnational_uses_the_same_energy_and_highlights_the_current_state():
-    base = cmp.baseline(runs(run("USA", 10.0, region="california")), table_lookup)
-    compared = cmp.subnational_comparison(base, SUBNATIONAL, "USA")
+    base = rbase.baseline(runs(run("USA", 10.0, region="california")), table_lookup)
+    compared = rtab.subnational_comparison(base, SUBNATIONAL, "USA")
     assert compared["region"].tolist() == ["washington", "california", "texas"]
     assert compared["emissions_kg"].tolist() == pytest.approx([1.0, 2.0, 4.0])
     assert compared["is_current"].tolist() == [False, True, False]
     assert compared["saving_percent"].tolist() == pytest.approx([50.0, 0.0, -100.0])
-    figure = cmp.subnational_figure(compared, base)
+    figure = rfig.subnational_figure(compared, base)
     assert list(figure.data[0].y) == ["Washington", "California (yours)", "Texas"]
-    assert figure.data[0].marker.color[1] == cmp.HIGHLIGHT_COLOR
+    assert figure.data[0].marker.color[1] == HIGHLIGHT_COLOR
     assert figure.layout.shapes[0].x0 == pytest.approx(2.0)  # the baseline line
 
 
@@ -166,77 +169,77 @@ def test_cloud_run_gets_its_provider_first_and_a_recommendation():
             cloud_region="us-central1",
         )
     )
-    base = cmp.baseline(frame, table_lookup)
-    compared = cmp.cloud_comparison(base, CLOUD)
+    base = rbase.baseline(frame, table_lookup)
+    compared = rtab.cloud_comparison(base, CLOUD)
     assert compared["provider"].tolist()[:2] == ["gcp", "gcp"]
     assert compared["region"].tolist()[:2] == ["europe-north1", "us-central1"]
     assert compared["is_current"].tolist()[:2] == [False, True]
     it_energy = 17.0 / 1.1
     assert compared["emissions_kg"].iloc[0] == pytest.approx(it_energy * 1.1 * 100 / 1000)
-    assert cmp.cloud_recommendation(base, compared) == (
+    assert rtext.cloud_recommendation(base, compared) == (
         "In GCP europe-north1 this would have emitted 75 % less: 1.7 kg instead of 6.8 kg."
     )
-    assert cmp.unknown_cloud_regions(base, CLOUD) == []
-    text = cmp.cloud_assumptions(base, COUNTRIES, CLOUD)
+    assert rtab.unknown_cloud_regions(base, CLOUD) == []
+    text = rtext.cloud_assumptions(base, COUNTRIES, CLOUD)
     assert "AWS 1.15, Azure 1.18, GCP 1.10" in text
     assert "GCP published figures per region, else the grid where each region sits" in text
 
 
 def test_on_premise_run_lists_the_regions_beating_its_grid():
-    base = cmp.baseline(runs(run("POL", 10.0)), table_lookup)  # 6.5 kg
-    compared = cmp.cloud_comparison(base, CLOUD)
+    base = rbase.baseline(runs(run("POL", 10.0)), table_lookup)  # 6.5 kg
+    compared = rtab.cloud_comparison(base, CLOUD)
     assert compared["emissions_kg"].is_monotonic_increasing
-    assert cmp.cloud_recommendation(base, compared).startswith(
+    assert rtext.cloud_recommendation(base, compared).startswith(
         "5 cloud regions would have beaten your grid. In AWS eu-north-1 this would have emitted "
         "93 % less: 460 g instead of 6.5 kg."
     )
-    france = cmp.baseline(runs(run("FRA", 10.0)), table_lookup)  # 500 g: one region beats it
-    assert cmp.cloud_recommendation(france, cmp.cloud_comparison(france, CLOUD)).startswith(
+    france = rbase.baseline(runs(run("FRA", 10.0)), table_lookup)  # 500 g: one region beats it
+    assert rtext.cloud_recommendation(france, rtab.cloud_comparison(france, CLOUD)).startswith(
         "1 cloud region would have beaten your grid. In AWS eu-north-1"
     )
-    quebec = cmp.baseline(runs(run("CAN", 10.0, region="quebec")), table_lookup)
-    assert cmp.cloud_recommendation(quebec, cmp.cloud_comparison(quebec, CLOUD)) == (
+    quebec = rbase.baseline(runs(run("CAN", 10.0, region="quebec")), table_lookup)
+    assert rtext.cloud_recommendation(quebec, rtab.cloud_comparison(quebec, CLOUD)) == (
         "No cloud region would have beaten your grid (20 g at 2 gCO₂e/kWh)."
     )
 
 
 def test_unknown_cloud_region_is_reported_not_an_error():
-    base = cmp.baseline(runs(run("", 1.0, provider="aws", cloud_region="mars-1")), table_lookup)
-    compared = cmp.cloud_comparison(base, CLOUD)
-    assert cmp.unknown_cloud_regions(base, CLOUD) == ["aws mars-1"]
+    base = rbase.baseline(runs(run("", 1.0, provider="aws", cloud_region="mars-1")), table_lookup)
+    compared = rtab.cloud_comparison(base, CLOUD)
+    assert rtab.unknown_cloud_regions(base, CLOUD) == ["aws mars-1"]
     assert not compared["is_current"].any()
-    assert cmp.cloud_recommendation(base, compared).startswith("In AWS eu-north-1")
-    finding = cmp.cloud_finding(base, CLOUD, compared)
-    assert finding.startswith(cmp.cloud_recommendation(base, compared))
+    assert rtext.cloud_recommendation(base, compared).startswith("In AWS eu-north-1")
+    finding = rtext.cloud_finding(base, CLOUD, compared)
+    assert finding.startswith(rtext.cloud_recommendation(base, compared))
     assert finding.endswith(" No data for this region: aws mars-1.")
 
 
 def test_zero_energy_compares_nothing_and_divides_by_nothing():
-    base = cmp.baseline(runs(run("FRA", 0.0), run("POL", 0.0)), table_lookup)
+    base = rbase.baseline(runs(run("FRA", 0.0), run("POL", 0.0)), table_lookup)
     assert not base.has_energy and base.pue == 1.0 and math.isnan(base.g_co2e_per_kwh)
-    ranking = cmp.country_ranking(base, COUNTRIES)
+    ranking = rtab.country_ranking(base, COUNTRIES)
     assert ranking["emissions_kg"].eq(0).all() and ranking["saving_percent"].isna().all()
-    assert cmp.cloud_recommendation(base, cmp.cloud_comparison(base, CLOUD)) == (
+    assert rtext.cloud_recommendation(base, rtab.cloud_comparison(base, CLOUD)) == (
         "The selection recorded no energy: there is nothing to compare."
     )
-    assert cmp.grid_assumptions(base, COUNTRIES, COUNTRIES) == (
+    assert rtext.grid_assumptions(base, COUNTRIES, COUNTRIES) == (
         "The selection recorded no energy: there is nothing to compare."
     )
-    cmp.ranking_figure(ranking).to_json()  # NaN savings serialise
-    cmp.world_map_figure(base, COUNTRIES, "emissions").to_json()
+    rfig.ranking_figure(ranking).to_json()  # NaN savings serialise
+    rfig.world_map_figure(base, COUNTRIES, "emissions").to_json()
 
 
 def test_empty_selection_gives_empty_tables_and_message_figures():
-    base = cmp.baseline(runs(), table_lookup)
+    base = rbase.baseline(runs(), table_lookup)
     assert base.runs == 0 and base.energy_kwh == 0.0
-    assert cmp.country_ranking(base, COUNTRIES).empty
-    assert cmp.ranking_figure(cmp.country_ranking(base, COUNTRIES)).layout.annotations
-    assert cmp.cloud_recommendation(base, cmp.cloud_comparison(base, CLOUD)) == (
+    assert rtab.country_ranking(base, COUNTRIES).empty
+    assert rfig.ranking_figure(rtab.country_ranking(base, COUNTRIES)).layout.annotations
+    assert rtext.cloud_recommendation(base, rtab.cloud_comparison(base, CLOUD)) == (
         "No runs in this selection."
     )
-    assert cmp.subnational_figure(cmp.subnational_comparison(base, SUBNATIONAL, "USA"), base)
-    assert cmp.describe_countries(base, COUNTRIES) == "no location"
-    assert cmp.cloud_assumptions(base, COUNTRIES, CLOUD) == "No runs in this selection."
+    assert rfig.subnational_figure(rtab.subnational_comparison(base, SUBNATIONAL, "USA"), base)
+    assert rtext.describe_countries(base, COUNTRIES) == "no location"
+    assert rtext.cloud_assumptions(base, COUNTRIES, CLOUD) == "No runs in this selection."
 
 
 @pytest.mark.parametrize(
@@ -248,8 +251,8 @@ def test_empty_selection_gives_empty_tables_and_message_figures():
     ],
 )
 def test_world_map_modes_change_values_and_colour_scale(mode, title, first_z):
-    base = cmp.baseline(runs(run("FRA", 1.5), run("POL", 0.5)), table_lookup)
-    figure = cmp.world_map_figure(base, COUNTRIES, mode)
+    base = rbase.baseline(runs(run("FRA", 1.5), run("POL", 0.5)), table_lookup)
+    figure = rfig.world_map_figure(base, COUNTRIES, mode)
     choropleth, markers = figure.data
     assert (
         choropleth.locationmode == "ISO-3"
@@ -263,74 +266,76 @@ def test_world_map_modes_change_values_and_colour_scale(mode, title, first_z):
 
 def test_world_map_rejects_an_unknown_mode():
     with pytest.raises(ValueError, match="unknown map mode"):
-        cmp.world_map_figure(cmp.baseline(runs(), table_lookup), COUNTRIES, "bogus")
+        rfig.world_map_figure(rbase.baseline(runs(), table_lookup), COUNTRIES, "bogus")
 
 
 def test_energy_mix_figure_stacks_every_source_in_order():
-    figure = cmp.energy_mix_figure(COUNTRIES, ["POL", "XYZ", "FRA"])
-    assert [trace.name for trace in figure.data] == [s.replace("_", " ") for s in cmp.MIX_SOURCES]
+    figure = rfig.energy_mix_figure(COUNTRIES, ["POL", "XYZ", "FRA"])
+    assert [trace.name for trace in figure.data] == [s.replace("_", " ") for s in rtab.MIX_SOURCES]
     assert list(figure.data[0].y) == ["Poland", "France"]
-    assert cmp.energy_mix_figure(COUNTRIES, ["XYZ"]).layout.annotations
+    assert rfig.energy_mix_figure(COUNTRIES, ["XYZ"]).layout.annotations
 
 
 def test_assumptions_state_energy_pue_source_and_year():
-    base = cmp.baseline(runs(run("FRA", 1.2, pue=1.2)), table_lookup)
-    text = cmp.grid_assumptions(base, COUNTRIES, COUNTRIES)
+    base = rbase.baseline(runs(run("FRA", 1.2, pue=1.2)), table_lookup)
+    text = rtext.grid_assumptions(base, COUNTRIES, COUNTRIES)
     assert "1.2 kWh as measured (1 kWh drawn by the IT equipment x your PUE 1.20)" in text
     assert "data years 2022-2023" in text and "country:FRA, 2023" in text
 
 
 def test_static_tables_come_from_the_tracker_intensity_data():
-    countries = cmp.country_table()
+    countries = rtab.country_table()
     assert len(countries) > 150 and countries["iso3"].is_unique
     france = countries.set_index("iso3").loc["FRA"]
     assert france["g_co2e_per_kwh"] == intensity.lookup("FRA").g_co2e_per_kwh
-    assert france[list(cmp.MIX_SOURCES)].sum() == pytest.approx(100.0)
+    assert france[list(rtab.MIX_SOURCES)].sum() == pytest.approx(100.0)
     assert france["nuclear"] > 50  # France's grid is mostly nuclear
-    cloud = cmp.cloud_table()
+    cloud = rtab.cloud_table()
     assert set(cloud["provider"]) == {"aws", "azure", "gcp"}
     for provider, pue in cloud.groupby("provider")["pue"].unique().items():
         assert list(pue) == [intensity.provider_pue(provider)]
-    subnational = cmp.subnational_table()
+    subnational = rtab.subnational_table()
     assert {"USA", "CAN"} <= set(subnational["country"])
-    assert cmp.country_table() is countries  # built once per process
+    assert rtab.country_table() is countries  # built once per process
 
 
 def test_real_lookup_never_fails_on_a_bad_country_code():
     frame = runs(run("XYZ", 1.0), run("USA", 1.0, region="CA"), run("CAN", 1.0, region="quebec"))
-    base = cmp.baseline(frame)
+    base = rbase.baseline(frame)
     sources = base.locations.set_index("country_iso_code")["intensity_source"].to_dict()
     assert sources == {
         "XYZ": "world-average",
         "USA": "us-state:california",
         "CAN": "ca-province:quebec",
     }
-    usa = cmp.subnational_comparison(base, cmp.subnational_table(), "USA")
+    usa = rtab.subnational_comparison(base, rtab.subnational_table(), "USA")
     assert usa.loc[usa["is_current"], "region"].tolist() == ["california"]  # matched by postal code
 
 
 def test_many_sources_are_counted_not_listed():
     places = [run("FRA"), run("POL"), run("USA", region="california"), run("XYZ")]
-    base = cmp.baseline(runs(*places), table_lookup)
-    assert cmp.describe_sources(base) == "bundled figures for 4 locations"
-    assert cmp.describe_sources(cmp.baseline(runs(run("FRA")), table_lookup)) == "country:FRA"
+    base = rbase.baseline(runs(*places), table_lookup)
+    assert rtext.describe_sources(base) == "bundled figures for 4 locations"
+    assert rtext.describe_sources(rbase.baseline(runs(run("FRA")), table_lookup)) == "country:FRA"
 
 
 def every_regional_figure() -> dict[str, go.Figure]:
     """Each builder in each of its states: a cloud run in the USA, and an empty selection."""
     cloud_run = run("USA", 10.0, region="iowa", provider="gcp", cloud_region="us-central1")
-    base = cmp.baseline(runs(cloud_run, run("FRA", 2.0)), table_lookup)
-    empty = cmp.baseline(runs(), table_lookup)
-    figures = {f"map-{mode}": cmp.world_map_figure(base, COUNTRIES, mode) for mode in cmp.MAP_MODES}
+    base = rbase.baseline(runs(cloud_run, run("FRA", 2.0)), table_lookup)
+    empty = rbase.baseline(runs(), table_lookup)
+    figures = {
+        f"map-{mode}": rfig.world_map_figure(base, COUNTRIES, mode) for mode in rfig.MAP_MODES
+    }
     for label, selection in (("", base), ("-empty", empty)):
-        ranking = cmp.country_ranking(selection, COUNTRIES)
-        states = cmp.subnational_comparison(selection, SUBNATIONAL, "USA")
-        figures[f"ranking{label}"] = cmp.ranking_figure(ranking)
-        figures[f"subnational{label}"] = cmp.subnational_figure(states, selection)
-        figures[f"cloud{label}"] = cmp.cloud_figure(
-            cmp.cloud_comparison(selection, CLOUD), selection
+        ranking = rtab.country_ranking(selection, COUNTRIES)
+        states = rtab.subnational_comparison(selection, SUBNATIONAL, "USA")
+        figures[f"ranking{label}"] = rfig.ranking_figure(ranking)
+        figures[f"subnational{label}"] = rfig.subnational_figure(states, selection)
+        figures[f"cloud{label}"] = rfig.cloud_figure(
+            rtab.cloud_comparison(selection, CLOUD), selection
         )
-    figures["mix"] = cmp.energy_mix_figure(COUNTRIES, ["POL", "FRA"])
+    figures["mix"] = rfig.energy_mix_figure(COUNTRIES, ["POL", "FRA"])
     figures["placeholder"] = placeholder_figure("nothing")
     return figures
 
@@ -351,28 +356,28 @@ def test_strict_validation_catches_what_the_fast_builder_lets_through():
 
 
 def test_a_comparison_on_one_basis_names_it():
-    base = cmp.baseline(runs(run("FRA", 1.0)))  # the bundled data: France is lifecycle
-    text = cmp.grid_assumptions(base, cmp.country_table(), cmp.country_table())
+    base = rbase.baseline(runs(run("FRA", 1.0)))  # the bundled data: France is lifecycle
+    text = rtext.grid_assumptions(base, rtab.country_table(), rtab.country_table())
     assert f"Basis: lifecycle - {intensity.BASES['lifecycle']}." in text
     assert "Mixed bases" not in text
 
 
 def test_a_comparison_mixing_bases_says_so():
     """US states are eGRID direct figures; runs in France are on a lifecycle basis."""
-    base = cmp.baseline(runs(run("FRA", 1.0)))
-    table = cmp.subnational_table()
+    base = rbase.baseline(runs(run("FRA", 1.0)))
+    table = rtab.subnational_table()
     usa = table[table["country"] == "USA"]
-    text = cmp.grid_assumptions(base, cmp.country_table(), usa)
+    text = rtext.grid_assumptions(base, rtab.country_table(), usa)
     assert (
         f"Mixed bases: direct ({len(usa)} here), lifecycle (your runs). For the same grid a "
         "lifecycle figure is higher than a direct one, so this ranking across bases is approximate."
     ) in text
-    cloud = cmp.cloud_assumptions(base, cmp.country_table(), cmp.cloud_table())
+    cloud = rtext.cloud_assumptions(base, rtab.country_table(), rtab.cloud_table())
     assert "Mixed bases: " in cloud
-    assert {"operational", "direct", "lifecycle"} <= set(cmp.cloud_table()["basis"])
+    assert {"operational", "direct", "lifecycle"} <= set(rtab.cloud_table()["basis"])
 
 
 def test_hand_built_tables_without_a_basis_add_no_note():
-    base = cmp.baseline(runs(run("FRA", 1.0)), table_lookup)
-    assert cmp.basis_note(base, COUNTRIES) == ""
-    assert "Basis" not in cmp.grid_assumptions(base, COUNTRIES, COUNTRIES)
+    base = rbase.baseline(runs(run("FRA", 1.0)), table_lookup)
+    assert rtext.basis_note(base, COUNTRIES) == ""
+    assert "Basis" not in rtext.grid_assumptions(base, COUNTRIES, COUNTRIES)
