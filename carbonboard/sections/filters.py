@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -139,12 +140,13 @@ VIEW_CONTROLS = {
     ids.EFFICIENCY_BETTER: "better",
     ids.EFFICIENCY_PERIOD: "period",
 }
+VIEW_FIELDS = tuple(VIEW_CONTROLS.values())
 
 
-def _view_from_controls(values: list) -> ViewOptions:
-    """The controls' values; an unset control (not yet drawn) keeps the default."""
-    given = {field: value for field, value in zip(VIEW_CONTROLS.values(), values, strict=True)}
-    given = {field: value for field, value in given.items() if value is not None}
+def _view_from_controls(values: dict[str, object]) -> ViewOptions:
+    """The controls' values by ViewOptions field; an unset control (not yet drawn) keeps the
+    default."""
+    given = {name: value for name, value in values.items() if value is not None}
     if "cumulative" in given:
         given["cumulative"] = bool(given["cumulative"])
     return ViewOptions(**given)
@@ -155,99 +157,137 @@ def newest_runs(source: RunSource, selection: Selection) -> pd.DataFrame:
     return source.runs_page(selection, offset=0, limit=COMPARE_OPTIONS_MAX).rows
 
 
+# What the selection callback sets, by name.
+OUTPUTS = {
+    "selection": (ids.SELECTION, "data"),
+    "search": (ids.URL, "search"),
+    "notice": (ids.URL_NOTICE, "children"),
+    "notice_open": (ids.URL_NOTICE, "is_open"),
+    "project_options": (ids.PROJECT_SELECT, "options"),
+    "project": (ids.PROJECT_SELECT, "value"),
+    "experiment_options": (ids.EXPERIMENT_SELECT, "options"),
+    "experiment": (ids.EXPERIMENT_SELECT, "value"),
+    "start": (ids.DATE_RANGE, "start_date"),
+    "end": (ids.DATE_RANGE, "end_date"),
+    "min_date": (ids.DATE_RANGE, "min_date_allowed"),
+    "max_date": (ids.DATE_RANGE, "max_date_allowed"),
+    "compare_options": (ids.COMPARE_SELECT, "options"),
+    "compare": (ids.COMPARE_SELECT, "value"),
+}
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What the page shows when the selection callback runs: the address, the filters, the
+    runs picked for comparison and each view control's value (by ViewOptions field)."""
+
+    search: str | None = None
+    project: str | None = None
+    experiment: str | None = None
+    start: str | None = None
+    end: str | None = None
+    run_ids: list[str] | None = None
+    view: dict[str, object] = field(default_factory=dict)
+
+
+def selection_update(
+    source: RunSource, trigger: str | None, controls: Controls, shown_selection: dict | None
+) -> dict[str, object]:
+    """What the selection callback answers, by :data:`OUTPUTS` name (and ``view``: each view
+    control's value by ViewOptions field), ``no_update`` for whatever stays as it is.
+
+    ``trigger`` is the id that changed: the URL (or None, the first load) sets the selection and
+    the controls from the address; a filter sets the selection from the controls and pushes the
+    address; a view control only pushes the address; a new data version refreshes the options.
+    Only what changed is sent: re-rendering controls is what the browser spends time on."""
+    everything = source.filter_options(Selection())
+    from_url = trigger in (None, ids.URL)
+    shown_view = _view_from_controls({name: controls.view.get(name) for name in VIEW_FIELDS})
+    if from_url:
+        wanted = from_query(controls.search)
+        view, view_notices = view_from_query(controls.search)
+    else:
+        shown = Selection.from_dict(shown_selection)
+
+        def offered() -> list[str]:
+            """The runs the compare dropdown offers: those picked, the newest shown."""
+            return [*shown.run_ids, *newest_runs(source, shown)["run_id"]]
+
+        wanted = Selection(
+            project=chosen_name(controls.project, lambda: everything.projects),
+            experiment=chosen_name(controls.experiment, lambda: everything.experiments),
+            date_from=_day(controls.start),
+            date_to=_day(controls.end),
+            run_ids=tuple(chosen_name(run_id, offered) for run_id in controls.run_ids or ()),
+        )
+        if trigger == ids.PROJECT_SELECT:  # a new project starts on all experiments
+            wanted = replace(wanted, experiment=None)
+        view, view_notices = shown_view, []
+    selection, notices = source.validate(wanted)
+    notices = [*notices, *view_notices]
+    query = to_query(selection, view)
+    answer: dict[str, object] = dict.fromkeys(OUTPUTS, no_update)
+    answer["search"] = no_update if from_url or query == (controls.search or "") else query
+    answer["view"] = {
+        name: no_update if getattr(view, name) == getattr(shown_view, name) else getattr(view, name)
+        for name in VIEW_FIELDS
+    }
+    if trigger in VIEW_CONTROLS:  # a toggle: only the address changes
+        return answer
+    reload = from_url or trigger == ids.DATA_VERSION
+    new_project = reload or trigger == ids.PROJECT_SELECT
+    span = reload and everything.first_run is not None
+
+    def unless(current: object, value: object) -> object:
+        return no_update if not reload and current == value else value
+
+    answer["selection"] = selection.to_dict()
+    if from_url:
+        answer["notice"] = [html.Div(short_label(n, NOTICE_MAX_CHARS)) for n in notices]
+        answer["notice_open"] = bool(notices)
+    if reload:
+        answer["project_options"] = _options(ALL_PROJECTS, list(everything.projects))
+    answer["project"] = unless(controls.project, option_value(selection.project or ids.ALL))
+    if new_project:
+        in_project = source.filter_options(selection).experiments
+        answer["experiment_options"] = _options(ALL_EXPERIMENTS, list(in_project))
+    answer["experiment"] = unless(
+        controls.experiment, option_value(selection.experiment or ids.ALL)
+    )
+    answer["start"] = unless(controls.start, selection.date_from)
+    answer["end"] = unless(controls.end, selection.date_to)
+    if span:
+        answer["min_date"] = f"{everything.first_run:%Y-%m-%d}"
+        answer["max_date"] = f"{everything.last_run:%Y-%m-%d}"
+    answer["compare_options"] = compare_options(
+        newest_runs(source, selection), source.runs_by_id(selection.run_ids)
+    )
+    answer["compare"] = unless(
+        controls.run_ids, [option_value(run_id) for run_id in selection.run_ids]
+    )
+    return answer
+
+
 def register_callbacks(app: Dash, source: RunSource) -> None:
     """The selection callback: URL ⇄ controls ⇄ ``ids.SELECTION`` (and the view options)."""
 
     @app.callback(
-        Output(ids.SELECTION, "data"),
-        Output(ids.URL, "search"),
-        Output(ids.URL_NOTICE, "children"),
-        Output(ids.URL_NOTICE, "is_open"),
-        Output(ids.PROJECT_SELECT, "options"),
-        Output(ids.PROJECT_SELECT, "value"),
-        Output(ids.EXPERIMENT_SELECT, "options"),
-        Output(ids.EXPERIMENT_SELECT, "value"),
-        Output(ids.DATE_RANGE, "start_date"),
-        Output(ids.DATE_RANGE, "end_date"),
-        Output(ids.DATE_RANGE, "min_date_allowed"),
-        Output(ids.DATE_RANGE, "max_date_allowed"),
-        Output(ids.COMPARE_SELECT, "options"),
-        Output(ids.COMPARE_SELECT, "value"),
-        *(Output(control, "value") for control in VIEW_CONTROLS),
-        Input(ids.URL, "search"),
-        Input(ids.PROJECT_SELECT, "value"),
-        Input(ids.EXPERIMENT_SELECT, "value"),
-        Input(ids.DATE_RANGE, "start_date"),
-        Input(ids.DATE_RANGE, "end_date"),
-        Input(ids.COMPARE_SELECT, "value"),
-        Input(ids.DATA_VERSION, "data"),
-        *(Input(control, "value") for control in VIEW_CONTROLS),
-        State(ids.SELECTION, "data"),
+        output={
+            **{name: Output(*target) for name, target in OUTPUTS.items()},
+            "view": {name: Output(control, "value") for control, name in VIEW_CONTROLS.items()},
+        },
+        inputs={
+            "search": Input(ids.URL, "search"),
+            "project": Input(ids.PROJECT_SELECT, "value"),
+            "experiment": Input(ids.EXPERIMENT_SELECT, "value"),
+            "start": Input(ids.DATE_RANGE, "start_date"),
+            "end": Input(ids.DATE_RANGE, "end_date"),
+            "run_ids": Input(ids.COMPARE_SELECT, "value"),
+            "_version": Input(ids.DATA_VERSION, "data"),
+            "view": {name: Input(control, "value") for control, name in VIEW_CONTROLS.items()},
+        },
+        state={"shown_selection": State(ids.SELECTION, "data")},
     )
-    def sync(search, project, experiment, start, end, run_ids, _version, *view_and_shown):
-        *view_values, shown_selection = view_and_shown
-        everything = source.filter_options(Selection())
-        from_url = ctx.triggered_id in (None, ids.URL)
-        shown_view = _view_from_controls(list(view_values))
-        if from_url:
-            wanted = from_query(search)
-            view, view_notices = view_from_query(search)
-        else:
-            shown = Selection.from_dict(shown_selection)
-
-            def offered() -> list[str]:
-                """The runs the compare dropdown offers: those picked, the newest shown."""
-                return [*shown.run_ids, *newest_runs(source, shown)["run_id"]]
-
-            wanted = Selection(
-                project=chosen_name(project, lambda: everything.projects),
-                experiment=chosen_name(experiment, lambda: everything.experiments),
-                date_from=_day(start),
-                date_to=_day(end),
-                run_ids=tuple(chosen_name(run_id, offered) for run_id in run_ids or ()),
-            )
-            if ctx.triggered_id == ids.PROJECT_SELECT:  # a new project starts on all experiments
-                wanted = Selection(
-                    wanted.project, None, wanted.date_from, wanted.date_to, wanted.run_ids
-                )
-            view, view_notices = shown_view, []
-        selection, notices = source.validate(wanted)
-        notices = [*notices, *view_notices]
-        query = to_query(selection, view)
-        new_query = no_update if from_url or query == (search or "") else query
-        view_outputs = [
-            no_update
-            if getattr(view, field) == getattr(shown_view, field)
-            else getattr(view, field)
-            for field in VIEW_CONTROLS.values()
-        ]
-        if ctx.triggered_id in VIEW_CONTROLS:  # a toggle: only the address changes
-            return (no_update, new_query, *[no_update] * 12, *view_outputs)
-        # Send only what changed: re-rendering controls is what the browser spends time on.
-        reload = from_url or ctx.triggered_id == ids.DATA_VERSION
-        new_project = reload or ctx.triggered_id == ids.PROJECT_SELECT
-        in_project = source.filter_options(selection).experiments if new_project else ()
-        span = reload and everything.first_run is not None
-
-        def unless(current: object, value: object) -> object:
-            return no_update if not reload and current == value else value
-
-        return (
-            selection.to_dict(),
-            new_query,
-            [html.Div(short_label(n, NOTICE_MAX_CHARS)) for n in notices]
-            if from_url
-            else no_update,
-            bool(notices) if from_url else no_update,
-            _options(ALL_PROJECTS, list(everything.projects)) if reload else no_update,
-            unless(project, option_value(selection.project or ids.ALL)),
-            _options(ALL_EXPERIMENTS, list(in_project)) if new_project else no_update,
-            unless(experiment, option_value(selection.experiment or ids.ALL)),
-            unless(start, selection.date_from),
-            unless(end, selection.date_to),
-            f"{everything.first_run:%Y-%m-%d}" if span else no_update,
-            f"{everything.last_run:%Y-%m-%d}" if span else no_update,
-            compare_options(newest_runs(source, selection), source.runs_by_id(selection.run_ids)),
-            unless(run_ids, [option_value(run_id) for run_id in selection.run_ids]),
-            *view_outputs,
-        )
+    def sync(search, project, experiment, start, end, run_ids, _version, view, shown_selection):
+        controls = Controls(search, project, experiment, start, end, run_ids, view)
+        return selection_update(source, ctx.triggered_id, controls, shown_selection)

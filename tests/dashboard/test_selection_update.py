@@ -1,0 +1,114 @@
+"""The selection callback's pure answer (``filters.selection_update``): from the address, from a
+filter, from a view toggle and from new data, with what stays as it is left untouched."""
+
+from __future__ import annotations
+
+import pytest
+from dash import no_update
+
+from carbonboard import ids
+from carbonboard.data.store import HistoryStore
+from carbonboard.sections.filters import (
+    OUTPUTS,
+    VIEW_FIELDS,
+    Controls,
+    option_value,
+    selection_update,
+)
+
+
+@pytest.fixture(scope="module")
+def source(module_history) -> HistoryStore:
+    return HistoryStore.from_arguments([str(p) for p in module_history], disk_cache=False)
+
+
+def sent(answer: dict) -> set[str]:
+    """The names of the outputs that change (``view`` counts when any view control does)."""
+    names = {name for name, value in answer.items() if name != "view" and value is not no_update}
+    if any(value is not no_update for value in answer["view"].values()):
+        names.add("view")
+    return names
+
+
+def test_every_output_is_answered_by_name(source) -> None:
+    answer = selection_update(source, None, Controls(search=""), None)
+    assert set(answer) == {*OUTPUTS, "view"}
+    assert set(answer["view"]) == set(VIEW_FIELDS)
+
+
+def test_the_address_sets_the_selection_the_controls_and_says_what_it_left_out(source) -> None:
+    search = "?project=nlp-bert&experiment=bert-large&runs=large-000,ghost&tab=regional"
+    answer = selection_update(source, ids.URL, Controls(search=search), None)
+    assert answer["selection"] == {
+        "project": "nlp-bert",
+        "experiment": "bert-large",
+        "date_from": None,
+        "date_to": None,
+        "run_ids": ["large-000"],
+    }
+    assert answer["search"] is no_update  # the address is where this came from
+    assert answer["project"] == "nlp-bert" and answer["experiment"] == "bert-large"
+    assert [o["value"] for o in answer["project_options"]] == [
+        ids.ALL,
+        "nlp-bert",
+        "vision-resnet",
+    ]
+    assert [o["value"] for o in answer["experiment_options"]] == [
+        ids.ALL,
+        "bert-base",
+        "bert-large",
+    ]
+    assert answer["compare"] == ["large-000"]
+    assert answer["notice_open"] is True
+    assert "1 unknown run id left out." in str(answer["notice"])
+    assert (answer["min_date"], answer["max_date"]) == ("2026-03-01", "2026-03-23")
+    assert answer["view"]["tab"] == ids.TAB_REGIONAL
+    assert answer["view"]["map_mode"] is no_update  # already the default
+
+
+def test_a_new_project_starts_on_all_experiments_and_pushes_the_address(source) -> None:
+    shown = {"project": "nlp-bert", "experiment": "bert-base"}
+    controls = Controls(
+        search="?project=nlp-bert&experiment=bert-base",
+        project="vision-resnet",
+        experiment="bert-base",  # stale: belongs to the old project
+        start="2026-03-02T00:00:00",
+    )
+    answer = selection_update(source, ids.PROJECT_SELECT, controls, shown)
+    assert answer["search"] == "?project=vision-resnet&from=2026-03-02"
+    assert answer["selection"]["experiment"] is None
+    assert answer["experiment"] == ids.ALL
+    assert [o["value"] for o in answer["experiment_options"]] == [ids.ALL, "resnet50"]
+    assert answer["start"] == "2026-03-02"  # the picker's time of day dropped
+    # Unchanged controls are not sent back; the notice and the project list stay as they are.
+    assert answer["project"] is no_update and answer["end"] is no_update
+    assert {"notice", "notice_open", "project_options", "min_date"}.isdisjoint(sent(answer))
+
+
+def test_a_view_toggle_only_pushes_the_address(source) -> None:
+    controls = Controls(
+        search="?project=nlp-bert",
+        project="nlp-bert",
+        view={"tab": ids.TAB_REGIONAL, "map_mode": "low_carbon"},
+    )
+    answer = selection_update(source, ids.REGIONAL_MAP_MODE, controls, {"project": "nlp-bert"})
+    assert sent(answer) == {"search"}
+    assert answer["search"] == "?project=nlp-bert&tab=regional&map=low_carbon"
+
+
+def test_new_data_refreshes_the_options_but_not_the_notice(source) -> None:
+    controls = Controls(search="?project=nlp-bert", project="nlp-bert", experiment=ids.ALL)
+    answer = selection_update(source, ids.DATA_VERSION, controls, {"project": "nlp-bert"})
+    assert {"selection", "project_options", "experiment_options", "min_date"} <= sent(answer)
+    assert answer["notice"] is no_update and answer["notice_open"] is no_update
+    assert answer["search"] is no_update  # the address already says this
+
+
+def test_a_long_name_is_chosen_by_its_option_value(tmp_path, make_row, csv_writer) -> None:
+    long_name = "p" * 500
+    path = csv_writer(tmp_path / "emissions.csv", [make_row(project=long_name)])
+    store = HistoryStore.from_arguments([str(path)], disk_cache=False)
+    controls = Controls(search="", project=option_value(long_name))
+    answer = selection_update(store, ids.PROJECT_SELECT, controls, {})
+    assert answer["selection"]["project"] == long_name
+    assert answer["project"] is no_update  # the dropdown already shows it
