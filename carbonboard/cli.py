@@ -6,7 +6,6 @@ tracebacks are for bugs only, and go to the log with ``--debug``.
 
 from __future__ import annotations
 
-import configparser
 import errno
 import importlib.util
 import logging
@@ -28,9 +27,6 @@ USAGE_ERROR = 2
 SERVE_ERROR = 1
 WAITRESS_THREADS = 8
 POSTGRES_SOURCE_MODULE = "carbonboard.data.postgres_source"
-
-BUDGETS_CONFIG_FILE = ".carbonboard.config"  # in the working folder, section [carbonboard]
-BUDGETS_CONFIG_KEY = "budgets"
 
 if TYPE_CHECKING:
     from carbonboard.data.source import RunSource
@@ -156,7 +152,7 @@ def main(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # fail early, in one line, before the port check
-    budgets = load_budgets(budget_specs, Path.cwd() / BUDGETS_CONFIG_FILE)
+    budgets = budgets_or_fail(budget_specs)
     source = database_source(database_url) if database_url else file_source(filepaths)
     warning = exposure_warning(host, allowed_hosts)
     if warning:
@@ -175,34 +171,14 @@ def main(
     )
 
 
-def config_budget_specs(path: Path) -> list[str]:
-    """The budget specs of ``budgets`` in the config file's ``[carbonboard]`` section: one per
-    line (or comma-separated); none when the file or the key is absent."""
-    parser = configparser.ConfigParser(interpolation=None)
+def budgets_or_fail(specs: tuple[str, ...]) -> list[Budget]:
+    """The budgets of ./.carbonboard.config and ``--budget``; a bad one is a usage error."""
+    from carbonboard.efficiency.config import BUDGETS_CONFIG_FILE, load_budgets
+
     try:
-        parser.read(path, encoding="utf-8")
-    except (OSError, configparser.Error) as error:
-        _fail(f"cannot read {path.name}: {error}")
-    value = parser.get("carbonboard", BUDGETS_CONFIG_KEY, fallback="")
-    return [spec.strip() for line in value.splitlines() for spec in line.split(",") if spec.strip()]
-
-
-def load_budgets(specs: tuple[str, ...], config_path: Path) -> list[Budget]:
-    """The config file's budgets, then ``--budget``'s (which replace the file's for the same
-    project); a spec that does not parse is one line and a usage error."""
-    from carbonboard.efficiency import parse_budget
-
-    budgets: dict[str, Budget] = {}
-    for origin, spec in [
-        *((config_path.name, s) for s in config_budget_specs(config_path)),
-        *(("--budget", s) for s in specs),
-    ]:
-        try:
-            budget = parse_budget(spec)
-        except ValueError as error:
-            _fail(f"{origin} {spec!r}: {error} (expected PROJECT=AMOUNT[/PERIOD], e.g. p=50kg)")
-        budgets[budget.project_name] = budget
-    return list(budgets.values())
+        return load_budgets(specs, Path.cwd() / BUDGETS_CONFIG_FILE)
+    except ValueError as error:
+        _fail(str(error))
 
 
 def exposure_warning(host: str, allowed_hosts: tuple[str, ...]) -> str | None:

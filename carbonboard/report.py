@@ -29,6 +29,17 @@ from carbonboard import formatting as fmt
 from carbonboard.assets_path import assets_dir, plotly_bundle_js
 from carbonboard.data import aggregate
 from carbonboard.data.source import RunSource
+from carbonboard.efficiency import (
+    Budget,
+    BudgetStatus,
+    budget_status,
+    metric_names,
+    metrics_table,
+    pareto,
+    per_unit_experiments,
+)
+from carbonboard.efficiency import figures as efficiency_figures
+from carbonboard.efficiency import views as efficiency_views
 from carbonboard.equivalents import equivalents
 from carbonboard.regional.baseline import baseline
 from carbonboard.regional.views import regional_views
@@ -59,6 +70,7 @@ class ReportView:
     selection: Selection
     runs: pd.DataFrame  # the view's runs (``source.selected_runs``)
     picked: pd.DataFrame  # the runs picked for comparison (``selection.run_ids``)
+    budgets: tuple[BudgetStatus, ...] = ()  # ``--budget``s where the report was made
 
 
 @dataclass(frozen=True)
@@ -190,6 +202,37 @@ def regional_section(runs: pd.DataFrame) -> Markup:
         ),
     ]
     return render("regional.html.j2", geo_assets=geo_assets_script(), charts=charts)
+
+
+def _text_table(table: efficiency_views.TextTable) -> TableData:
+    numeric = [False, *([True] * (len(table.header) - 1))]
+    return TableData(list(table.header), numeric, [list(row) for row in table.rows])
+
+
+def efficiency_section(view: ReportView) -> Markup:
+    """Was the CO2 worth it: per 1,000 units of work, emissions vs quality with the dominated
+    runs named, and the budgets; the tab's default metrics (docs/efficiency.md). Nothing when no
+    run logged metrics and no budget is set."""
+    names = metric_names(view.runs)
+    if not names and not view.budgets:
+        return Markup("")
+    choices = efficiency_views.resolve_choices(names)
+    table = metrics_table(view.runs)
+    context: dict[str, object] = {"per_unit": None, "pareto": None, "dominated": [], "budgets": []}
+    if choices.unit is not None:
+        per_unit = per_unit_experiments(view.runs, choices.unit, table)
+        context["per_unit"] = _text_table(efficiency_views.per_unit_table(per_unit, choices.unit))
+    if choices.quality is not None:
+        result = pareto(view.runs, choices.quality, higher_is_better=choices.higher, table=table)
+        context["pareto"] = figure_div(
+            efficiency_figures.pareto_figure(result), "chart-efficiency-pareto"
+        )
+        context["dominated"] = efficiency_views.dominated_lines(result)
+    for position, status in enumerate(view.budgets):
+        level, line = efficiency_views.budget_message(status)
+        chart = figure_div(efficiency_figures.burn_down_figure(status), f"chart-budget-{position}")
+        context["budgets"].append((level, line, chart))
+    return render("efficiency.html.j2", **context)
 
 
 def describe_selection(selection: Selection) -> str:
@@ -356,6 +399,7 @@ SECTIONS: tuple[Callable[[ReportView], Markup], ...] = (
     lambda view: equivalents_section(view.runs),
     lambda view: charts_section(view.runs, view.selection),
     lambda view: comparison_section(view.picked),
+    efficiency_section,
     lambda view: regional_section(view.runs),
     lambda view: runs_section(view.runs),
     lambda view: methodology_section(view.runs),
@@ -363,17 +407,27 @@ SECTIONS: tuple[Callable[[ReportView], Markup], ...] = (
 
 
 def build_report(
-    source: RunSource, selection: Selection, generated_at: dt.datetime | None = None
+    source: RunSource,
+    selection: Selection,
+    generated_at: dt.datetime | None = None,
+    budgets: Iterable[Budget] = (),
 ) -> str:
     """The report of one view, as the dashboard shows it, in one file. The picked runs
     (``selection.run_ids``) are compared side by side; every other section covers the view,
-    whose runs it loads (``source.selected_runs``)."""
+    whose runs it loads (``source.selected_runs``); each budget covers its project, as of
+    ``generated_at``."""
+    generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
+    now = pd.Timestamp(generated_at)
     view = ReportView(
         selection=selection,
         runs=source.selected_runs(selection),
         picked=source.runs_by_id(selection.run_ids),
+        budgets=tuple(
+            budget_status(source.selected_runs(Selection(project=b.project_name)), b, now)
+            for b in budgets
+        ),
     )
     title = f"Carbon footprint: {fmt.short_label(selection.project or 'all projects')}"
     subtitle = f"{describe_selection(selection)}; {len(view.runs)} runs"
     sections = [section(view) for section in SECTIONS]
-    return page(title, subtitle, sections, generated_at or dt.datetime.now(dt.timezone.utc))
+    return page(title, subtitle, sections, generated_at)

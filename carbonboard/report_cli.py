@@ -15,6 +15,7 @@ import click
 
 from carbonboard.data.paths import PathError, expand_paths, loadable
 from carbonboard.data.store import HistoryStore
+from carbonboard.efficiency.config import BUDGETS_CONFIG_FILE, load_budgets
 from carbonboard.report import build_report
 from carbonboard.selection import Selection
 
@@ -105,6 +106,14 @@ def _known(values: list[str], wanted: str | None, what: str) -> None:
     metavar="RUN_ID",
     help="A run to compare side by side with the others given (repeatable).",
 )
+@click.option(
+    "--budget",
+    "budget_specs",
+    multiple=True,
+    metavar="PROJECT=AMOUNT[/PERIOD]",
+    help="A CO2 budget to report on, as for carbonboard --budget (repeatable; also read from "
+    "./.carbonboard.config).",
+)
 def report(
     filepaths: tuple[str, ...],
     out: Path,
@@ -113,6 +122,7 @@ def report(
     date_from: str | None,
     date_to: str | None,
     run_ids: tuple[str, ...],
+    budget_specs: tuple[str, ...],
 ) -> None:
     """Write a self-contained HTML report (charts, regional comparisons, runs, methodology) that
     opens offline."""
@@ -125,6 +135,10 @@ def report(
     )
     if selection.date_from and selection.date_to and selection.date_from > selection.date_to:
         _fail(f"--from {selection.date_from} is after --to {selection.date_to}")
+    try:
+        budgets = load_budgets(budget_specs, Path.cwd() / BUDGETS_CONFIG_FILE)
+    except ValueError as error:
+        _fail(str(error))
     expanded = expand_paths(filepaths)
     try:
         paths = loadable(expanded)
@@ -145,7 +159,7 @@ def report(
     for problem in [*expanded.problems, *(f"{f.path}: {f.error}" for f in unreadable)]:
         click.echo(f"carbonboard report: left out {problem}", err=True)  # the rest is reported
     try:
-        out.write_text(build_report(source, selection), encoding="utf-8")
+        out.write_text(build_report(source, selection, budgets=budgets), encoding="utf-8")
     except OSError as error:
         _fail(f"cannot write {out}: {error.strerror}")
     click.echo(f"Wrote {out}")

@@ -14,6 +14,7 @@ from dash import Dash, Input, Output, State, ctx, dcc, html
 from carbonboard import export, ids
 from carbonboard.data.source import RunSource
 from carbonboard.report import build_report
+from carbonboard.sections.efficiency import BUDGETS_CONFIG
 from carbonboard.selection import Selection
 
 CLIENTSIDE = "carbonboard_export"
@@ -90,7 +91,11 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
         selection_value = Selection.from_dict(selection)
         if ctx.triggered_id == ids.EXPORT_REPORT:
             return dcc.send_string(
-                build_report(source, selection_value),
+                build_report(
+                    source,
+                    selection_value,
+                    budgets=app.server.config.get(BUDGETS_CONFIG, ()),
+                ),
                 filename(selection_value, "report", "html"),
                 type="text/html",
             )

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from carbonboard import ids
 from carbonboard.app import create_app
-from carbonboard.cli import load_budgets, main
+from carbonboard.cli import main
 from carbonboard.data.store import HistoryStore
 from carbonboard.efficiency import (
     budget_status,
@@ -29,8 +29,10 @@ from carbonboard.efficiency import (
     per_unit_experiments,
 )
 from carbonboard.efficiency import figures as eff_figures
+from carbonboard.efficiency.config import load_budgets
 from carbonboard.efficiency.views import resolve_choices
 from carbonboard.export import metrics_value, runs_to_csv, runs_to_json
+from carbonboard.report import build_report
 from carbonboard.selection import Selection, ViewOptions, to_query, view_from_query
 
 from .conftest import run_row, write_csv
@@ -256,3 +258,43 @@ def test_a_metrics_cell_that_is_not_an_object_is_kept_as_written() -> None:
     assert metrics_value("[1, 2]") == "[1, 2]"
     assert metrics_value('{"cut": 0.') == '{"cut": 0.'
     assert metrics_value("") is None
+
+
+def test_the_report_has_the_efficiency_section(sweep_csv) -> None:
+    source = HistoryStore([sweep_csv], disk_cache=False)
+    stamp = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
+    html = build_report(
+        source, Selection(project="nlp"), stamp, budgets=[parse_budget("nlp=500g/year")]
+    )
+    section = html[html.index('<section id="efficiency">') :]
+    section = section[: section.index("</section>")]
+    assert "<li>run c: same accuracy as a for 3.2x the CO2</li>" in section
+    assert 'id="chart-efficiency-pareto"' in section
+    assert "CO₂ / 1,000 tokens" in section
+    assert "nlp is over budget: 870 g CO₂eq of 500 g CO₂eq spent this year." in section
+    assert 'class="budget budget-danger"' in section
+    assert 'id="chart-budget-0"' in section
+
+
+def test_the_report_leaves_it_out_without_metrics_and_escapes_names(tmp_path) -> None:
+    plain = write_csv(tmp_path / "plain.csv", [run_row(project="plain")])
+    report = build_report(HistoryStore([plain], disk_cache=False), Selection())
+    assert 'id="efficiency"' not in report
+    hostile = write_csv(
+        tmp_path / "hostile.csv",
+        [run_row(project=HOSTILE, metrics=json.dumps({HOSTILE: 0.5, "tokens": 10}))],
+    )
+    report = build_report(HistoryStore([hostile], disk_cache=False), Selection())
+    assert 'id="efficiency"' in report
+    assert HOSTILE not in report
+    assert "&lt;img src=x" in report
+
+
+def test_a_bad_budget_in_the_config_file_is_one_line(tmp_path, sweep_csv, monkeypatch) -> None:
+    (tmp_path / ".carbonboard.config").write_text("[carbonboard]\nbudgets = nlp=lots\n")
+    monkeypatch.chdir(tmp_path)
+    out = str(tmp_path / "r.html")
+    result = CliRunner().invoke(main, ["report", "--filepath", str(sweep_csv), "--out", out])
+    assert result.exit_code != 0
+    assert result.stderr.strip().count("\n") == 0
+    assert ".carbonboard.config 'nlp=lots'" in result.stderr
