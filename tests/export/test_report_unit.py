@@ -136,7 +136,7 @@ def test_build_report_of_a_view_escapes_csv_text_everywhere(tmp_path, external_r
 
 def test_sections_follow_the_report_list(tmp_path):
     """One section per entry of ``report.SECTIONS``, in its order (the comparison only when runs
-    are picked)."""
+    are picked, efficiency only when runs logged metrics or a budget is set)."""
     source = load_source(tmp_path, {"experiment_id": ["a", "b", "c"]})
     html = report.build_report(source, Selection(run_ids=("run-0", "run-1")), STAMP)
     shown = re.findall(r'<section id="([^"]+)">', html)
@@ -149,7 +149,7 @@ def test_sections_follow_the_report_list(tmp_path):
         "runs",
         "methodology",
     ]
-    assert len(report.SECTIONS) == len(shown)
+    assert len(report.SECTIONS) == len(shown) + 1  # efficiency: these runs logged no metrics
     assert html.endswith("</html>\n")
 
 
@@ -200,7 +200,8 @@ def test_regional_section_holds_the_map_ranking_and_cloud_with_their_assumptions
 
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", html)
     grid = escape(rtext.grid_assumptions(base, countries, countries))
-    assert captions == [grid, grid, escape(rtext.cloud_assumptions(base, countries, cloud))]
+    ranking = escape(rtext.ranking_note(base))
+    assert captions == [grid, ranking, escape(rtext.cloud_assumptions(base, cloud))]
     assert "Same energy everywhere" in captions[0] and "GCP 1.10" in captions[2]
     finding = re.search(r'<p class="recommendation">(.*?)</p>', html).group(1)
     assert finding.startswith(escape(rtext.cloud_recommendation(base, compared)))
