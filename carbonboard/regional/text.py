@@ -163,22 +163,42 @@ def location_assumption(base: Baseline, countries: pd.DataFrame) -> str:
     )
 
 
-def grid_assumptions(base: Baseline, countries: pd.DataFrame, table: pd.DataFrame) -> str:
-    """Assumptions under a grid comparison (countries, states, provinces)."""
+def grid_data_note(base: Baseline, table: pd.DataFrame) -> str:
+    """What is particular to one grid chart (its intensities' data years and bases), for the
+    charts after the first, whose note said the rest once for the tab."""
     if not base.has_energy:
         return nothing_to_compare(base)
     years = year_span(table["year"])
     return " ".join(
         part
         for part in [
-            energy_assumption(base),
             "Intensity: annual average of each grid, gCO2e/kWh"
             + (f", data years {years}." if years else "."),
             basis_note(base, table),
-            location_assumption(base, countries),
         ]
         if part
     )
+
+
+def grid_assumptions(base: Baseline, countries: pd.DataFrame, table: pd.DataFrame) -> str:
+    """Every assumption of the grid comparisons (the same energy, the intensities, where the
+    selection ran), said once per tab: under its first chart."""
+    if not base.has_energy:
+        return nothing_to_compare(base)
+    return " ".join(
+        [
+            energy_assumption(base),
+            grid_data_note(base, table),
+            location_assumption(base, countries),
+        ]
+    )
+
+
+def ranking_note(base: Baseline) -> str:
+    """Under the ranking, which replays the map's grids: a pointer, not the map's note again."""
+    if not base.has_energy:
+        return nothing_to_compare(base)
+    return "Same energy, grids and data as the map above."
 
 
 def _cloud_sources(cloud: pd.DataFrame) -> str:
@@ -192,8 +212,9 @@ def _cloud_sources(cloud: pd.DataFrame) -> str:
     return f"{' and '.join(own)} published figures per region, else {grid}" if own else grid
 
 
-def cloud_assumptions(base: Baseline, countries: pd.DataFrame, cloud: pd.DataFrame) -> str:
-    """Assumptions under the cloud comparison, stating every provider's PUE."""
+def cloud_assumptions(base: Baseline, cloud: pd.DataFrame) -> str:
+    """Assumptions under the cloud comparison, stating every provider's PUE (where the
+    selection ran is said once, under the map)."""
     if not base.has_energy:
         return nothing_to_compare(base)
     pues = cloud.groupby("provider", sort=True)["pue"].first()
@@ -206,7 +227,6 @@ def cloud_assumptions(base: Baseline, countries: pd.DataFrame, cloud: pd.DataFra
             f"(measured energy / your PUE {base.pue:.2f}), times each provider's PUE: {pue_text}.",
             f"Intensity: {_cloud_sources(cloud)}" + (f", data years {years}." if years else "."),
             basis_note(base, cloud),
-            location_assumption(base, countries),
         ]
         if part
     )

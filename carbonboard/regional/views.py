@@ -33,6 +33,8 @@ from carbonboard.regional.text import (
     cloud_assumptions,
     cloud_finding,
     grid_assumptions,
+    grid_data_note,
+    ranking_note,
     summary,
 )
 from carbonboard.theme import placeholder_figure
@@ -91,7 +93,7 @@ def regional_views(
         shown = compared if provider == "all" else compared[compared["provider"] == provider]
         views["cloud_figure"] = cloud_figure(shown, base)
         views["cloud_finding"] = cloud_finding(base, cloud, compared)
-        views["cloud_note"] = cloud_assumptions(base, countries, cloud)
+        views["cloud_note"] = cloud_assumptions(base, cloud)
     return views
 
 
@@ -104,7 +106,7 @@ def _ranking_views(base: Baseline, countries: pd.DataFrame) -> dict[str, object]
     ranked = countries.set_index("iso3").reindex(mix_iso3s)["g_co2e_per_kwh"]
     return {
         "ranking_figure": ranking_figure(ranking),
-        "ranking_note": grid_assumptions(base, countries, countries),
+        "ranking_note": ranking_note(base),
         "mix_figure": energy_mix_figure(countries, list(ranked.sort_values(kind="stable").index)),
         "mix_note": MIX_NOTE,
     }
@@ -136,5 +138,5 @@ def _subnational_views(base: Baseline, country: str | None) -> dict[str, object]
         "subnational_options": options,
         "subnational_country": country,
         "subnational_figure": subnational_figure(compared, base),
-        "subnational_note": grid_assumptions(base, countries, table[table["country"] == country]),
+        "subnational_note": grid_data_note(base, table[table["country"] == country]),
     }

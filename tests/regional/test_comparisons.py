@@ -180,7 +180,7 @@ def test_cloud_run_gets_its_provider_first_and_a_recommendation():
         "In GCP europe-north1 this would have emitted 75 % less: 1.7 kg instead of 6.8 kg."
     )
     assert rtab.unknown_cloud_regions(base, CLOUD) == []
-    text = rtext.cloud_assumptions(base, COUNTRIES, CLOUD)
+    text = rtext.cloud_assumptions(base, CLOUD)
     assert "AWS 1.15, Azure 1.18, GCP 1.10" in text
     assert "GCP published figures per region, else the grid where each region sits" in text
 
@@ -239,7 +239,7 @@ def test_empty_selection_gives_empty_tables_and_message_figures():
     )
     assert rfig.subnational_figure(rtab.subnational_comparison(base, SUBNATIONAL, "USA"), base)
     assert rtext.describe_countries(base, COUNTRIES) == "no location"
-    assert rtext.cloud_assumptions(base, COUNTRIES, CLOUD) == "No runs in this selection."
+    assert rtext.cloud_assumptions(base, CLOUD) == "No runs in this selection."
 
 
 @pytest.mark.parametrize(
@@ -372,7 +372,7 @@ def test_a_comparison_mixing_bases_says_so():
         f"Mixed bases: direct ({len(usa)} here), lifecycle (your runs). For the same grid a "
         "lifecycle figure is higher than a direct one, so this ranking across bases is approximate."
     ) in text
-    cloud = rtext.cloud_assumptions(base, rtab.country_table(), rtab.cloud_table())
+    cloud = rtext.cloud_assumptions(base, rtab.cloud_table())
     assert "Mixed bases: " in cloud
     assert {"operational", "direct", "lifecycle"} <= set(rtab.cloud_table()["basis"])
 

@@ -43,11 +43,12 @@ def test_the_views_say_what_the_text_functions_say():
     countries, cloud = rtab.country_table(), rtab.cloud_table()
     views = regional_views(base)
     grid = rtext.grid_assumptions(base, countries, countries)
-    assert views["map_note"] == views["ranking_note"] == grid
+    assert views["map_note"] == grid
+    assert views["ranking_note"] == rtext.ranking_note(base)
     assert views["summary"] == rtext.summary(base, countries)
     compared = rtab.cloud_comparison(base, cloud)
     assert views["cloud_finding"] == rtext.cloud_finding(base, cloud, compared)
-    assert views["cloud_note"] == rtext.cloud_assumptions(base, countries, cloud)
+    assert views["cloud_note"] == rtext.cloud_assumptions(base, cloud)
     assert views["mix_note"] == rtext.MIX_NOTE
 
 
@@ -102,3 +103,16 @@ def test_figures_the_browser_shows_are_not_sent_again():
     assert again["summary"] == first["summary"] and again["drawn"] == first["drawn"]
     other = regional_update(base_of(FRANCE_RUN), None, "intensity", None, "all", first["drawn"])
     assert {"ranking_figure", "cloud_figure"} <= sent(other)
+
+
+def test_a_tab_says_where_the_runs_ran_and_the_energy_replayed_once():
+    base = base_of(CLOUD_RUN, FRANCE_RUN)
+    views = regional_views(base)
+    notes = [views[name] for name in ("map_note", "ranking_note", "subnational_note", "cloud_note")]
+    said_once = (
+        rtext.energy_assumption(base),
+        rtext.location_assumption(base, rtab.country_table()),
+    )
+    for sentence in said_once:
+        assert [sentence in note for note in notes] == [True, False, False, False]
+    assert "data years" in views["subnational_note"] and "PUE" in views["cloud_note"]
