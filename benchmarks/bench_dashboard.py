@@ -147,14 +147,19 @@ def start_server(csv_path: Path, cache_dir: Path) -> tuple[subprocess.Popen, str
 # chart's SVG happens to be in the page.
 CLOCK = """(() => {
   const clock = window.__clock = {inflight: 0, drawing: 0, drawnAt: 0, frameAfterDraw: 0,
-                                  answeredAt: 0, quietSince: null};
+                                  answeredAt: 0, quietSince: null, events: []};
   const realFetch = window.fetch;
   window.fetch = function (resource, ...rest) {
     if (!String(resource && resource.url || resource).includes('_dash-update-component')) {
       return realFetch.call(this, resource, ...rest);
     }
     clock.inflight++;
-    const answered = () => { clock.inflight--; clock.answeredAt = performance.now(); };
+    const event = {kind: 'callback', start: performance.now(), end: null};
+    clock.events.push(event);
+    const answered = () => {
+      clock.inflight--;
+      clock.answeredAt = event.end = performance.now();
+    };
     return realFetch.call(this, resource, ...rest).then(
       response => { answered(); return response; }, error => { answered(); throw error; });
   };
@@ -171,6 +176,8 @@ CLOCK = """(() => {
       if (typeof real !== 'function') continue;
       plotly[name] = function (gd, ...rest) {
         clock.drawing++;
+        const event = {kind: 'draw', start: performance.now(), end: null};
+        clock.events.push(event);
         let result;
         try {
           result = real.call(this, gd, ...rest);
@@ -182,7 +189,11 @@ CLOCK = """(() => {
           gd.__listening = true;
           gd.on('plotly_afterplot', () => drawn(gd));
         }
-        const done = () => { clock.drawing--; drawn(gd); };
+        const done = () => {
+          clock.drawing--;
+          drawn(gd);
+          event.end = performance.now();
+        };
         Promise.resolve(result).then(done, done);
         return result;
       };
@@ -297,28 +308,32 @@ class BytesRecorder:
 
 
 def measure_interaction(browser, url: str, projects: list[str]) -> dict:
-    """Project switches on the overview, opening the runs and regional tabs, and switches there."""
+    """Project switches on the overview, opening the runs and regional tabs, and switches there:
+    seconds of each (``<name>_s``) and where its time went (``<name>_where``)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.add_init_script(CLOCK)
     page = context.new_page()
     page.goto(url)
     wait_settled(page, OVERVIEW_READY)
-    results = {"project_switch_s": switch_projects(page, projects, OVERVIEW_READY)}
+    timings = {"project_switch": switch_projects(page, projects, OVERVIEW_READY)}
     for tab, ready, draws in (("runs", RUNS_READY, False), ("regional", REGIONAL_READY, True)):
-        results[f"open_{tab}_tab_s"] = [
-            timed_click(page, page.locator(f"#view-tabs-{tab}"), ready, needs_draw=draws)
-        ]
-    results["project_switch_regional_tab_s"] = switch_projects(
+        tab_link = page.locator(f"#view-tabs-{tab}")
+        timings[f"open_{tab}_tab"] = [timed_click(page, tab_link, ready, needs_draw=draws)]
+    timings["project_switch_regional_tab"] = switch_projects(
         page, [*projects[1:], projects[0]], REGIONAL_READY, headline="#regional-summary"
     )
     context.close()
+    results = {}
+    for name, measured in timings.items():
+        results[f"{name}_s"] = [seconds for seconds, _ in measured]
+        results[f"{name}_where"] = [where for _, where in measured]
     return results
 
 
-def timed_click(page, target, ready: str, needs_draw: bool = True) -> float:
+def timed_click(page, target, ready: str, needs_draw: bool = True) -> tuple[float, dict]:
     """Seconds, in the page's own clock, from the click on ``target`` to the frame after every
-    chart it changed has fired plotly_afterplot. The test driver's own time to find the element
-    and to notice the result is not counted."""
+    chart it changed has fired plotly_afterplot, and where that time went. The test driver's own
+    time to find the element and to notice the result is not counted."""
     page.evaluate(
         """() => { window.__clickedAt = null;
           document.addEventListener('click', () => { window.__clickedAt = performance.now(); },
@@ -326,10 +341,50 @@ def timed_click(page, target, ready: str, needs_draw: bool = True) -> float:
     )
     target.click()
     clicked_ms = page.evaluate("window.__clickedAt")
-    return (wait_settled(page, ready, clicked_ms, needs_draw) - clicked_ms) / 1000
+    settled_s = (wait_settled(page, ready, clicked_ms, needs_draw) - clicked_ms) / 1000
+    events = page.evaluate(
+        "since => window.__clock.events.filter(event => event.start >= since)", clicked_ms
+    )
+    return settled_s, breakdown(events, clicked_ms)
 
 
-def switch_projects(page, projects: list[str], ready: str, headline: str = "") -> list[float]:
+def breakdown(events: list[dict], clicked_ms: float) -> dict:
+    """Where one interaction's time went, in ms from the click: callback requests (count, waves
+    of requests in flight together, time with at least one waiting on the server), and charts
+    redrawn with the time at least one plotly draw was under way."""
+    callbacks = [e for e in events if e["kind"] == "callback"]
+    draws = [e for e in events if e["kind"] == "draw"]
+    waves, waiting_ms = busy_spans(callbacks)
+    last_answer = max((e["end"] or e["start"] for e in callbacks), default=None)
+    return {
+        "callbacks": len(callbacks),
+        "waves": waves,
+        "first_request_ms": min(e["start"] for e in callbacks) - clicked_ms if callbacks else None,
+        "waiting_on_server_ms": waiting_ms,
+        "last_answer_ms": last_answer - clicked_ms if callbacks else None,
+        "charts_redrawn": len(draws),
+        "plotly_busy_ms": busy_spans(draws)[1],
+    }
+
+
+def busy_spans(events: list[dict]) -> tuple[int, float]:
+    """How many separate spans the (start, end) intervals of ``events`` make, and their total
+    length: overlapping intervals count once."""
+    spans, total, span_end = 0, 0.0, -1.0
+    for event in sorted(events, key=lambda e: e["start"]):
+        end = event["end"] or event["start"]
+        if event["start"] > span_end:
+            spans += 1
+            total += end - event["start"]
+        elif end > span_end:
+            total += end - span_end
+        span_end = max(span_end, end)
+    return spans, total
+
+
+def switch_projects(
+    page, projects: list[str], ready: str, headline: str = ""
+) -> list[tuple[float, dict]]:
     """Seconds of each switch to ``projects`` from the project menu, on the open tab. The switch
     is seen by the project title or, on a tab without it, by its ``headline`` text changing."""
     switches = []
