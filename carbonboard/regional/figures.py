@@ -231,28 +231,26 @@ def _emission_bars(
     return themed_figure([bars], layout)
 
 
+def _rows(frame: pd.DataFrame, *columns: str) -> list[tuple]:
+    """The given columns of each row, as tuples to unpack."""
+    return list(frame[list(columns)].itertuples(index=False, name=None))
+
+
+def _emitted_at(name: object, emissions_kg: float, g_co2e_per_kwh: float) -> str:
+    """'Poland: 1.2 kg at 650 gCO2e/kWh', the start of every bar's hover."""
+    return f"{short_label(name)}: {mass_text(emissions_kg)} at {format_intensity(g_co2e_per_kwh)}"
+
+
 def ranking_figure(ranking: pd.DataFrame) -> go.Figure:
     """Sorted horizontal bars: the selection in the cleanest, its own and the dirtiest grids."""
     if ranking.empty:
         return placeholder_figure("No runs in this selection")
-    rows = list(
-        zip(
-            ranking["label"],
-            ranking["emissions_kg"],
-            ranking["g_co2e_per_kwh"],
-            ranking["saving_percent"],
-            ranking["kind"],
-            strict=True,
-        )
-    )
+    rows = _rows(ranking, "label", "emissions_kg", "g_co2e_per_kwh", "saving_percent", "kind")
     return _emission_bars(
         labels=[label for label, *_ in rows],
         emissions_kg=ranking["emissions_kg"],
         colors=[RANKING_COLORS[kind] for *_, kind in rows],
-        hover=[
-            f"{short_label(label)}: {mass_text(kg)} at {format_intensity(g)}"
-            for label, kg, g, _, _ in rows
-        ],
+        hover=[_emitted_at(label, kg, g) for label, kg, g, _, _ in rows],
         x_title="for the same energy",
         text=[
             mass_text(kg) if kind == "yours" else f"{mass_text(kg)}  {_saving_label(saving)}"
@@ -265,23 +263,13 @@ def subnational_figure(compared: pd.DataFrame, base: Baseline) -> go.Figure:
     """The selection's energy across a country's states or provinces, its own highlighted."""
     if compared.empty or base.runs == 0:
         return placeholder_figure("No sub-national data for this selection")
-    rows = list(
-        zip(
-            compared["name"],
-            compared["emissions_kg"],
-            compared["g_co2e_per_kwh"],
-            compared["saving_percent"],
-            compared["is_current"],
-            strict=True,
-        )
-    )
+    rows = _rows(compared, "name", "emissions_kg", "g_co2e_per_kwh", "saving_percent", "is_current")
     return _emission_bars(
         labels=[f"{name} (yours)" if current else name for name, *_, current in rows],
         emissions_kg=compared["emissions_kg"],
         colors=[HIGHLIGHT_COLOR if current else NEUTRAL_COLOR for *_, current in rows],
         hover=[
-            f"{short_label(name)}: {mass_text(kg)} at {format_intensity(g)} "
-            f"({_saving_label(saving) or 'n/a'})"
+            f"{_emitted_at(name, kg, g)} ({_saving_label(saving) or 'n/a'})"
             for name, kg, g, saving, _ in rows
         ],
         x_title="for the same energy",
@@ -293,18 +281,16 @@ def cloud_figure(compared: pd.DataFrame, base: Baseline) -> go.Figure:
     """The selection's IT energy across cloud regions (provider PUE applied), own ones marked."""
     if compared.empty or base.runs == 0:
         return placeholder_figure("No cloud regions to compare")
-    rows = list(
-        zip(
-            compared["provider"],
-            compared["region"],
-            compared["location"],
-            compared["emissions_kg"],
-            compared["g_co2e_per_kwh"],
-            compared["pue"],
-            compared["saving_percent"],
-            compared["is_current"],
-            strict=True,
-        )
+    rows = _rows(
+        compared,
+        "provider",
+        "region",
+        "location",
+        "emissions_kg",
+        "g_co2e_per_kwh",
+        "pue",
+        "saving_percent",
+        "is_current",
     )
     labels = [
         f"{PROVIDER_NAMES.get(p, p)} {short_label(region)}{' (yours)' if current else ''}"
@@ -318,8 +304,8 @@ def cloud_figure(compared: pd.DataFrame, base: Baseline) -> go.Figure:
             for p, *_, current in rows
         ],
         hover=[
-            f"{label} - {short_label(location)}: {mass_text(kg)} at {format_intensity(g)}"
-            f" x PUE {pue:.2f} ({_saving_label(saving) or 'n/a'})"
+            f"{label} - {_emitted_at(location, kg, g)} x PUE {pue:.2f}"
+            f" ({_saving_label(saving) or 'n/a'})"
             for label, (_, _, location, kg, g, pue, saving, _) in zip(labels, rows, strict=True)
         ],
         x_title="for the same IT energy, provider PUE applied",

@@ -39,6 +39,11 @@ def _note(component_id: str) -> html.P:
     return html.P(id=component_id, className="text-muted small mb-0")
 
 
+def _half(title: str, *children) -> dbc.Col:
+    """A titled card taking half the row on large screens."""
+    return dbc.Col(section_card(title, *children), lg=6)
+
+
 def layout() -> html.Section:
     """The section: world map, ranking and mix, sub-national grids, cloud regions."""
     return html.Section(
@@ -61,59 +66,47 @@ def layout() -> html.Section:
             ),
             dbc.Row(
                 [
-                    dbc.Col(
-                        section_card(
-                            "Cleanest and dirtiest grids",
-                            graph(ids.REGIONAL_RANKING, filename="carbonboard-country-ranking"),
-                            _note(ids.REGIONAL_RANKING_NOTE),
-                        ),
-                        lg=6,
+                    _half(
+                        "Cleanest and dirtiest grids",
+                        graph(ids.REGIONAL_RANKING, filename="carbonboard-country-ranking"),
+                        _note(ids.REGIONAL_RANKING_NOTE),
                     ),
-                    dbc.Col(
-                        section_card(
-                            "Their energy mix",
-                            graph(ids.REGIONAL_MIX, filename="carbonboard-energy-mix"),
-                            _note(ids.REGIONAL_MIX_NOTE),
-                        ),
-                        lg=6,
+                    _half(
+                        "Their energy mix",
+                        graph(ids.REGIONAL_MIX, filename="carbonboard-energy-mix"),
+                        _note(ids.REGIONAL_MIX_NOTE),
                     ),
                 ]
             ),
             dbc.Row(
                 [
-                    dbc.Col(
-                        section_card(
-                            "Within the country",
-                            dbc.RadioItems(
-                                id=ids.REGIONAL_SUBNATIONAL_COUNTRY,
-                                inline=True,
-                                className="mb-2",
-                                persistence=True,  # the country picked survives a reload
-                                persistence_type="session",
-                            ),
-                            graph(ids.REGIONAL_SUBNATIONAL, filename="carbonboard-subnational"),
-                            _note(ids.REGIONAL_SUBNATIONAL_NOTE),
+                    _half(
+                        "Within the country",
+                        dbc.RadioItems(
+                            id=ids.REGIONAL_SUBNATIONAL_COUNTRY,
+                            inline=True,
+                            className="mb-2",
+                            persistence=True,  # the country picked survives a reload
+                            persistence_type="session",
                         ),
-                        lg=6,
+                        graph(ids.REGIONAL_SUBNATIONAL, filename="carbonboard-subnational"),
+                        _note(ids.REGIONAL_SUBNATIONAL_NOTE),
                     ),
-                    dbc.Col(
-                        section_card(
-                            "Cloud regions",
-                            dbc.RadioItems(
-                                id=ids.REGIONAL_CLOUD_PROVIDER,
-                                options=PROVIDER_OPTIONS,
-                                value="all",
-                                inline=True,
-                                className="mb-2",
-                            ),
-                            html.P(id=ids.REGIONAL_CLOUD_RECOMMENDATION, className="fw-semibold"),
-                            html.Div(
-                                graph(ids.REGIONAL_CLOUD, filename="carbonboard-cloud-regions"),
-                                style={"maxHeight": "640px", "overflowY": "auto"},
-                            ),
-                            _note(ids.REGIONAL_CLOUD_NOTE),
+                    _half(
+                        "Cloud regions",
+                        dbc.RadioItems(
+                            id=ids.REGIONAL_CLOUD_PROVIDER,
+                            options=PROVIDER_OPTIONS,
+                            value="all",
+                            inline=True,
+                            className="mb-2",
                         ),
-                        lg=6,
+                        html.P(id=ids.REGIONAL_CLOUD_RECOMMENDATION, className="fw-semibold"),
+                        html.Div(
+                            graph(ids.REGIONAL_CLOUD, filename="carbonboard-cloud-regions"),
+                            style={"maxHeight": "640px", "overflowY": "auto"},
+                        ),
+                        _note(ids.REGIONAL_CLOUD_NOTE),
                     ),
                 ]
             ),
