@@ -27,6 +27,7 @@ MIX_SOURCES = ("coal", "gas", "oil", "nuclear", "hydro", "wind", "solar", "other
 LOW_CARBON_SOURCES = ("nuclear", "hydro", "wind", "solar", "other_renewables")
 PROVIDER_NAMES = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
 RANKING_SIZE = 5  # cleanest and dirtiest grids shown next to the selection's own
+CLOUD_REGIONS_SHOWN = 20  # regions of every provider charted at once (one provider's: all)
 
 
 def _mix_percent(shares: dict[str, float], scale: float) -> dict[str, float]:
@@ -181,6 +182,14 @@ def cloud_comparison(base: Baseline, cloud: pd.DataFrame) -> pd.DataFrame:
     table["_provider_rank"] = table["provider"].map(rank).fillna(len(rank))
     table = table.sort_values(["_provider_rank", "emissions_kg"], kind="stable")
     return table.drop(columns="_provider_rank").reset_index(drop=True)
+
+
+def cleanest_regions(compared: pd.DataFrame, top: int = CLOUD_REGIONS_SHOWN) -> pd.DataFrame:
+    """The ``top`` regions of :func:`cloud_comparison` with the least emissions, and the
+    selection's own wherever they rank, in the comparison's order: a chart of every provider's
+    regions stays readable (one provider's regions are shown whole)."""
+    cleanest = compared["emissions_kg"].rank(method="first") <= top
+    return compared[cleanest | compared["is_current"]]
 
 
 def unknown_cloud_regions(base: Baseline, cloud: pd.DataFrame) -> list[str]:

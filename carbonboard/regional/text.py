@@ -212,9 +212,19 @@ def _cloud_sources(cloud: pd.DataFrame) -> str:
     return f"{' and '.join(own)} published figures per region, else {grid}" if own else grid
 
 
-def cloud_assumptions(base: Baseline, cloud: pd.DataFrame) -> str:
+def regions_left_out(count: int) -> str:
+    """What the every-provider cloud chart leaves out, and how to see it; "" for nothing."""
+    if count <= 0:
+        return ""
+    return (
+        f"… and {format_count(count)} more regions, not charted: choose one provider to see "
+        "all of its regions."
+    )
+
+
+def cloud_assumptions(base: Baseline, cloud: pd.DataFrame, left_out: int = 0) -> str:
     """Assumptions under the cloud comparison, stating every provider's PUE (where the
-    selection ran is said once, under the map)."""
+    selection ran is said once, under the map), after how many regions the chart left out."""
     if not base.has_energy:
         return nothing_to_compare(base)
     pues = cloud.groupby("provider", sort=True)["pue"].first()
@@ -223,6 +233,7 @@ def cloud_assumptions(base: Baseline, cloud: pd.DataFrame) -> str:
     return " ".join(
         part
         for part in [
+            regions_left_out(left_out),
             f"Same IT energy everywhere: {format_energy_kwh(base.it_energy_kwh)} "
             f"(measured energy / your PUE {base.pue:.2f}), times each provider's PUE: {pue_text}.",
             f"Intensity: {_cloud_sources(cloud)}" + (f", data years {years}." if years else "."),

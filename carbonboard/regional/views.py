@@ -21,6 +21,7 @@ from carbonboard.regional.figures import (
     world_map_figure,
 )
 from carbonboard.regional.tables import (
+    cleanest_regions,
     cloud_comparison,
     cloud_table,
     country_ranking,
@@ -90,10 +91,12 @@ def regional_views(
     if "cloud" in wanted:
         cloud = cloud_table()
         compared = cloud_comparison(base, cloud)
-        shown = compared if provider == "all" else compared[compared["provider"] == provider]
+        every = provider == "all"
+        offered = compared if every else compared[compared["provider"] == provider]
+        shown = cleanest_regions(offered) if every else offered
         views["cloud_figure"] = cloud_figure(shown, base)
         views["cloud_finding"] = cloud_finding(base, cloud, compared)
-        views["cloud_note"] = cloud_assumptions(base, cloud)
+        views["cloud_note"] = cloud_assumptions(base, cloud, len(offered) - len(shown))
     return views
 
 

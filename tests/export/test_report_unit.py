@@ -196,12 +196,17 @@ def test_regional_section_holds_the_map_ranking_and_cloud_with_their_assumptions
 
     compared = rtab.cloud_comparison(base, cloud)
     (cloud_bars,), _ = plotted(html, "chart-cloud-regions")
-    assert len(cloud_bars["y"]) == len(cloud) and "GCP us-central1 (yours)" in cloud_bars["y"]
+    charted = rtab.cleanest_regions(compared)
+    assert len(cloud_bars["y"]) == len(charted) and "GCP us-central1 (yours)" in cloud_bars["y"]
 
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", html)
     grid = escape(rtext.grid_assumptions(base, countries, countries))
     ranking = escape(rtext.ranking_note(base))
-    assert captions == [grid, ranking, escape(rtext.cloud_assumptions(base, cloud))]
+    assert captions == [
+        grid,
+        ranking,
+        escape(rtext.cloud_assumptions(base, cloud, len(compared) - len(charted))),
+    ]
     assert "Same energy everywhere" in captions[0] and "GCP 1.10" in captions[2]
     finding = re.search(r'<p class="recommendation">(.*?)</p>', html).group(1)
     assert finding.startswith(escape(rtext.cloud_recommendation(base, compared)))

@@ -48,7 +48,8 @@ def test_the_views_say_what_the_text_functions_say():
     assert views["summary"] == rtext.summary(base, countries)
     compared = rtab.cloud_comparison(base, cloud)
     assert views["cloud_finding"] == rtext.cloud_finding(base, cloud, compared)
-    assert views["cloud_note"] == rtext.cloud_assumptions(base, cloud)
+    charted = rtab.cleanest_regions(compared)
+    assert views["cloud_note"] == rtext.cloud_assumptions(base, cloud, len(compared) - len(charted))
     assert views["mix_note"] == rtext.MIX_NOTE
 
 
@@ -58,8 +59,24 @@ def test_one_provider_shows_its_regions_and_the_finding_stays_about_all():
     aws = regional_views(base, ["cloud"], provider="aws")
     labels = aws["cloud_figure"].data[0].y
     assert labels and all(label.startswith("AWS ") for label in labels)
-    assert len(every["cloud_figure"].data[0].y) > len(labels)
+    every_region = rtab.cloud_comparison(base, rtab.cloud_table())
+    assert len(labels) == (every_region["provider"] == "aws").sum()  # one provider: all shown
     assert aws["cloud_finding"] == every["cloud_finding"]
+
+
+def test_every_provider_charts_the_cleanest_regions_and_yours_and_says_how_many_more():
+    base = base_of(CLOUD_RUN)
+    every = regional_views(base, ["cloud"])
+    labels = every["cloud_figure"].data[0].y
+    compared = rtab.cloud_comparison(base, rtab.cloud_table())
+    assert len(labels) == rtab.CLOUD_REGIONS_SHOWN + 1  # its own region ranks further down
+    assert "GCP us-central1 (yours)" in labels
+    assert every["cloud_figure"].layout.height <= 640
+    more = len(compared) - len(labels)
+    assert every["cloud_note"].startswith(
+        f"… and {more} more regions, not charted: choose one provider to see all of its regions."
+    )
+    assert "more regions" not in regional_views(base, ["cloud"], provider="gcp")["cloud_note"]
 
 
 def test_subnational_picks_the_asked_country_or_the_first_available():
