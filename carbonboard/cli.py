@@ -202,7 +202,7 @@ def file_source(filepaths: tuple[str, ...]) -> RunSource:
     from carbonboard.data.store import HistoryStore
 
     try:
-        return HistoryStore.from_arguments(filepaths)
+        return HistoryStore.from_arguments(filepaths, cache_in_background=True)
     except PathError as error:
         _fail(str(error))
 

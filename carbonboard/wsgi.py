@@ -32,5 +32,5 @@ def create_server() -> flask.Flask:
         raise RuntimeError(f"set {ENV_FILEPATH} to the emissions CSV(s) to serve")
     refresh_s = float(os.environ.get(ENV_REFRESH, "5"))
     allowed = [name for name in os.environ.get(ENV_ALLOWED_HOSTS, "").split(",") if name.strip()]
-    source = HistoryStore.from_arguments(paths)
+    source = HistoryStore.from_arguments(paths, cache_in_background=True)
     return create_app(source, refresh_interval_s=refresh_s, allowed_hosts=allowed).server

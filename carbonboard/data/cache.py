@@ -5,7 +5,9 @@ description, nothing that can run code when loaded (unlike a pickle). Text is st
 joined by NUL, a categorical column as its codes and its categories. One entry per file, named
 after the file's path, so a new entry replaces the old one; it holds the key it was written for
 (loader and pandas versions, the contract's columns, path, size, mtime) and is used only when
-all of it matches. Any failure to read an entry means "parse the CSV", never an error.
+all of it matches. Any failure to read an entry means "parse the CSV", never an error. An entry
+is written in a background thread (``save_later``), so a first start does not wait for it; a
+``load`` of the same file in this process waits for that write, and a process ending waits too.
 
 The folder is created 0700 and used only while it is a real directory owned by the user and
 closed to others: anyone who can write into it could otherwise choose what the board shows. By
@@ -21,8 +23,10 @@ import logging
 import os
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -252,6 +256,8 @@ class ParsedCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._reported = ""  # the folder problem already logged
+        self._writers: dict[Path, threading.Thread] = {}  # entry -> its latest writer
+        self._writers_lock = threading.Lock()
 
     def usable(self) -> bool:
         """The folder exists, is the user's own and closed to others; says so once if not."""
@@ -270,6 +276,7 @@ class ParsedCache:
         """What was parsed from ``path`` as it is now (size, mtime), or None: missing, stale,
         or unreadable, which only costs a parse."""
         entry = self.entry(path)
+        self.wait(path)
         if not self.usable() or not entry.exists():
             return None
         try:
@@ -278,6 +285,27 @@ class ParsedCache:
         except Exception as error:  # any bad entry means: parse the CSV
             log.warning("ignoring the unreadable cache entry %s: %s", entry, error)
             return None
+
+    def save_later(self, path: Path, info: os.stat_result, parsed: Parsed, unlisted: int) -> None:
+        """``save`` in a background thread: writing a million rows' entry takes about a fifth
+        of a first start, which the board need not wait for. The thread is not a daemon, so the
+        interpreter lets it finish (a killed process leaves a temporary file, pruned later)."""
+        snapshot = replace(parsed, header=list(parsed.header), skipped=list(parsed.skipped))
+        writer = threading.Thread(
+            target=self.save,
+            args=(path, info, snapshot, unlisted),
+            name=f"carbonboard-cache-{path.name}",
+        )
+        with self._writers_lock:
+            self.wait(path)
+            self._writers[self.entry(path)] = writer
+            writer.start()
+
+    def wait(self, path: Path) -> None:
+        """Return once no write of ``path``'s entry is under way in this process."""
+        writer = self._writers.get(self.entry(path))
+        if writer is not None and writer is not threading.current_thread():
+            writer.join()
 
     def save(self, path: Path, info: os.stat_result, parsed: Parsed, unlisted: int) -> None:
         """Best effort: an unwritable folder or a frame the format cannot hold only costs the

@@ -308,8 +308,11 @@ class HistoryStore:
         disk_cache: bool = True,
         stale_after_s: float = STALE_AFTER_S,
         chunk_bytes: int = CHUNK_BYTES,
+        cache_in_background: bool = False,
     ) -> None:
         self._sources = [p if isinstance(p, PathSpec) else Path(p) for p in paths]
+        # a server writes the on-disk cache in a thread: a first start need not wait for it
+        self.cache_in_background = cache_in_background
         self.paths: list[Path] = []  # the files loaded, as of the last history()
         self.cache_dir = cache_dir or default_cache_dir()
         self.disk_cache = disk_cache
@@ -336,6 +339,7 @@ class HistoryStore:
         cache_dir: Path | None = None,
         disk_cache: bool = True,
         stale_after_s: float = STALE_AFTER_S,
+        cache_in_background: bool = False,
     ) -> HistoryStore:
         """A store over ``--filepath`` values (files, directories, globs) that follows the
         directories and globs, and the tasks files beside each file. Raises PathError, as
@@ -349,6 +353,7 @@ class HistoryStore:
             cache_dir=cache_dir,
             disk_cache=disk_cache,
             stale_after_s=stale_after_s,
+            cache_in_background=cache_in_background,
         )
 
     def version(self) -> int:
@@ -598,7 +603,8 @@ class HistoryStore:
             return BoundedRead(*cached)
         read = read_bounded(path, chunk_bytes=self.chunk_bytes)
         if use_cache and not read.error:
-            self._cache.save(path, info, read.parsed, read.unlisted)
+            save = self._cache.save_later if self.cache_in_background else self._cache.save
+            save(path, info, read.parsed, read.unlisted)
         return read
 
     def _build(self, now: dt.datetime) -> History:
