@@ -145,10 +145,27 @@ def report_figures(runs: pd.DataFrame, selection: Selection) -> dict[str, go.Fig
     return charts
 
 
+def chart_captions(runs: pd.DataFrame, selection: Selection) -> dict[str, str]:
+    """What the per-experiment and per-project charts leave out (they chart the largest
+    ``figures.TOP_GROUPS``), by slug, as the dashboard says it under them."""
+    top = figures.TOP_GROUPS
+    captions = {
+        "emissions-per-experiment": fmt.format_more(
+            aggregate.per_experiment(runs), top, "experiments"
+        )
+    }
+    if selection.project is None:
+        captions["emissions-per-project"] = fmt.format_more(
+            aggregate.per_project(runs), top, "projects"
+        )
+    return captions
+
+
 def charts_section(runs: pd.DataFrame, selection: Selection) -> Markup:
-    """Every chart, interactive (zoom, hover) like in the dashboard."""
+    """Every chart, interactive (zoom, hover) like in the dashboard, with what it leaves out."""
+    captions = chart_captions(runs, selection)
     charts = [
-        figure_div(figure, "chart-" + slug)
+        (figure_div(figure, "chart-" + slug), captions.get(slug, ""))
         for slug, figure in report_figures(runs, selection).items()
     ]
     return render("charts.html.j2", charts=charts)

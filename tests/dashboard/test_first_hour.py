@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
-from carbonboard import ids
+from carbonboard import ids, report
 from carbonboard.app import create_app
 from carbonboard.data.store import HistoryStore
 from carbonboard.figures import NO_DATA, TOP_GROUPS, energy_split_figure, projects_figure
@@ -111,3 +113,14 @@ def test_the_totals_chart_shows_every_project_on_demand(tmp_path) -> None:
     assert top[ids.TOTALS_PROJECTS_MORE]["children"].startswith("… and 5 more projects (")
     assert len(every[ids.TOTALS_PROJECTS_GRAPH]["figure"]["data"][0]["y"]) == 20
     assert every[ids.TOTALS_PROJECTS_MORE]["children"] == ""
+
+
+def test_the_report_says_how_many_projects_its_chart_leaves_out(tmp_path) -> None:
+    rows = [run_row(project=f"project-{i:02d}", run_id=f"run-{i:02d}") for i in range(20)]
+    runs = HistoryStore([write_csv(tmp_path / "emissions.csv", rows)], disk_cache=False)
+    every = runs.selected_runs(Selection())
+    html = str(report.charts_section(every, Selection()))
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", html)
+    assert len(captions) == 1 and captions[0].startswith("… and 5 more projects (")
+    one = str(report.charts_section(every.head(3), Selection(project="project-00")))
+    assert "<figcaption>" not in one
