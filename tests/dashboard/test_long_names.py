@@ -95,17 +95,21 @@ def test_a_long_names_option_value_selects_it_and_the_url_holds_the_name(app) ->
 def test_the_runs_table_cuts_cells_and_gives_the_whole_text_as_tooltip(app) -> None:
     out = call(
         app,
-        f"{ids.RUNS_TABLE}.data",
-        {f"{ids.RUNS_TAB_SELECTION}.data": {}, f"{ids.RUNS_TABLE}.page_size": 15},
-    ).get_json()["response"][ids.RUNS_TABLE]
-    rows, tips = out["data"], out["tooltip_data"]
-    assert len(rows) == len(tips) == 12
-    for row, tip in zip(rows, tips, strict=True):
-        assert all(len(str(value)) <= LABEL_MAX_CHARS + 1 for value in row.values())
+        f"{ids.RUNS_TABLE}.getRowsResponse",
+        {
+            f"{ids.RUNS_TAB_SELECTION}.data": {},
+            f"{ids.RUNS_TABLE}.getRowsRequest": {"startRow": 0, "endRow": 15},
+        },
+    ).get_json()["response"][ids.RUNS_TABLE]["getRowsResponse"]
+    rows = out["rowData"]
+    assert len(rows) == out["rowCount"] == 12
+    for row in rows:
+        shown = {k: v for k, v in row.items() if not k.endswith("__full")}
+        assert all(len(str(value)) <= LABEL_MAX_CHARS + 1 for value in shown.values())
         if row["project_name"] == short_label(LONG_PROJECT):
-            assert tip["project_name"] == {"value": LONG_PROJECT, "type": "text"}
+            assert row["project_name__full"] == LONG_PROJECT  # the cell's tooltip
         else:
-            assert "project_name" not in tip
+            assert "project_name__full" not in row
 
 
 def test_the_project_title_and_run_detail_are_cut(app) -> None:
@@ -124,7 +128,7 @@ def test_the_project_title_and_run_detail_are_cut(app) -> None:
     detail = call(
         app,
         f"{ids.RUN_DETAIL}.children",
-        {f"{ids.RUNS_TABLE}.active_cell": {"row": 0, "column": 0, "row_id": "run-001"}},
+        {f"{ids.RUNS_TABLE}.cellClicked": {"rowIndex": 0, "rowId": "run-001"}},
     ).get_json()["response"][ids.RUN_DETAIL]["children"]
     text = str(detail)
     assert short_label(LONG_PROJECT) in text
