@@ -19,7 +19,10 @@ that grows by gigabytes of junk costs time, not memory: its bad rows are counted
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
+import functools
 import logging
 import os
 import stat
@@ -289,6 +292,25 @@ class _SelectionCache(_VersionCache):
             excess -= rows
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (macOS, Windows, musl)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+def return_freed_memory() -> None:
+    """Give the memory freed after a parse back to the system. Parsing a million rows leaves
+    about 300 MB of freed chunk frames in the C heap, which glibc would otherwise keep: the
+    server's RSS then counts them though nothing uses them."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 class HistoryStore:
     """The parsed history of files, directories and globs, refreshed on change; thread-safe. The
     board's ``RunSource`` over CSV files.
@@ -376,6 +398,7 @@ class HistoryStore:
                 self._version += 1
                 self._history = self._build(now)
                 self._crash_check_at = next_crash_check(self._history, self.stale_after_s)
+                return_freed_memory()
             return self._history
 
     # RunSource: every answer from the up-to-date history, computed once per data version.
