@@ -30,6 +30,7 @@ so a role with SELECT alone serves it (``docs/team.md``).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
@@ -48,7 +49,7 @@ from carbonboard.data.aggregate import (
 )
 from carbonboard.data.history import FileInfo
 from carbonboard.data.jobs import dedupe_job_rows, job_totals
-from carbonboard.data.loader import normalise
+from carbonboard.data.loader import NUMBER_DTYPE, NUMERIC_KINDS, normalise
 from carbonboard.data.source import (
     Breakdown,
     Description,
@@ -160,7 +161,7 @@ class PostgresSource:
                 connect_timeout=10,
                 options=(
                     "-c default_transaction_read_only=on "
-                    f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c jit=off"
+                    f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c jit=off -c TimeZone=UTC"
                 ),
             )
 
@@ -195,6 +196,27 @@ class PostgresSource:
     def _frame(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         rows, names = self._rows(sql, params)
         return pd.DataFrame.from_records(rows, columns=names)
+
+    def _copied_runs(self, sql: str, params: Mapping[str, Any]) -> pd.DataFrame:
+        """Many runs rows, as ``_runs_frame`` gives them, sent by ``COPY ... TO STDOUT`` as CSV
+        and parsed by pandas: several times faster and lighter than a row of Python objects per
+        run."""
+        buffer = io.BytesIO()
+        with (
+            self._conn().cursor() as cur,
+            cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)", params) as copy,
+        ):
+            for chunk in copy:
+                buffer.write(chunk)
+        buffer.seek(0)
+        numeric = {c.name for c in schema.COLUMNS if c.kind in NUMERIC_KINDS}
+        frame = pd.read_csv(  # text stays text ("2023" too); an empty number is NaN
+            buffer,
+            dtype={c.name: NUMBER_DTYPE if c.name in numeric else object for c in schema.COLUMNS},
+            keep_default_na=False,
+            na_values={name: [""] for name in numeric},
+        )
+        return normalise(frame, "runs", DATABASE_KIND).reset_index(drop=True)
 
     def _runs_frame(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Runs rows as the file store shows them: the contract's columns and dtypes."""
@@ -524,7 +546,7 @@ class PostgresSource:
         rows = self._runs_frame(
             f"SELECT {self._select_runs(query)} FROM {RUNS} "
             f"WHERE {self._where_runs(query, selection)} "
-            'ORDER BY "timestamp" DESC NULLS LAST, run_id DESC LIMIT 1',
+            'ORDER BY "timestamp" DESC, run_id DESC LIMIT 1',  # the time index, read backwards
             query.params,
         )
         return None if rows.empty else rows.iloc[0]
@@ -564,7 +586,7 @@ class PostgresSource:
         if order:
             order += ['"timestamp" ASC', "run_id ASC"]
         else:
-            order = ['"timestamp" DESC NULLS LAST', "run_id DESC"]
+            order = ['"timestamp" DESC', "run_id DESC"]  # every row has a time: the index order
         rows = self._runs_frame(
             f"SELECT {self._select_runs(query, RUN_TABLE_COLUMNS)} FROM {RUNS} "
             f"WHERE {matching_where} ORDER BY {', '.join(order)} "
@@ -666,12 +688,12 @@ class PostgresSource:
         return aggregate.runs_by_id(rows, list(run_ids)).reset_index(drop=True)
 
     def selected_runs(self, selection: Selection) -> pd.DataFrame:
-        picked = replace(selection, run_ids=())
-        return self._answer(("selected_runs", picked), lambda: self._selected_runs(picked))
-
-    def _selected_runs(self, selection: Selection) -> pd.DataFrame:
+        """Not kept between calls: a selection's runs may be large, and the sections that need
+        them keep what they derive (the regional baseline, an export is sent once)."""
+        self.version()
         query = _Query()
-        return self._runs_frame(
+        selection = replace(selection, run_ids=())
+        return self._copied_runs(
             f"SELECT {self._select_runs(query)} FROM {RUNS} "
             f'WHERE {self._where_runs(query, selection)} ORDER BY "timestamp", run_id',
             query.params,
