@@ -298,3 +298,22 @@ def test_a_bad_budget_in_the_config_file_is_one_line(tmp_path, sweep_csv, monkey
     assert result.exit_code != 0
     assert result.stderr.strip().count("\n") == 0
     assert ".carbonboard.config 'nlp=lots'" in result.stderr
+
+
+def test_trend_marks_where_the_rate_moved() -> None:
+    weeks = pd.date_range("2026-09-07", periods=6, freq="7D", tz="UTC")
+    series = pd.DataFrame(
+        {
+            "project_name": "nlp",
+            "period_start": weeks,
+            "emissions_kg": [1.0, 1.0, 1.0, 5.0, 5.0, 5.0],
+            "runs": 2,
+        }
+    )
+    markers = change_points(series)
+    assert [m.at for m in markers] == [weeks[3]]
+    figure = eff_figures.trend_figure(series, markers, "week")
+    strictly_valid(figure)
+    assert figure.layout.shapes[0].line.dash == "dot"
+    assert figure.layout.annotations[0].text == "nlp: 1 kg CO₂eq → 5 kg CO₂eq per week"
+    assert list(figure.data[0].y) == [1.0, 1.0, 1.0, 5.0, 5.0, 5.0]
