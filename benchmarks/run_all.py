@@ -18,19 +18,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DASHBOARD = HERE / "bench_dashboard.py"
 
-# (label in the README's dashboard table, figure key, how to print one value)
+# (label in the README's dashboard table, figure key, unit, target at 100,000 / 1,000,000 rows)
 ROWS = (
-    ("server ready, first start", "server_ready_first_s", "s"),
-    ("server ready, restart (cache)", "server_ready_restart_s", "s"),
-    ("first page settled, cold (fresh browser profile)", "load_cold_s", "s"),
-    ("first page settled, warm (browser cache)", "load_warm_s", "s"),
-    ("project switch (overview tab)", "project_switch_s", "s"),
-    ("project switch (regional tab)", "project_switch_regional_tab_s", "s"),
-    ("open the runs tab", "open_runs_tab_s", "s"),
-    ("open the regional tab", "open_regional_tab_s", "s"),
-    ("bytes on first load, all / data only", "bytes_cold_total", "bytes"),
-    ("server RSS", "server_rss_mb", "MB"),
+    ("server ready, first start", "server_ready_first_s", "s", ("≤ 3 s", "≤ 5 s")),
+    ("server ready, restart (cache)", "server_ready_restart_s", "s", ("", "")),
+    ("first page settled, cold (fresh browser profile)", "load_cold_s", "s", ("≤ 1.5 s", "≤ 2 s")),
+    ("first page settled, warm (browser cache)", "load_warm_s", "s", ("", "")),
+    ("project switch (overview tab)", "project_switch_s", "s", ("≤ 0.3 s", "≤ 0.5 s")),
+    ("project switch (regional tab)", "project_switch_regional_tab_s", "s", ("≤ 0.3 s", "≤ 0.5 s")),
+    ("open the runs tab", "open_runs_tab_s", "s", ("", "")),
+    ("open the regional tab", "open_regional_tab_s", "s", ("", "")),
+    ("bytes on first load, all / data only", "bytes_cold_total", "bytes", ("≤ 1 MB", "")),
+    ("server RSS", "server_rss_mb", "MB", ("≤ 400 MB", "≤ 800 MB")),
 )
+TARGET_COLUMN = {100_000: 0, 1_000_000: 1}
 
 
 def spread(values: list[float], unit: str) -> str:
@@ -70,6 +71,22 @@ def where_time_went(figures: dict, name: str) -> str:
     )
 
 
+def print_table(measured: dict[int, dict]) -> None:
+    """The README's dashboard table, figures and targets side by side for each history size."""
+    sizes = sorted(measured)
+    header = " | ".join(f"{rows:,} rows | target" for rows in sizes)
+    print(f"| dashboard | {header} |")
+    print("| --- |" + " --- | --- |" * len(sizes))
+    for label, key, unit, targets in ROWS:
+        cells = [
+            f"{cell(measured[n], key, unit)} | {targets[TARGET_COLUMN[n]]}".rstrip()
+            if n in TARGET_COLUMN
+            else f"{cell(measured[n], key, unit)} |"
+            for n in sizes
+        ]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def dashboard(sizes: list[int], repeats: int) -> bool:
     measured = {}
     for rows in sizes:
@@ -84,11 +101,7 @@ def dashboard(sizes: list[int], repeats: int) -> bool:
             return False
         measured[rows] = json.loads(result.stdout.strip().splitlines()[-1])
         print(f"  {rows:,} rows measured in {time.monotonic() - started:.0f} s", flush=True)
-    header = " | ".join(f"{rows:,} rows" for rows in sizes)
-    print(f"| dashboard | {header} |")
-    print("| --- |" + " --- |" * len(sizes))
-    for label, key, unit in ROWS:
-        print(f"| {label} | " + " | ".join(cell(measured[n], key, unit) for n in sizes) + " |")
+    print_table(measured)
     for rows in sizes:
         figures = measured[rows]
         loads = ", ".join(f"{x:.1f}" for x in figures["load_average_1min"])
