@@ -2,10 +2,15 @@
 
 Generates an N-row history with the CSV contract, starts ``python -m carbonboard`` as a
 subprocess, drives the page in headless Chromium and prints: server ready time (first start and
-restart from the on-disk cache), page fully rendered (the overview tab), project switch, opening
-the other tabs and switching project on the regional tab, bytes sent to the browser (everything,
-and without the static bundles a browser caches), and the server's RSS. Switches and tab opens are
-timed in the page, from the click to the first frame with every chart of the tab drawn.
+restart from the on-disk cache), the first page settled on the overview tab in a fresh browser
+profile (cold) and again in the same profile (warm), project switches, opening the other tabs and
+switching project on the regional tab, bytes sent to the browser (everything, and without the
+static bundles a browser caches), and the server's RSS.
+
+Everything is timed by the page's own clock: a switch from the click, a load from navigation
+start, to the frame after the last chart it changed has fired ``plotly_afterplot`` (see
+``CLOCK``). Each interaction also says where its time went: callback requests and their waves,
+the time waiting on the server, the charts redrawn and the time plotly.js was drawing.
 
     python benchmarks/bench_dashboard.py --rows 100000
     python benchmarks/bench_dashboard.py --rows 1000000 --keep bench-data
