@@ -440,7 +440,7 @@ def build_report(
         runs=source.selected_runs(selection),
         picked=source.runs_by_id(selection.run_ids),
         budgets=tuple(
-            budget_status(source.selected_runs(Selection(project=b.project_name)), b, now)
+            budget_status(source.selected_runs(efficiency_views.budget_selection(b, now)), b, now)
             for b in budgets
         ),
     )

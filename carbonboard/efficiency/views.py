@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from carbonboard.efficiency.budget import BudgetStatus
+from carbonboard.efficiency.budget import Budget, BudgetStatus, period_bounds
 from carbonboard.efficiency.pareto import Pareto
 from carbonboard.formatting import format_count, format_mass_kg, short_label
+from carbonboard.selection import Selection
 
 UNIT_HINTS = ("tokens", "samples", "requests", "images", "steps")
 QUALITY_HINTS = ("accuracy", "f1", "wer", "loss", "score")
@@ -161,3 +162,10 @@ def budget_message(status: BudgetStatus) -> tuple[str, str]:
             f"(forecast {forecast}).",
         )
     return "success", f"{name}: {spent} spent; forecast {forecast} by the {budget.period}'s end."
+
+
+def budget_selection(budget: Budget, now: pd.Timestamp) -> Selection:
+    """The runs a budget's status needs: its project's, from the first day (UTC) of the period
+    holding ``now`` (the filters on the page play no part: a budget is the project's)."""
+    start, _ = period_bounds(now, budget.period)
+    return Selection(project=budget.project_name, date_from=f"{start:%Y-%m-%d}")

@@ -43,6 +43,7 @@ from carbonboard.efficiency.figures import (
 from carbonboard.efficiency.views import (
     TextTable,
     budget_message,
+    budget_selection,
     dominated_lines,
     per_unit_table,
     ranking_table,
@@ -227,12 +228,8 @@ def budget_view(status: BudgetStatus, position: int) -> html.Div:
 def budget_statuses(
     source: RunSource, budgets: Sequence[Budget], now: pd.Timestamp
 ) -> list[BudgetStatus]:
-    """Each budget over its project's runs (the filters play no part: a budget is the
-    project's)."""
-    return [
-        budget_status(source.selected_runs(Selection(project=b.project_name)), b, now)
-        for b in budgets
-    ]
+    """Each budget over its project's runs of the period."""
+    return [budget_status(source.selected_runs(budget_selection(b, now)), b, now) for b in budgets]
 
 
 def budget_views(statuses: Sequence[BudgetStatus]) -> list[html.Div] | html.P:

@@ -30,7 +30,7 @@ from carbonboard.efficiency import (
 )
 from carbonboard.efficiency import figures as eff_figures
 from carbonboard.efficiency.config import load_budgets
-from carbonboard.efficiency.views import resolve_choices
+from carbonboard.efficiency.views import budget_selection, resolve_choices
 from carbonboard.export import metrics_value, runs_to_csv, runs_to_json
 from carbonboard.report import build_report
 from carbonboard.selection import Selection, ViewOptions, to_query, view_from_query
@@ -317,3 +317,11 @@ def test_trend_marks_where_the_rate_moved() -> None:
     assert figure.layout.shapes[0].line.dash == "dot"
     assert figure.layout.annotations[0].text == "nlp: 1 kg CO₂eq → 5 kg CO₂eq per week"
     assert list(figure.data[0].y) == [1.0, 1.0, 1.0, 5.0, 5.0, 5.0]
+
+
+def test_a_budget_reads_only_its_period_of_its_project() -> None:
+    now = pd.Timestamp("2026-11-20 15:00", tz="UTC")
+    assert budget_selection(parse_budget("nlp=1kg/week"), now) == Selection(
+        project="nlp", date_from="2026-11-16"
+    )
+    assert budget_selection(parse_budget("nlp=1kg"), now).date_from == "2026-11-01"
