@@ -47,7 +47,7 @@ COLUMNS: tuple[tuple[str, str, str, str], ...] = (
     ("status", "Status", TEXT_FILTER, ""),
     ("duration", "Duration", NUMBER_FILTER, "s"),
     ("energy_consumed", "Energy", NUMBER_FILTER, "kWh"),
-    ("emissions", "Emissions (CO₂eq)", NUMBER_FILTER, "kg"),
+    ("emissions", "Emissions", NUMBER_FILTER, "kg CO₂eq"),
     ("country_name", "Country", TEXT_FILTER, ""),
     ("region", "Region", TEXT_FILTER, ""),
     ("cloud_provider", "Cloud", TEXT_FILTER, ""),
@@ -56,7 +56,17 @@ COLUMNS: tuple[tuple[str, str, str, str], ...] = (
 COLUMN_IDS = tuple(column for column, *_ in COLUMNS)
 TEXT_COLUMNS = [c for c, _, kind, _ in COLUMNS if kind == TEXT_FILTER and c != "timestamp"]
 PINNED_COLUMN = "run_id"
-WIDE_COLUMNS = ("timestamp", "project_name", "experiment_id", "run_id")
+WIDE_COLUMNS = ("project_name", "experiment_id")  # the names take the spare room
+# Room for a whole "2026-03-23 14:05", "3.06 kWh", "finished"; others fit the default
+MIN_WIDTHS_PX = {
+    "timestamp": 140,
+    "run_id": 130,
+    "status": 92,
+    "duration": 92,
+    "energy_consumed": 96,
+    "emissions": 100,
+    "country_name": 92,
+}
 # The number columns, shown in the cards' adaptive units ("48 min", "905 mg")
 NUMBER_FORMATS = {
     "duration": format_duration_s,
@@ -97,15 +107,21 @@ def _column_def(column: str, header: str, kind: str, unit: str, hidden: bool) ->
             "buttons": ["reset"],
         },
         "hide": hidden,
-        "tooltipField": FULL_TEXT.format(column),
+        # the whole text when the cell shows less of it: cut here (its "…" text) or by the width
+        "tooltipValueGetter": {
+            "function": f"(params.data && params.data['{FULL_TEXT.format(column)}'])"
+            " || params.value"
+        },
     }
     if unit:
         definition["headerTooltip"] = f"{header}; filter in {unit}"
         definition["type"] = "rightAligned"
+    if column in MIN_WIDTHS_PX:
+        definition["minWidth"] = MIN_WIDTHS_PX[column]
     if column in WIDE_COLUMNS:
         definition["flex"] = 2
     if column == PINNED_COLUMN:
-        definition |= {"pinned": "left", "lockVisible": True}
+        definition |= {"pinned": "left", "lockVisible": True, "width": 150}
     return definition
 
 
@@ -210,7 +226,7 @@ def layout() -> html.Section:
                         "floatingFilter": True,
                         "suppressHeaderMenuButton": True,
                         "flex": 1,
-                        "minWidth": 96,
+                        "minWidth": 84,
                     },
                     rowModelType="infinite",
                     getRowId="params.data.id",
@@ -221,11 +237,11 @@ def layout() -> html.Section:
                         "cacheBlockSize": PAGE_SIZE,
                         "maxBlocksInCache": 20,
                         "tooltipShowDelay": 300,
+                        "tooltipShowMode": "whenTruncated",
                         "rowHeight": 34,
                         "headerHeight": 36,
                         "floatingFiltersHeight": 36,
                         "enableCellTextSelection": True,
-                        "multiSortKey": "ctrl",
                     },
                     # sorting, filter and column widths survive a reload (this browser tab)
                     persistence=True,

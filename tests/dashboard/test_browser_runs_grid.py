@@ -51,6 +51,11 @@ def test_grid_shows_text_as_text_cut_with_tooltip_in_card_units(page, base_url) 
     page.hover(f"{newest} .ag-cell[col-id=project_name]")
     page.wait_for_selector(".ag-tooltip")
     assert page.inner_text(".ag-tooltip") == LONG_PROJECT
+    # a name cut by the column's width only shows whole as well
+    page.hover(f"{newest} .ag-cell[col-id=gpu_model]")
+    page.wait_for_function(
+        "() => document.querySelector('.ag-tooltip')?.innerText === '1 x NVIDIA A100-SXM4-80GB'"
+    )
     # the run column stays pinned on the left; the page never scrolls sideways
     assert page.locator(f"#{ids.RUNS_TABLE} .ag-pinned-left-cols-container [col-id=run_id]").count()
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 1440
