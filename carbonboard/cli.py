@@ -212,6 +212,8 @@ def database_source(url: str) -> RunSource:
     cannot read a database or the database cannot be opened."""
     if importlib.util.find_spec(POSTGRES_SOURCE_MODULE) is None:
         _fail("--database is not available yet in this version: serve CSV files with --filepath")
+    if importlib.util.find_spec("psycopg") is None:
+        _fail("--database needs psycopg: pip install 'carbonboard[board,postgres]'")
     from carbonboard.data.postgres_source import PostgresSource
 
     try:
