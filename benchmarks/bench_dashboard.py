@@ -159,7 +159,8 @@ CLOCK = """(() => {
       return realFetch.call(this, resource, ...rest);
     }
     clock.inflight++;
-    const event = {kind: 'callback', start: performance.now(), end: null};
+    const event = {kind: 'callback', start: performance.now(), end: null, output: ''};
+    try { event.output = JSON.parse(rest[0].body).output; } catch (error) { /* not JSON */ }
     clock.events.push(event);
     const answered = () => {
       clock.inflight--;
@@ -367,6 +368,9 @@ def breakdown(events: list[dict], clicked_ms: float) -> dict:
         "first_request_ms": min(e["start"] for e in callbacks) - clicked_ms if callbacks else None,
         "waiting_on_server_ms": waiting_ms,
         "last_answer_ms": last_answer - clicked_ms if callbacks else None,
+        "callbacks_ms": {
+            e["output"][:60]: round((e["end"] or e["start"]) - e["start"]) for e in callbacks
+        },
         "charts_redrawn": len(draws),
         "plotly_busy_ms": busy_spans(draws)[1],
     }
