@@ -58,6 +58,7 @@ from carbonboard.data.source import (
     RunsPage,
 )
 from carbonboard.data.store import STALE_AFTER_S
+from carbonboard.regional.baseline import LOCATION_KEYS, merge_locations
 from carbonboard.selection import Selection
 from tracker import schema
 from tracker.db.ddl import DAILY, RUNS, TASKS, ident
@@ -505,6 +506,36 @@ class PostgresSource:
         )
         places["intensity_g_per_kwh"] = places["emissions_kg"] * 1000 / places["energy_kwh"]
         return places.sort_values("energy_kwh", ascending=False, ignore_index=True)
+
+    def location_mix(self, selection: Selection) -> pd.DataFrame:
+        picked = replace(selection, run_ids=())
+        return self._answer(("location_mix", picked), lambda: self._location_mix(picked))
+
+    def _location_mix(self, selection: Selection) -> pd.DataFrame:
+        """``regional.baseline.location_mix`` grouped in SQL, finished by the same function
+        (IT energy: the energy over a positive PUE, as ``baseline.it_energy_kwh``)."""
+        query = _Query()
+        keys = ", ".join(f"coalesce({ident(k)}, '') AS {ident(k)}" for k in LOCATION_KEYS)
+        raw = self._frame(
+            f"SELECT {keys}, coalesce(sum(energy_consumed), 0)::float8 AS energy_kwh, "
+            "coalesce(sum(coalesce(energy_consumed, 0) / "
+            "CASE WHEN pue > 0 THEN pue ELSE 1 END), 0)::float8 AS it_energy_kwh, "
+            "coalesce(sum(emissions), 0)::float8 AS recorded_emissions_kg, "
+            f"count(*) AS runs FROM {RUNS} WHERE {self._where_runs(query, selection)} "
+            f"GROUP BY {', '.join(LOCATION_KEYS)}",
+            query.params,
+        )
+        if raw.empty:
+            raw = pd.DataFrame(
+                {k: pd.Series([], dtype=object) for k in LOCATION_KEYS}
+                | {
+                    "energy_kwh": pd.Series([], dtype=float),
+                    "it_energy_kwh": pd.Series([], dtype=float),
+                    "recorded_emissions_kg": pd.Series([], dtype=float),
+                    "runs": pd.Series([], dtype="int64"),
+                }
+            )
+        return merge_locations(raw)
 
     def emissions_series(self, selection: Selection) -> pd.DataFrame:
         picked = replace(selection, run_ids=())

@@ -191,6 +191,12 @@ class RunSource(Protocol):
         """The runs with these ids, in the order given; unknown ids are left out."""
         ...
 
+    def location_mix(self, selection: Selection) -> pd.DataFrame:
+        """The selection's energy, IT energy, recorded emissions and runs per location
+        (``carbonboard.regional.baseline.location_mix``), for the regional views. Bounded (by
+        places): a database groups in SQL, never sending the runs."""
+        ...
+
     def selected_runs(self, selection: Selection) -> pd.DataFrame:
         """Every run of the selection (its project, experiment and dates; ``run_ids`` play no
         part), sorted by time. Loads the selection, never more."""

@@ -61,6 +61,7 @@ from carbonboard.data.source import (
     RunDetail,
     RunsPage,
 )
+from carbonboard.regional.baseline import location_mix
 from carbonboard.selection import Selection
 from tracker.schema import is_tasks_header
 
@@ -426,6 +427,9 @@ class HistoryStore:
 
     def emissions_series(self, selection: Selection) -> pd.DataFrame:
         return self._of_selection("emissions_series", selection, aggregate.emissions_series)
+
+    def location_mix(self, selection: Selection) -> pd.DataFrame:
+        return self._of_selection("location_mix", selection, location_mix)
 
     def last_run(self, selection: Selection) -> pd.Series | None:
         return self._of_selection("last_run", selection, aggregate.last_run)

@@ -52,7 +52,13 @@ def location_mix(runs: pd.DataFrame) -> pd.DataFrame:
     keys = [runs[key] if key in runs else pd.Series("", index=runs.index) for key in LOCATION_KEYS]
     raw = numbers.groupby(keys, sort=False, dropna=False).sum()
     raw.index.names = list(LOCATION_KEYS)
-    raw = raw.reset_index()
+    return merge_locations(raw.reset_index())
+
+
+def merge_locations(raw: pd.DataFrame) -> pd.DataFrame:
+    """Sums per location as recorded (the columns of :func:`location_mix`) merged per location
+    once its text is cleaned (trimmed, ISO code upper case, provider lower case), largest first:
+    a database groups its rows in SQL and finishes here, as :func:`location_mix` does."""
     for key in LOCATION_KEYS:
         raw[key] = raw[key].astype("string").fillna("").str.strip()
     raw["country_iso_code"] = raw["country_iso_code"].str.upper()

@@ -18,7 +18,7 @@ from plotly.io.json import to_json_plotly
 from carbonboard import ids
 from carbonboard.components import graph, section_card
 from carbonboard.data.source import RunSource
-from carbonboard.regional.baseline import Baseline, baseline
+from carbonboard.regional.baseline import Baseline, baseline, with_intensity
 from carbonboard.regional.tables import PROVIDER_NAMES
 from carbonboard.regional.views import PARTS, regional_views
 from carbonboard.selection import Selection
@@ -131,12 +131,11 @@ class _BaselineCache:
             cached = self._entries.get(key)
             if cached is not None:
                 return cached
-            runs = (
-                source.runs_by_id(picked.run_ids)
+            base = self._entries[key] = (
+                baseline(source.runs_by_id(picked.run_ids))
                 if picked.run_ids
-                else source.selected_runs(picked)  # shared with the other sections
+                else Baseline(with_intensity(source.location_mix(picked)))  # sums, not runs
             )
-            base = self._entries[key] = baseline(runs)
             while len(self._entries) > self._size:
                 del self._entries[next(iter(self._entries))]
         return base

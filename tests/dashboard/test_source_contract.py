@@ -203,6 +203,17 @@ def test_breakdown_per_place_and_component(source) -> None:
         assert source.breakdown(Selection(project="none-such"), by).empty
 
 
+def test_location_mix(source) -> None:
+    mix = source.location_mix(EVERYTHING)
+    assert list(mix["country_iso_code"]) == ["FRA", "POL"]  # most energy first
+    assert list(mix["runs"]) == [5, 1]
+    assert list(mix["energy_kwh"]) == pytest.approx([3.6, 2.0])
+    assert list(mix["recorded_emissions_kg"]) == pytest.approx([0.42, 1.0])
+    alpha = source.location_mix(ALPHA)
+    assert list(alpha["runs"]) == [3] and list(alpha["energy_kwh"]) == pytest.approx([3.0])
+    assert source.location_mix(Selection(project="none-such")).empty
+
+
 def test_emissions_series(source) -> None:
     series = source.emissions_series(ALPHA)
     assert list(series["timestamp"]) == [pd.Timestamp(day(n)) for n in (0, 1, 3)]

@@ -111,6 +111,7 @@ def test_the_overview_figures_equal_the_files(served, tmp_path: Path) -> None:
         for by in BREAKDOWNS:
             compare_frames(database.breakdown(selection, by), files.breakdown(selection, by))
         compare_frames(database.emissions_series(selection), files.emissions_series(selection))
+        compare_frames(database.location_mix(selection), files.location_mix(selection))
         assert database.filter_options(selection) == files.filter_options(selection)
         newest, expected = database.last_run(selection), files.last_run(selection)
         assert (newest["run_id"], newest["status"]) == (expected["run_id"], expected["status"])
