@@ -166,10 +166,7 @@ def measure_switches(browser, url: str, projects: list[str]) -> dict:
 def run(rows: int, repeats: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
-    server = TemporaryPostgres(bin_dir)
+    server = TemporaryPostgres(find_bin_dir())
     figures: dict = {"rows": rows, "cores": os.cpu_count(), "load_average_1min": []}
     figures["load_average_1min"].append(os.getloadavg()[0])
     try:
@@ -215,11 +212,15 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3, help="cold and warm page loads")
     args, _ = parser.parse_known_args()  # run_all.py passes every benchmark the same options
+    if find_bin_dir() is None:
+        print("skipped: PostgreSQL is not installed (apt-get install postgresql)")
+        return 0
     figures = run(args.rows, args.repeats)
     print(json.dumps(figures, indent=1))
-    for line in verdicts(figures):
+    lines = verdicts(figures)
+    for line in lines:
         print(line)
-    return 0
+    return 0 if all(line.endswith(": met") for line in lines) else 1
 
 
 if __name__ == "__main__":
