@@ -1,30 +1,32 @@
 """``PostgresSource``: the board's runs from the team's PostgreSQL database (#12).
 
-Every answer is a query, and no query returns the runs table: totals, per-project and
-per-experiment breakdowns, the energy split and the daily series are read from the daily rollup
-(one row per project x experiment x UTC day, kept exact by triggers, see
-:mod:`tracker.db.ddl`); a selection is always a project, an experiment and whole days, so the
-rollup answers every selection. What the rollup cannot hold is asked of the runs table through
-its indexes: one page of the runs table (sorted and filtered in SQL), a run and its tasks, the
-per-place sums of the regional views, the few runs of a small selection's series.
+Every answer is a query, and only ``selected_runs`` returns runs (the selection's, by ``COPY``, for
+the download, the report and the efficiency tab, as the protocol allows): totals, per-project and
+per-experiment breakdowns, the energy split and the daily series are read from the daily rollup (one
+row per project x experiment x UTC day, kept exact by triggers, see :mod:`tracker.db.ddl`); a
+selection is always a project, an experiment and whole days, so the rollup answers every selection.
+What the rollup cannot hold is asked of the runs table through its indexes: one page of the runs
+table (sorted and filtered in SQL), a run and its tasks, the per-place sums of the regional views,
+the few runs of a small selection's series.
 
 The database holds what the file store builds (:mod:`carbonboard.data.history`) with two rules
 applied at read time, so its answers equal the files':
 
 - a ``running`` run silent for ``stale_after_s`` shows ``crashed`` (a SQL expression);
 - the duplicate rank rows of cluster jobs (:mod:`carbonboard.data.jobs`) are set apart. They are
-  found with the file store's own function over the rows of jobs that measured a whole node
-  (read through a partial index, once per data version), then left out of every query over the
-  runs and subtracted from the rollup's sums. Their cost grows with the job rows, not the table.
+  found with the file store's own function over the rows of jobs that measured a whole node (read
+  through a partial index, once per data version), then left out of every query over the runs and
+  subtracted from the rollup's sums. Their cost grows with the job rows, not the table.
 
-Known differences from the file store: a component (CPU, GPU, RAM) whose energy sums to exactly
-0 kWh is left out of the energy split (the rollup cannot tell 0 from never measured); text sorts
-in the database's collation; ``contains`` on a number matches its SQL text.
+Known differences from the file store: a component (CPU, GPU, RAM) whose energy sums to exactly 0
+kWh is left out of the energy split (the rollup cannot tell 0 from never measured); text sorts in
+the database's collation; ``contains`` on a number matches its SQL text.
 
 ``version()`` reads a change marker cheaply (the newest ``updated_at`` of runs and tasks through
-their indexes, the rollup's run count, the stale runs still ``running``); it moves when any of
-them does. The board only reads: one connection per server thread, in read-only transactions,
-so a role with SELECT alone serves it (``docs/team.md``).
+their indexes, the rollup's run count, the stale runs still ``running``); it moves when any of them
+does. (A writer's transaction that began before the newest ``updated_at`` seen and commits after it,
+updating existing runs only, is seen with the next change.) The board only reads: one connection per
+server thread, in read-only transactions, so a role with SELECT alone serves it (``docs/team.md``).
 """
 
 from __future__ import annotations
