@@ -124,6 +124,15 @@ class EmissionsData:
         )
         return f"<table class='carbonboard-emissions'>{cells}</table>"
 
+    def compute_delta_emission(self, previous_emission: EmissionsData) -> None:
+        """CodeCarbon's method, with its exact meaning: turn this figure of a run into what it adds
+        to ``previous_emission`` (the same run, earlier), in place, returning ``None``.
+        ``duration``, ``emissions``, ``cpu_energy``, ``gpu_energy``, ``ram_energy``,
+        ``energy_consumed`` and ``water_consumed`` become differences, and ``emissions_rate``
+        the emissions difference over the duration difference (0 when that is not positive);
+        every other field stays. The arithmetic is :func:`delta`'s."""
+        self.__dict__.update(delta(self, previous_emission).__dict__)
+
     def row(self) -> dict[str, object]:
         """The row again, column -> value, without ``task_name`` (outputs write that apart)."""
         values = self.values
