@@ -5,6 +5,8 @@ then CodeCarbon's ``CODECARBON_<NAME>``), the project config file (``./.carbonbo
 section ``[carbonboard]``, then ``./.codecarbon.config`` section ``[codecarbon]``), the user config
 file (the same two names in the home folder), then the defaults below. Invalid values raise
 ``ValueError`` naming the setting and where the value came from, when the tracker is created.
+A setting's former name (:data:`ALIASES`, CodeCarbon's ``co2_signal_api_token``) works in every
+place; where a place gives both names, the current one wins.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # (environment variable prefix, config file name, config section), in precedence order.
 ENV_PREFIXES = ("CARBONBOARD_", "CODECARBON_")
 CONFIG_FILES = ((".carbonboard.config", "carbonboard"), (".codecarbon.config", "codecarbon"))
+# Former names -> the setting they name now, accepted as arguments, environment variables and
+# config file keys alike (see :func:`_by_setting`).
+ALIASES = {"co2_signal_api_token": "electricitymaps_api_token"}
 # What a credential shows instead of its value in a repr, an error or a log line.
 SECRET_MASK = "***"
 
@@ -161,6 +166,18 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
 NAMES: tuple[str, ...] = tuple(PARSERS)
 
 
+def _by_setting(values: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
+    """setting -> (the name it was given under, its value), for the values one place gives: a
+    former name (:data:`ALIASES`) stands for its setting unless that place also gives the
+    current name, which then wins. Precedence between places is left to :func:`resolve`."""
+    chosen: dict[str, tuple[str, Any]] = {}
+    for name, value in values.items():
+        setting = ALIASES.get(name, name)
+        if setting not in chosen or name == setting:
+            chosen[setting] = (name, value)
+    return chosen
+
+
 def _read_config(path: Path, section: str) -> dict[str, str]:
     """The settings a config file's section sets; an unreadable file is logged and skipped."""
     if not path.is_file():
@@ -174,19 +191,24 @@ def _read_config(path: Path, section: str) -> dict[str, str]:
     if not parser.has_section(section):
         return {}
     values = dict(parser.items(section))
-    for unknown in sorted(set(values) - set(NAMES)):
+    known = {*NAMES, *ALIASES}
+    for unknown in sorted(set(values) - known):
         log.debug("config file %s: setting %r is not used by this tracker", path, unknown)
-    return {name: value for name, value in values.items() if name in NAMES}
+    given = {name: value for name, value in values.items() if name in known}
+    return {setting: value for setting, (_, value) in _by_setting(given).items()}
 
 
 def _layers(environ: Mapping[str, str], cwd: Path, home: Path) -> list[tuple[str, dict[str, Any]]]:
     """(origin, values) for every place below the constructor, highest precedence first."""
     layers: list[tuple[str, dict[str, Any]]] = []
     for prefix in ENV_PREFIXES:
-        for name in NAMES:
-            key = prefix + name.upper()
-            if environ.get(key, "") != "":
-                layers.append((f"environment variable {key}", {name: environ[key]}))
+        given = {
+            name: environ[prefix + name.upper()]
+            for name in (*NAMES, *ALIASES)
+            if environ.get(prefix + name.upper(), "") != ""
+        }
+        for setting, (name, value) in _by_setting(given).items():
+            layers.append((f"environment variable {prefix}{name.upper()}", {setting: value}))
     folders = [cwd] if cwd.resolve() == home.resolve() else [cwd, home]
     for folder in folders:
         for file_name, section in CONFIG_FILES:
@@ -204,15 +226,17 @@ def resolve(
     cwd: Path | None = None,
     home: Path | None = None,
 ) -> Settings:
-    """The settings in force: ``arguments`` (``None`` means "not given") over the environment,
-    the config files and the defaults. Raises ``ValueError`` for an invalid value."""
+    """The settings in force: ``arguments`` (``None`` means "not given"; a former name of
+    :data:`ALIASES` counts for its setting) over the environment, the config files and the
+    defaults. Raises ``ValueError`` for an invalid value."""
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
     home = Path(environ.get("HOME") or Path.home()) if home is None else home
-    unknown = set(arguments) - set(NAMES)
+    unknown = set(arguments) - set(NAMES) - set(ALIASES)
     if unknown:
         raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-    given = [("argument", {k: v for k, v in arguments.items() if v is not None})]
+    passed = _by_setting({k: v for k, v in arguments.items() if v is not None})
+    given = [("argument", {setting: value for setting, (_, value) in passed.items()})]
     chosen: dict[str, Any] = {}
     origins: dict[str, str] = {}
     for origin, values in [*given, *_layers(environ, cwd, home)]:
