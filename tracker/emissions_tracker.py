@@ -76,7 +76,7 @@ CONSTRUCTOR_ONLY = (
     "output_methods",  # CodeCarbon's list, mapped onto save_to_file / _logger / _prometheus
     "logging_logger",  # an object: where save_to_logger writes
     "output_handlers",  # objects: the program's own outputs
-    "co2_signal_api_token",  # electricitymaps_api_token's former name
+    "co2_signal_api_token",  # electricitymaps_api_token's former name (config.ALIASES)
     "power_sources",  # for tests and embedding: replaces hardware discovery...
     "sysfs_root",  # ...reads this root instead of /...
     "nvml",  # ...with this NVML module...
@@ -228,15 +228,17 @@ class EmissionsTracker:
     ) -> None:
         given = dict(locals())
         ignored = [name for name in HOSTED_ONLY if given[name] not in (None, False)]
-        if electricitymaps_api_token is None:
-            given["electricitymaps_api_token"] = co2_signal_api_token  # its former name
         given["log_level"] = _log_level_name(log_level)
         if output_methods is not None:
             names = _output_method_names(output_methods)
             for method, setting in _WRITTEN_METHODS.items():
                 given[setting] = method in names
             ignored += [f"output_methods={n}" for n in names if n not in _WRITTEN_METHODS]
-        arguments = {name: value for name, value in given.items() if name in config.NAMES}
+        arguments = {
+            name: value
+            for name, value in given.items()
+            if name in config.NAMES or name in config.ALIASES
+        }
         self._environ = os.environ if environ is None else environ
         self._log_summary = log_summary
         self.settings = config.resolve(arguments, environ=self._environ)
@@ -277,6 +279,7 @@ class EmissionsTracker:
         self._deferred_signal: int | None = None
         self._logged: set[str] = set()
         self._metrics = MetricsLog()
+        self._hardware: dict[str, Any] | None = None  # what start() discovered
         self.final_emissions_data: EmissionsData | None = None
         self.final_emissions: float | None = None
 
@@ -342,22 +345,11 @@ class EmissionsTracker:
             scope = measurement_scope(job, s.tracking_mode, lambda: self._win_node(job))
             started_at = time.monotonic()
             sources = self._power_sources
-            if sources is None:
-                sources = discover(
-                    tracking_mode=s.tracking_mode,
-                    gpu_ids=s.gpu_ids,
-                    force_cpu_power=s.force_cpu_power,
-                    force_ram_power=s.force_ram_power,
-                    sysfs_root=self._sysfs_root,
-                    nvml=self._nvml,
-                    clock=lambda: started_at,  # every source measures from the run's start
-                    environ=self._environ,
-                    force_mode_cpu_load=s.force_mode_cpu_load,
-                    rapl_include_dram=s.rapl_include_dram,
-                    rapl_prefer_psys=s.rapl_prefer_psys,
-                )
+            if sources is None:  # every source measures from the run's start
+                sources = self._discover(lambda: started_at)
             self._provider.start()
-            self._run = self._run_info(sources, job, scope)
+            self._hardware = detected_hardware(sources, s.gpu_ids)
+            self._run = self._run_info(self._hardware, sources, job, scope)
             if scope == SCOPE_NONE:
                 log.info(
                     "job %s: another tracker measures node %s; this run records no energy",
@@ -381,6 +373,39 @@ class EmissionsTracker:
             self._sampler.start()
             self._install_signal_handlers()
             atexit.register(self._at_exit)
+
+    def get_detected_hardware(self) -> dict[str, Any]:
+        """The hardware this tracker measures, as CodeCarbon 3.3's method of the same name gives
+        it (see :func:`detected_hardware`): what ``start()`` discovered, else a discovery made
+        now and closed at once. Never raises: on failure the values are ``None``."""
+        if self._hardware is not None:
+            return dict(self._hardware)
+        with self._guard("get_detected_hardware"):
+            if self._power_sources is not None:
+                return detected_hardware(self._power_sources, self.settings.gpu_ids)
+            sources = self._discover(time.monotonic)
+            try:
+                return detected_hardware(sources, self.settings.gpu_ids)
+            finally:
+                _close(sources)
+        return dict.fromkeys(HARDWARE_KEYS)
+
+    def _discover(self, clock: Callable[[], float]) -> list[PowerSource]:
+        """This machine's power sources, chosen by the settings (:func:`tracker.power.discover`)."""
+        s = self.settings
+        return discover(
+            tracking_mode=s.tracking_mode,
+            gpu_ids=s.gpu_ids,
+            force_cpu_power=s.force_cpu_power,
+            force_ram_power=s.force_ram_power,
+            sysfs_root=self._sysfs_root,
+            nvml=self._nvml,
+            clock=clock,
+            environ=self._environ,
+            force_mode_cpu_load=s.force_mode_cpu_load,
+            rapl_include_dram=s.rapl_include_dram,
+            rapl_prefer_psys=s.rapl_prefer_psys,
+        )
 
     def stop(self) -> float | None:
         """Stop measuring and write the run's row; the run's emissions in kg CO2eq, or ``None``
@@ -578,12 +603,17 @@ class EmissionsTracker:
         )
         return EmissionsData.from_row(row, task_name=task_name)
 
-    def _run_info(self, sources: Sequence[PowerSource], job: JobContext, scope: str) -> RunInfo:
-        """What every row of this run shares, read once from the settings, the sources and the
-        job; a run that measures nothing (``scope`` "none") records no energy method."""
+    def _run_info(
+        self,
+        hardware: Mapping[str, Any],
+        sources: Sequence[PowerSource],
+        job: JobContext,
+        scope: str,
+    ) -> RunInfo:
+        """What every row of this run shares, read once from the settings, the hardware, the
+        sources and the job; a run that measures nothing (``scope`` "none") records no energy
+        method."""
         s = self.settings
-        cpu = combined_info(sources, "cpu")
-        gpu = combined_info(sources, "gpu")
         return RunInfo(
             run_id=self.run_id,
             project_name=s.project_name,
@@ -595,11 +625,11 @@ class EmissionsTracker:
             os=_platform_name(),
             python_version=platform.python_version(),
             writer_version=__version__,
-            cpu_count=cpu.count or os.cpu_count(),
-            cpu_model=cpu.model,
-            gpu_count=gpu.count,
-            gpu_model=gpu.model,
-            ram_total_gb=_ram_total_gb(sources),
+            cpu_count=hardware["cpu_count"],
+            cpu_model=hardware["cpu_model"],
+            gpu_count=hardware["gpu_count"],
+            gpu_model=hardware["gpu_model"],
+            ram_total_gb=hardware["ram_total_size"],
             energy_methods={
                 c: "none" if scope == SCOPE_NONE else method
                 for c, method in energy_methods(sources).items()
@@ -708,6 +738,57 @@ def track_emissions(
     return decorate(fn) if fn is not None else decorate
 
 
+class TaskEmissionsTracker:
+    """CodeCarbon's task context manager (``codecarbon.emissions_tracker``): the ``with`` block
+    is the task ``task_name`` of ``tracker`` (:meth:`EmissionsTracker.start_task` /
+    :meth:`~EmissionsTracker.stop_task`, so its row goes to the tasks file). Without a tracker,
+    one is created with the settings of the environment and config files, and stopped when the
+    block ends, as CodeCarbon does."""
+
+    def __init__(self, task_name: str | None, tracker: EmissionsTracker | None = None) -> None:
+        self.is_default_tracker = tracker is None
+        self.tracker = EmissionsTracker() if tracker is None else tracker
+        self.task_name = task_name
+
+    def __enter__(self) -> TaskEmissionsTracker:
+        self.tracker.start_task(self.task_name)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.tracker.stop_task()
+        if self.is_default_tracker:
+            self.tracker.stop()
+
+
+def track_task_emissions(
+    fn: F | None = None, tracker: EmissionsTracker | None = None, task_name: str = ""
+) -> F | Callable[[F], F]:
+    """CodeCarbon's task decorator (``codecarbon.emissions_tracker``): each call of the function
+    is a task of ``tracker`` named ``task_name`` (a UUID when empty), its row in the tasks file.
+    Without a tracker, each call gets its own, stopped when the call returns: CodeCarbon creates
+    one when decorating and stops it after the first call, which leaves later calls unmeasured."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def tracked(*args: Any, **kwargs: Any) -> Any:
+            try:
+                task = TaskEmissionsTracker(task_name, tracker)
+            except Exception:  # invalid settings in the environment: run untracked
+                log.exception("cannot track %s; running it untracked", func.__qualname__)
+                return func(*args, **kwargs)
+            with task:
+                return func(*args, **kwargs)
+
+        return tracked  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate
+
+
 def current_tracker() -> EmissionsTracker | None:
     """The run that module-level :func:`log_metrics` records into: the innermost (last started)
     tracker still running that this thread started, else the last started in this process (so a
@@ -742,6 +823,40 @@ def _status_after(exc: BaseException | None) -> str:
     if exc is None or (isinstance(exc, SystemExit) and exc.code in (None, 0)):
         return "finished"
     return "interrupted" if isinstance(exc, KeyboardInterrupt) else "crashed"
+
+
+# CodeCarbon 3.3's get_detected_hardware() keys, in its order.
+HARDWARE_KEYS = (
+    "ram_total_size",
+    "cpu_count",
+    "cpu_physical_count",
+    "cpu_model",
+    "gpu_count",
+    "gpu_model",
+    "gpu_ids",
+)
+
+
+def detected_hardware(
+    sources: Sequence[PowerSource], gpu_ids: Sequence[int | str] | None
+) -> dict[str, Any]:
+    """The hardware ``sources`` measure, under CodeCarbon's :data:`HARDWARE_KEYS`: installed RAM
+    in GB, logical and physical CPUs, the CPU and GPU models as the row writes them ("2 x ..."),
+    the GPUs measured, and the ``gpu_ids`` setting as a list (``None``: every GPU). The same
+    figures fill the run's row."""
+    import psutil
+
+    cpu = combined_info(sources, "cpu")
+    gpu = combined_info(sources, "gpu")
+    return {
+        "ram_total_size": _ram_total_gb(sources),
+        "cpu_count": cpu.count or os.cpu_count(),
+        "cpu_physical_count": psutil.cpu_count(logical=False),
+        "cpu_model": cpu.model,
+        "gpu_count": gpu.count,
+        "gpu_model": gpu.model,
+        "gpu_ids": None if gpu_ids is None else list(gpu_ids),
+    }
 
 
 def _ram_total_gb(sources: Sequence[PowerSource]) -> float:

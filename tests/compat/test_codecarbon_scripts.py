@@ -159,3 +159,18 @@ def test_every_parameter_at_once(tmp_path):
     assert "[all-params]" in process.stderr  # logger_preamble
     for secret in ("secret-api-key-0123", "secret-token-4567"):
         assert secret not in process.stderr + process.stdout
+
+
+def test_the_task_helpers_write_task_rows_with_and_without_a_tracker(tmp_path):
+    process = run_script("task_helpers.py", tmp_path)
+    runs = rows(tmp_path / "emissions.csv")
+    tasks = rows(tmp_path / "emissions_tasks.csv")
+    assert len(runs) == 4 and all(finished(r) for r in runs)  # the program's, 2 calls, 1 block
+    (main,) = (r for r in runs if r["project_name"] == "task-helpers")
+    names = [t["task_name"] for t in tasks if t["run_id"] == main["run_id"]]
+    assert names == ["grid search", "predict", "predict"]
+    own = [t for t in tasks if t["run_id"] != main["run_id"]]
+    assert [t["task_name"] for t in own] == ["alone", "alone", "block"]
+    assert len({t["run_id"] for t in own}) == 3  # one tracker per call and per block
+    assert all(float(t["energy_consumed"]) > 0 for t in tasks)
+    assert "detected" in process.stdout and int(process.stdout.split()[1]) >= 1

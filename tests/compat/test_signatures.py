@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tracker import EmissionsTracker, OfflineEmissionsTracker, track_emissions
+from tracker.emissions_tracker import TaskEmissionsTracker, track_task_emissions
 
 # codecarbon 3.3.2, codecarbon/emissions_tracker.py, BaseEmissionsTracker.__init__
 BASE_PARAMETERS = (
@@ -142,3 +143,16 @@ def test_the_decorator_accepts_every_documented_parameter(tmp_path, monkeypatch)
 
     assert answer() == 42
     assert (tmp_path / "emissions.csv").read_text().count("signature") == 1
+
+
+# codecarbon 3.3.2, codecarbon/emissions_tracker.py: TaskEmissionsTracker.__init__ and
+# track_task_emissions (public in that module, not exported by the codecarbon package).
+TASK_HELPER_PARAMETERS = (
+    (TaskEmissionsTracker.__init__, ("self", "task_name", "tracker")),
+    (track_task_emissions, ("fn", "tracker", "task_name")),
+)
+
+
+@pytest.mark.parametrize(("helper", "names"), TASK_HELPER_PARAMETERS)
+def test_the_task_helpers_take_codecarbons_parameters_in_its_order(helper, names):
+    assert tuple(inspect.signature(helper).parameters) == names
