@@ -8,11 +8,12 @@ turns into the source's ``runs_page`` arguments, so the runs never reach the bro
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from carbonboard import ids
 from carbonboard.components import graph, section_card
@@ -183,6 +184,31 @@ def runs_query(request: Mapping | None) -> dict:
     }
 
 
+class PageStep(NamedTuple):
+    """What one ``paginationInfo`` of the grid changes: the page kept for a reload and the page
+    to send the grid to (``None``: unchanged), and whether the kept page has been put back."""
+
+    keep: int | None
+    go_to: int | None
+    restored: bool
+
+
+def page_step(info: Mapping | None, kept_page: int | None, restored: bool) -> PageStep:
+    """Keep the grid's page (0-based) over a reload. A freshly drawn grid is on the first page
+    only because it is new, so until its first rows arrive (the infinite model then knows its
+    last page) nothing is kept; then the kept page, within the pages there now are, is put back
+    once, and from there on every page the grid shows is kept."""
+    info = info or {}
+    current = int(info.get("currentPage") or 0)
+    if restored:
+        return PageStep(keep=current, go_to=None, restored=True)
+    if not info.get("isLastPageFound"):
+        return PageStep(keep=None, go_to=None, restored=False)
+    last_page = max(int(info.get("totalPages") or 0) - 1, 0)
+    target = min(max(int(kept_page or 0), 0), last_page)
+    return PageStep(keep=target, go_to=target if target != current else None, restored=True)
+
+
 def layout() -> html.Section:
     """The column picker and the table, then the detail panel it feeds."""
     return html.Section(
@@ -250,6 +276,9 @@ def layout() -> html.Section:
                     style={"width": "100%", "height": f"{GRID_HEIGHT_PX}px"},
                 ),
                 dcc.Store(id=ids.RUNS_TABLE_PURGED),
+                # the page survives a reload too, put back by :func:`page_step`
+                dcc.Store(id=ids.RUNS_TABLE_PAGE, storage_type="session"),
+                dcc.Store(id=ids.RUNS_TABLE_PAGE_RESTORED, data=False),
                 html.Div(
                     "Click a run for its details. Filter under each header (numbers in s, kWh "
                     "and kg); shift-click headers to sort by several columns.",
@@ -388,7 +417,8 @@ def run_detail(run: pd.Series, tasks: pd.DataFrame, job: JobTotals | None = None
 
 def register_callbacks(app: Dash, source: RunSource) -> None:
     """Answer the grid's row requests from the source; drop its rows when the selection
-    changes; show or hide columns; render the detail of the clicked run."""
+    changes; keep its page over a reload; show or hide columns; render the detail of the
+    clicked run."""
 
     @app.callback(
         Output(ids.RUNS_TABLE, "getRowsResponse"),
@@ -417,6 +447,23 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
         State(ids.RUNS_TABLE, "id"),
         prevent_initial_call=True,
     )
+
+    @app.callback(
+        Output(ids.RUNS_TABLE_PAGE, "data"),
+        Output(ids.RUNS_TABLE, "paginationGoTo"),
+        Output(ids.RUNS_TABLE_PAGE_RESTORED, "data"),
+        Input(ids.RUNS_TABLE, "paginationInfo"),
+        State(ids.RUNS_TABLE_PAGE, "data"),
+        State(ids.RUNS_TABLE_PAGE_RESTORED, "data"),
+        prevent_initial_call=True,
+    )
+    def keep_page(info: dict | None, kept_page: int | None, restored: bool | None):
+        step = page_step(info, kept_page, bool(restored))
+        return (
+            no_update if step.keep is None else step.keep,
+            no_update if step.go_to is None else step.go_to,
+            step.restored,
+        )
 
     @app.callback(
         Output(ids.RUNS_TABLE, "columnDefs"),

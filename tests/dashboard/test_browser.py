@@ -6,6 +6,7 @@ import pytest
 from plotly.offline import get_plotlyjs_version
 
 from carbonboard import ids
+from carbonboard.sections.runs import PAGE_SIZE
 
 pytestmark = pytest.mark.browser
 
@@ -186,17 +187,35 @@ def test_the_tabs_work_from_the_keyboard(page, base_url) -> None:
     assert page.console_errors == []
 
 
-def test_the_runs_table_keeps_its_filter_over_a_reload(page, base_url) -> None:
-    page.goto(f"{base_url}/?tab=runs")
+def wait_runs_page(page, number: int, of: int) -> None:
+    """The grid's pager says page ``number`` of ``of`` and that page's first row is drawn."""
+    first_row = (number - 1) * PAGE_SIZE
     page.wait_for_function(
-        f"() => document.querySelectorAll('#{ids.RUNS_TABLE} .ag-row .ag-cell').length > 0"
+        f"""() => {{
+            const grid = document.querySelector('#{ids.RUNS_TABLE}');
+            const pager = grid?.querySelector('.ag-paging-page-summary-panel')?.innerText ?? '';
+            return pager.replace(/\\s+/g, ' ').trim() === 'Page {number} of {of}'
+                && grid.querySelector('.ag-row[row-index="{first_row}"] .ag-cell') !== null;
+        }}"""
     )
+
+
+def test_the_runs_table_keeps_its_page_and_filter_over_a_reload(page, base_url) -> None:
+    page.goto(f"{base_url}/?tab=runs")
+    wait_runs_page(page, 1, 3)  # 42 runs
+    for number in (2, 3):
+        page.click(f"#{ids.RUNS_TABLE} .ag-paging-button[aria-label='Next Page']")
+        wait_runs_page(page, number, 3)
+    page.reload()
+    wait_runs_page(page, 3, 3)
     page.fill(f"#{ids.RUNS_TABLE} input[aria-label='Project Filter Input']", "ResNet")
     page.wait_for_function(
         f"() => document.querySelector('#{ids.RUNS_COUNT}')?.innerText === '20 of 42 runs'"
     )
+    wait_runs_page(page, 1, 2)  # a new filter starts on its first page
     page.reload()
     page.wait_for_function(
         f"() => document.querySelector('#{ids.RUNS_COUNT}')?.innerText === '20 of 42 runs'"
     )
+    wait_runs_page(page, 1, 2)
     assert page.console_errors == []

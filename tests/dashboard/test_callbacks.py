@@ -156,6 +156,23 @@ def test_runs_table_pages_on_the_server(app) -> None:
     assert set(rows[0]) >= {"timestamp", "emissions", "energy_consumed", "status", "id"}
 
 
+def test_runs_table_keeps_its_page_for_a_reload(app) -> None:
+    def step(info: dict, kept: int | None, restored: bool) -> dict:
+        values = {
+            f"{ids.RUNS_TABLE}.paginationInfo": info,
+            f"{ids.RUNS_TABLE_PAGE}.data": kept,
+            f"{ids.RUNS_TABLE_PAGE_RESTORED}.data": restored,
+        }
+        return call(app, f"{ids.RUNS_TABLE_PAGE}.data", values).get_json()["response"]
+
+    first_rows = {"currentPage": 0, "totalPages": 3, "isLastPageFound": True, "rowCount": 42}
+    out = step(first_rows, 2, False)
+    assert out[ids.RUNS_TABLE]["paginationGoTo"] == 2
+    assert out[ids.RUNS_TABLE_PAGE]["data"] == 2 and out[ids.RUNS_TABLE_PAGE_RESTORED]["data"]
+    out = step({**first_rows, "currentPage": 1}, 2, True)  # the user moves on: kept, not moved
+    assert out[ids.RUNS_TABLE_PAGE]["data"] == 1 and ids.RUNS_TABLE not in out
+
+
 def test_run_detail_shows_tasks(app) -> None:
     out = call(
         app,

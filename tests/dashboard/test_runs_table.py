@@ -10,7 +10,7 @@ import pandas as pd
 from carbonboard.app import create_app
 from carbonboard.data.store import HistoryStore
 from carbonboard.sections import runs
-from carbonboard.sections.runs import column_defs, runs_query, table_records
+from carbonboard.sections.runs import PageStep, column_defs, page_step, runs_query, table_records
 
 
 def test_a_grid_request_becomes_one_bounded_page_query() -> None:
@@ -67,6 +67,29 @@ def test_a_request_cannot_reach_other_columns_or_ask_for_everything() -> None:
     )
     assert query == {"offset": 0, "limit": runs.MAX_BLOCK_ROWS, "sort_by": [], "filter_query": None}
     assert runs_query(None)["limit"] == runs.PAGE_SIZE
+
+
+def _info(current: int, pages: int, last_found: bool = True) -> dict:
+    return {"currentPage": current, "totalPages": pages, "isLastPageFound": last_found}
+
+
+def test_the_grid_page_is_put_back_once_its_first_rows_arrive_then_followed() -> None:
+    # Reloaded on page 3: the new grid, still waiting for rows, says page 1: nothing changes.
+    assert page_step(None, 2, False) == PageStep(keep=None, go_to=None, restored=False)
+    assert page_step(_info(0, 1, False), 2, False) == PageStep(None, None, False)
+    # Its rows arrive (the last page is known): back to page 3, once.
+    assert page_step(_info(0, 3), 2, False) == PageStep(keep=2, go_to=2, restored=True)
+    # From then on every page shown is kept, the first one too.
+    assert page_step(_info(2, 3), 2, True) == PageStep(keep=2, go_to=None, restored=True)
+    assert page_step(_info(0, 3), 2, True) == PageStep(keep=0, go_to=None, restored=True)
+
+
+def test_a_kept_page_past_the_runs_there_now_goes_to_the_last_one() -> None:
+    assert page_step(_info(0, 2), 5, False) == PageStep(keep=1, go_to=1, restored=True)
+    assert page_step(_info(0, 0), 5, False) == PageStep(keep=0, go_to=None, restored=True)
+    # Nothing kept yet (a first visit), or a hand-edited store: the first page stays.
+    assert page_step(_info(0, 3), None, False) == PageStep(keep=0, go_to=None, restored=True)
+    assert page_step(_info(0, 3), -4, False) == PageStep(keep=0, go_to=None, restored=True)
 
 
 def test_columns_pin_the_run_show_text_and_hide_what_was_unpicked() -> None:
