@@ -36,6 +36,9 @@ def test_appended_runs_appear_and_empty_state_goes(serve_app, page, tmp_path) ->
     page.wait_for_function(
         f"() => document.querySelector('#{ids.RUNS_COUNT}')?.innerText === '2 of 2 runs'"
     )
+    # The grid asks for its rows once the count is known: wait for both rows to be drawn.
+    page.wait_for_selector(f"#{ids.RUNS_TABLE} .ag-row[row-id='live-2']")
+    page.wait_for_selector(f"#{ids.RUNS_TABLE} .ag-row[row-id='live-1']")
     assert "running" in page.inner_text(f"#{ids.RUNS_TABLE}")
     assert page.console_errors == []
     assert page.failed_requests == []
