@@ -723,19 +723,26 @@ def track_emissions(
     tracker_class(**settings)  # raises ValueError / TypeError now, not at the first call
 
     def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def tracked(*args: Any, **kwargs: Any) -> Any:
-            try:
-                tracker = tracker_class(**settings)
-            except Exception:  # the environment changed since decoration: run untracked
-                log.exception("cannot track %s; running it untracked", func.__qualname__)
-                return func(*args, **kwargs)
-            with tracker:
-                return func(*args, **kwargs)
-
-        return tracked  # type: ignore[return-value]
+        return _measured_calls(func, lambda: tracker_class(**settings))
 
     return decorate(fn) if fn is not None else decorate
+
+
+def _measured_calls(func: F, measure: Callable[[], contextlib.AbstractContextManager]) -> F:
+    """``func`` with each call inside a new ``measure()`` context (a run, or a task); when that
+    cannot be made (the environment changed since decoration), the call runs unmeasured."""
+
+    @functools.wraps(func)
+    def measured(*args: Any, **kwargs: Any) -> Any:
+        try:
+            context = measure()
+        except Exception:
+            log.exception("cannot track %s; running it untracked", func.__qualname__)
+            return func(*args, **kwargs)
+        with context:
+            return func(*args, **kwargs)
+
+    return measured  # type: ignore[return-value]
 
 
 class TaskEmissionsTracker:
@@ -774,17 +781,7 @@ def track_task_emissions(
     one when decorating and stops it after the first call, which leaves later calls unmeasured."""
 
     def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def tracked(*args: Any, **kwargs: Any) -> Any:
-            try:
-                task = TaskEmissionsTracker(task_name, tracker)
-            except Exception:  # invalid settings in the environment: run untracked
-                log.exception("cannot track %s; running it untracked", func.__qualname__)
-                return func(*args, **kwargs)
-            with task:
-                return func(*args, **kwargs)
-
-        return tracked  # type: ignore[return-value]
+        return _measured_calls(func, lambda: TaskEmissionsTracker(task_name, tracker))
 
     return decorate(fn) if fn is not None else decorate
 
