@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -67,28 +66,6 @@ def test_missing_board_libraries_are_named():
     missing = missing_board_libraries(lambda module: None if module in absent else object())
     assert missing == ["pandas", "waitress"]
     assert missing_board_libraries() == []  # this test environment has the board
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(folder),
-            str(ROOT),
-        ],
-        check=True,
-    )
-    (built,) = folder.glob("carbonboard-*.whl")
-    return built
 
 
 def fresh_venv(folder: Path, requirement: str) -> Path:

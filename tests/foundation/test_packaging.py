@@ -30,26 +30,9 @@ def test_import_tracker_does_not_import_heavy_packages():
 
 
 @pytest.mark.slow
-def test_wheel_install_serves_the_assets(tmp_path):
+def test_wheel_install_serves_the_assets(tmp_path, wheel):
     """Build the wheel, install it in a fresh venv: the app finds and serves its assets, and the
     report finds its templates."""
-    wheel_dir = tmp_path / "wheels"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(wheel_dir),
-            str(ROOT),
-        ],
-        check=True,
-    )
-    (wheel,) = wheel_dir.glob("carbonboard-*.whl")
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
