@@ -7,19 +7,18 @@ tracebacks are for bugs only, and go to the log with ``--debug``.
 from __future__ import annotations
 
 import errno
+import importlib
 import importlib.util
 import logging
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import click
 
 from carbonboard import __version__
 from carbonboard.data.paths import PathError
-from carbonboard.import_cli import import_command
-from carbonboard.report_cli import report
 
 DEFAULT_PORT = 3333
 DEFAULT_HOST = "127.0.0.1"
@@ -56,7 +55,30 @@ def check_port(host: str, port: int) -> str | None:
     return None
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Subcommands imported when they run: ``carbonboard import`` need not load the report's
+    charting libraries, nor serving load either subcommand."""
+
+    SUBCOMMANDS: ClassVar[dict[str, tuple[str, str]]] = {  # name -> (module, attribute)
+        "report": ("carbonboard.report_cli", "report"),
+        "import": ("carbonboard.import_cli", "import_command"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.SUBCOMMANDS:
+            return super().get_command(ctx, name)
+        module, attribute = self.SUBCOMMANDS[name]
+        return getattr(importlib.import_module(module), attribute)
+
+
+@click.group(
+    cls=_LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--filepath",
     "filepaths",
@@ -263,7 +285,3 @@ def serve(
         click.echo("Stopped.")
     finally:
         server.close()
-
-
-main.add_command(report)
-main.add_command(import_command)
