@@ -219,17 +219,34 @@ class Importer:
                     copy.write(chunk)
 
     def finish(self) -> ImportSummary:
-        """Upsert each key's newest staged row; commit."""
+        """Write each key's newest staged row; commit. Keys the database lacks (all of them,
+        into an empty one) go in with a plain ``INSERT``; the rest, or every row when another
+        writer inserted one of those keys meanwhile, with the upsert that keeps the newer."""
+        from psycopg.errors import UniqueViolation
+
         with self.conn.cursor() as cur:
             for table, target in TARGETS.items():
-                cur.execute(f"ANALYZE {STAGING[table]}_numbers, {STAGING[table]}_text")
-                staging = ddl.staged_rows(STAGING[table], target.columns)
+                prefix = STAGING[table]
+                staging = ddl.staged_rows(prefix, target.columns)
                 keys = ", ".join(ddl.ident(k) for k in target.key)
                 cur.execute(  # every key column is text: the text table alone has them
-                    f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {STAGING[table]}_text) k"
+                    f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {prefix}_text) k"
                 )
                 self.summary.keys[table] = cur.fetchone()[0]
-                source = ddl.newest_per_key(staging, target.table, target.names, target.key)
+                newest = f"{prefix}_newest"
+                cur.execute(
+                    f"CREATE TEMPORARY TABLE {newest} ON COMMIT DROP AS "
+                    + ddl.newest_per_key(staging, target.names, target.key)
+                )
+                try:
+                    with self.conn.transaction():  # a savepoint: a conflict undoes this alone
+                        cur.execute(
+                            ddl.insert_absent(target.table, target.names, target.key, newest)
+                        )
+                        self.summary.inserted[table] += cur.rowcount
+                except UniqueViolation:
+                    self.summary.inserted[table] = 0
+                source = ddl.newer_than_stored(newest, target.table, target.key)
                 cur.execute(ddl.upsert(target.table, target.names, target.key, source))
                 for (inserted,) in cur.fetchall():
                     (self.summary.inserted if inserted else self.summary.updated)[table] += 1

@@ -166,3 +166,45 @@ def test_text_with_commas_quotes_line_breaks_and_accents_arrives_intact(database
     with psycopg.connect(database.url) as conn:
         stored = conn.execute(f"SELECT project_name, region FROM {ddl.RUNS}").fetchone()
     assert stored == (name, None)  # empty text is NULL
+
+
+def test_a_run_another_writer_inserts_meanwhile_is_upserted_and_the_newer_row_kept(
+    database, tmp_path
+):
+    """New runs go in with a plain INSERT; one another writer inserts meanwhile makes it fail
+    on the key, and the import writes every row with the upsert instead: the newer row stays,
+    the others arrive, the rollup is exact."""
+    import threading
+    import time
+
+    from carbonboard.import_cli import Importer
+    from tracker.db import migrations, writes
+
+    history = write_history(
+        tmp_path / "runs.csv",
+        [row("a", "2026-01-01T10:05:00", 300.0, "running"), row("b", "2026-01-01T11:00:00", 60.0)],
+    )
+    conn = writes.connect(database.url, statement_timeout_ms=0)
+    migrations.migrate(conn)
+    other = psycopg.connect(database.url)
+    target = writes.runs_target()
+    newer = writes.db_values(row("a", "2026-01-01T10:09:00", 540.0), target.columns)
+    writes.upsert(other.cursor(), target, [newer])  # not committed yet: the import waits on it
+    importer = Importer(conn)
+    importer.add_file(history)
+    finished = {}
+    writing = threading.Thread(target=lambda: finished.update(summary=importer.finish()))
+    writing.start()
+    deadline = time.monotonic() + 30
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    while other.execute(waiting).fetchone()[0] == 0:
+        assert time.monotonic() < deadline, "the import never met the other writer's row"
+        time.sleep(0.05)
+    other.commit()
+    writing.join(30)
+    other.close()
+    conn.close()
+    assert finished["summary"].inserted["runs"] == 1
+    assert sorted(_durations(database.url)) == [("a", "finished", 540.0), ("b", "finished", 60.0)]
+    daily = table(database.url, f"(SELECT sum(runs), sum(duration_s) FROM {ddl.DAILY}) d", "1")
+    assert daily == [(2, 600)]

@@ -217,19 +217,40 @@ def values_source(count: int) -> str:
     return f"VALUES ({', '.join(['%s'] * count)}, now())"
 
 
-def newest_per_key(staging: str, table: str, names: Sequence[str], key: Sequence[str]) -> str:
-    """``SELECT`` of each key's newest row in ``staging`` (ties: the last one read, ``ord``)
-    that is newer than the row ``table`` holds: an unchanged row is not even locked, so
-    importing a file again only reads."""
+def newest_per_key(staging: str, names: Sequence[str], key: Sequence[str]) -> str:
+    """``SELECT`` of each key's newest row in ``staging`` (ties: the last one read, ``ord``),
+    in key order (the primary key's, so rows written from it land in index order), with the
+    ``updated_at`` to store."""
     columns = ", ".join(ident(n) for n in names)
     keys = ", ".join(ident(k) for k in key)
-    same_key = " AND ".join(f"stored.{ident(k)} = newest.{ident(k)}" for k in key)
     return (
-        f"SELECT * FROM (SELECT DISTINCT ON ({keys}) {columns}, now() FROM {staging} "
+        f"SELECT DISTINCT ON ({keys}) {columns}, now() AS updated_at FROM {staging} "
         f'ORDER BY {keys}, "timestamp" DESC NULLS LAST, duration DESC NULLS LAST, '
-        "status IS DISTINCT FROM 'running' DESC, ord DESC) AS newest "
-        f"WHERE NOT EXISTS (SELECT FROM {table} AS stored WHERE {same_key} "
-        f"AND NOT {newer('newest', 'stored')})"
+        "status IS DISTINCT FROM 'running' DESC, ord DESC"
+    )
+
+
+def _same_key(key: Sequence[str]) -> str:
+    return " AND ".join(f"stored.{ident(k)} = newest.{ident(k)}" for k in key)
+
+
+def newer_than_stored(newest: str, table: str, key: Sequence[str]) -> str:
+    """``SELECT`` of the rows of relation ``newest`` newer than the row ``table`` holds (or
+    whose key it lacks): an unchanged row is not even locked, so importing again only reads."""
+    return (
+        f"SELECT * FROM {newest} AS newest WHERE NOT EXISTS (SELECT FROM {table} AS stored "
+        f"WHERE {_same_key(key)} AND NOT {newer('newest', 'stored')})"
+    )
+
+
+def insert_absent(table: str, names: Sequence[str], key: Sequence[str], newest: str) -> str:
+    """Plain ``INSERT`` of the rows of relation ``newest`` whose key ``table`` lacks: no
+    per-row conflict check. A key another writer inserts meanwhile fails the statement with a
+    unique violation (the caller then writes every row with :func:`upsert`)."""
+    columns = ", ".join(ident(n) for n in names)
+    return (
+        f"INSERT INTO {table} ({columns}, updated_at) SELECT * FROM {newest} AS newest "
+        f"WHERE NOT EXISTS (SELECT FROM {table} AS stored WHERE {_same_key(key)})"
     )
 
 
