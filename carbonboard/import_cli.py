@@ -12,6 +12,7 @@ a newer one, so importing twice is importing once; an interrupted import writes 
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections import Counter
@@ -39,6 +40,7 @@ PGCOPY_TRAILER = b"\xff\xff"
 # One big transaction: memory for its temporary tables and sorts, and no JIT compilation (it
 # costs seconds for statements that run once).
 SESSION_SETTINGS = {"jit": "off", "work_mem": "256MB", "temp_buffers": "512MB"}
+NEEDS_QUOTES = re.compile('[,"\n\r]')  # a CSV field holding one of these is quoted
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 UTC, PostgreSQL's zero time, in Unix us
 TARGETS = {"runs": writes.runs_target(), "tasks": writes.tasks_target()}
 
@@ -110,7 +112,7 @@ def _csv_lines(columns: list[np.ndarray], start: int, stop: int) -> bytes:
 def csv_field(text: str) -> str:
     """One CSV field as PostgreSQL's ``COPY ... (FORMAT csv)`` reads it: quoted when it holds a
     comma, a quote or a line break; empty stays unquoted, which COPY reads as NULL."""
-    if any(special in text for special in ',"\n\r'):
+    if NEEDS_QUOTES.search(text):
         return '"' + text.replace('"', '""') + '"'
     return text
 
