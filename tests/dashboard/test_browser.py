@@ -41,10 +41,14 @@ def wait_rendered(page) -> None:
 
 
 def open_runs_tab(page) -> None:
+    """Open the runs tab and wait until its grid has drawn rows and nothing is loading: a click
+    before that can land on a row the grid is about to redraw with its first page."""
     page.click(f"#{ids.VIEW_TABS}-{ids.TAB_RUNS}")
     page.wait_for_function(
-        f"() => document.querySelectorAll('#{ids.RUNS_TABLE} .ag-row .ag-cell').length > 0"
+        f"""() => document.querySelectorAll('#{ids.RUNS_TABLE} .ag-row .ag-cell').length > 0
+            && !document.querySelector('[data-dash-is-loading="true"]')"""
     )
+    page.wait_for_load_state("networkidle")
 
 
 def test_the_page_renders_every_section_offline(page, base_url, artifacts_dir) -> None:
