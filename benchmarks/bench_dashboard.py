@@ -29,6 +29,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -313,6 +314,27 @@ class BytesRecorder:
         return sum(size for url, size in self.sizes if not any(p in url for p in STATIC_PREFIXES))
 
 
+# The projects a switch goes through, in this order (each is in every generated history).
+SWITCHED_PROJECTS = ["vision-resnet", "nlp-bert", "recsys", "speech-asr", "climate-sim"]
+
+
+def measure_page(url: str, repeats: int, switches: Callable[..., dict]) -> dict:
+    """In one headless Chromium: first loads (cold and warm, ``repeats`` times), then
+    ``switches(browser, url, SWITCHED_PROJECTS)``; their figures together."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            figures = measure_loads(browser, url, repeats)
+            figures.update(switches(browser, url, SWITCHED_PROJECTS))
+        finally:
+            browser.close()
+    return figures
+
+
 def measure_interaction(browser, url: str, projects: list[str]) -> dict:
     """Project switches on the overview, opening the runs and regional tabs, and switches there:
     seconds of each (``<name>_s``) and where its time went (``<name>_where``)."""
@@ -432,8 +454,6 @@ def main() -> None:
 
 def run(rows: int, repeats: int, keep: Path | None = None) -> dict:
     """Every dashboard figure for an ``rows``-row history: lists of seconds, bytes, MB."""
-    from playwright.sync_api import sync_playwright
-
     work = keep or Path(tempfile.mkdtemp(prefix="carbonboard-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     csv_path = work / f"emissions_{rows}.csv"
@@ -445,14 +465,7 @@ def run(rows: int, repeats: int, keep: Path | None = None) -> dict:
     process, url, ready_s = start_server(csv_path, cache_dir)
     figures["server_ready_first_s"] = [ready_s]
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-            )
-            figures.update(measure_loads(browser, url, repeats))
-            projects = ["vision-resnet", "nlp-bert", "recsys", "speech-asr", "climate-sim"]
-            figures.update(measure_interaction(browser, url, projects))
-            browser.close()
+        figures.update(measure_page(url, repeats, measure_interaction))
         figures["server_rss_mb"] = [psutil.Process(process.pid).memory_info().rss / 2**20]
     finally:
         process.terminate()

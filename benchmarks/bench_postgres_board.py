@@ -4,8 +4,8 @@ Starts a throwaway PostgreSQL on a free loopback port, creates the schema (migra
 runs with ``INSERT ... SELECT generate_series`` in batches (the triggers keep the daily rollup, as
 for any writer; six projects, 48 experiments, five countries, one year), then serves it with
 ``python -m carbonboard --database URL`` and drives the page in headless Chromium with the
-dashboard benchmark's own clock and steps (``bench_dashboard.measure_loads`` and
-``measure_interaction``): first page settled (cold and warm), project switches, the runs and
+dashboard benchmark's own clock and steps (``bench_dashboard.measure_page``, with this
+file's ``measure_switches``): first page settled (cold and warm), project switches, the runs and
 regional tabs. Also the change marker's cost (``version()``, polled by every open page), and the
 server's RSS at the end. Targets at 1,000,000 runs: page settled <= 2 s, project switch <= 0.5 s,
 server RSS <= 300 MB.
@@ -33,7 +33,6 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "tests" / "postgres"))
 
 from bench_dashboard import (  # noqa: E402
-    CHROMIUM,
     CLOCK,
     COUNTRIES,
     OVERVIEW_READY,
@@ -41,7 +40,7 @@ from bench_dashboard import (  # noqa: E402
     REGIONAL_READY,
     RUNS_READY,
     free_port,
-    measure_loads,
+    measure_page,
     summarise,
     switch_projects,
     timed_click,
@@ -164,8 +163,6 @@ def measure_switches(browser, url: str, projects: list[str]) -> dict:
 
 
 def run(rows: int, repeats: int) -> dict:
-    from playwright.sync_api import sync_playwright
-
     server = TemporaryPostgres(find_bin_dir())
     figures: dict = {"rows": rows, "cores": os.cpu_count(), "load_average_1min": []}
     figures["load_average_1min"].append(os.getloadavg()[0])
@@ -177,14 +174,7 @@ def run(rows: int, repeats: int) -> dict:
         process, page_url, ready_s = start_board(url)
         figures["server_ready_s"] = [ready_s]
         try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-                )
-                figures.update(measure_loads(browser, page_url, repeats))
-                projects = ["vision-resnet", "nlp-bert", "recsys", "speech-asr", "climate-sim"]
-                figures.update(measure_switches(browser, page_url, projects))
-                browser.close()
+            figures.update(measure_page(page_url, repeats, measure_switches))
             figures["server_rss_mb"] = [psutil.Process(process.pid).memory_info().rss / 2**20]
         finally:
             process.terminate()
