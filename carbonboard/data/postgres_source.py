@@ -107,6 +107,17 @@ RUN_COLUMNS = tuple(c.name for c in schema.COLUMNS)
 TASK_COLUMNS = schema.TASK_FIELDNAMES
 
 
+def _name_terms(query: _Query, selection: Selection) -> list[str]:
+    """The selection's project and experiment as SQL terms, for the runs table and the rollup
+    alike (both have the two columns)."""
+    terms = []
+    if selection.project is not None:
+        terms.append(f"project_name = {query.value(selection.project)}")
+    if selection.experiment is not None:
+        terms.append(f"experiment_id = {query.value(selection.experiment)}")
+    return terms
+
+
 def _utc_day_start(day: str) -> dt.datetime:
     return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), dt.timezone.utc)
 
@@ -301,11 +312,7 @@ class PostgresSource:
 
     def _where_runs(self, query: _Query, selection: Selection) -> str:
         """The selection over the runs table, duplicate rank rows left out."""
-        terms = ["TRUE"]
-        if selection.project is not None:
-            terms.append(f"project_name = {query.value(selection.project)}")
-        if selection.experiment is not None:
-            terms.append(f"experiment_id = {query.value(selection.experiment)}")
+        terms = ["TRUE", *_name_terms(query, selection)]
         if selection.date_from:
             terms.append(f'"timestamp" >= {query.value(_utc_day_start(selection.date_from))}')
         if selection.date_to:
@@ -317,11 +324,7 @@ class PostgresSource:
         return " AND ".join(terms)
 
     def _where_rollup(self, query: _Query, selection: Selection) -> str:
-        terms = ["runs > 0"]
-        if selection.project is not None:
-            terms.append(f"project_name = {query.value(selection.project)}")
-        if selection.experiment is not None:
-            terms.append(f"experiment_id = {query.value(selection.experiment)}")
+        terms = ["runs > 0", *_name_terms(query, selection)]
         if selection.date_from:
             terms.append(f"day >= {query.value(dt.date.fromisoformat(selection.date_from))}")
         if selection.date_to:
