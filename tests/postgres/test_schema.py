@@ -43,20 +43,27 @@ def write(conn, rows: list[dict[str, object]], target=None) -> int:
         return writes.upsert(cur, target, [writes.db_values(r, target.columns) for r in rows])
 
 
-def rollup(conn) -> dict[tuple, tuple]:
-    names = ", ".join(["runs", *(m.name for m in ddl.DAILY_MEASURES)])
-    found = conn.execute(f"SELECT project_name, experiment_id, day, {names} FROM {ddl.DAILY}")
-    return {tuple(r[:3]): tuple(r[3:]) for r in found.fetchall()}
+def rollup(conn, kept: ddl.Rollup = ddl.DAILY_ROLLUP) -> dict[tuple, tuple]:
+    names = ", ".join(["runs", *(m.name for m in kept.measures)])
+    found = conn.execute(f"SELECT {kept.key_names}, {names} FROM {kept.table}")
+    width = len(kept.keys)
+    return {tuple(r[:width]): tuple(r[width:]) for r in found.fetchall()}
 
 
-def recomputed(conn) -> dict[tuple, tuple]:
-    """The rollup as a full scan of the runs computes it."""
-    keys = ", ".join(expr for _, expr in ddl.DAILY_KEYS)
-    sums = ", ".join(
-        f"sum(coalesce({ddl.ident(m.column)}, 0)::numeric)" for m in ddl.DAILY_MEASURES
-    )
-    found = conn.execute(f"SELECT {keys}, count(*), {sums} FROM {ddl.RUNS} GROUP BY 1, 2, 3")
-    return {tuple(r[:3]): tuple(r[3:]) for r in found.fetchall()}
+def recomputed(conn, kept: ddl.Rollup = ddl.DAILY_ROLLUP) -> dict[tuple, tuple]:
+    """The rollup as a full scan of the runs computes it, row by row."""
+    keys = ", ".join(expr for _, expr in kept.keys)
+    sums = ", ".join(f"sum(coalesce(({m.expression})::numeric, 0))" for m in kept.measures)
+    positions = ", ".join(str(i + 1) for i in range(len(kept.keys)))
+    found = conn.execute(f"SELECT {keys}, count(*), {sums} FROM {ddl.RUNS} GROUP BY {positions}")
+    width = len(kept.keys)
+    return {tuple(r[:width]): tuple(r[width:]) for r in found.fetchall()}
+
+
+def assert_exact(conn) -> None:
+    """Every rollup equals its full scan of the runs."""
+    for kept in ddl.ROLLUPS:
+        assert rollup(conn, kept) == recomputed(conn, kept), kept.name
 
 
 def test_an_empty_database_gets_every_step_and_every_contract_column(database):
@@ -113,6 +120,24 @@ def test_upgrade_from_version_1_fills_the_rollup_from_the_runs_already_there(dat
     assert versions == [(1,), (2,)]
 
 
+def test_upgrade_from_version_3_fills_the_place_rollup_and_keeps_both_exact(database):
+    with psycopg.connect(database.url) as conn:
+        assert migrations.migrate(conn, target=3) == [1, 2, 3]
+        write(conn, [row("a", country_name="France", pue=1.5), row("b", region="bretagne")])
+        assert migrations.migrate(conn) == [4]
+        assert_exact(conn)
+        places = rollup(conn, ddl.PLACE_ROLLUP)
+        france = ("nlp", "exp-1", datetime(2026, 3, 1).date(), "France", "", "", "", "", "", "")
+        assert places[france] == (
+            1,
+            Decimal("0.01"),
+            Decimal(f"{0.01 / 1.5:.15g}"),  # a float8 as numeric: 15 significant digits
+            Decimal("0.001"),
+        )
+        write(conn, [row("a", duration=20.0, energy_consumed=0.03, country_name="Chile")])
+        assert_exact(conn)  # the replaced row moved to another place
+
+
 def _migrate_in_process(url: str) -> list[int]:
     with psycopg.connect(url) as conn:
         return migrations.migrate(conn)
@@ -149,7 +174,7 @@ def test_upsert_is_idempotent_and_an_older_checkpoint_never_overwrites_a_newer_o
         assert write(conn, [later]) == 0
         got = conn.execute(f"SELECT duration, emissions, status FROM {ddl.RUNS}").fetchall()
         assert got == [(25.0, 0.25, "finished")]
-        assert rollup(conn) == recomputed(conn)
+        assert_exact(conn)
 
 
 def test_rollups_stay_exact_through_inserts_updates_day_changes_and_deletes(database):
@@ -164,11 +189,14 @@ def test_rollups_stay_exact_through_inserts_updates_day_changes_and_deletes(data
                 emissions=0.1 + i / 7,
                 energy_consumed=0.3 * i,
                 experiment_id=("e1", "e2", None)[i % 3],
+                country_name=("France", "Chile", None)[i % 3],
+                cloud_provider=("gcp", None)[i % 2],
+                pue=(None, 1.2, 0.0, 1 / 3)[i % 4],
             )
             for i in range(30)
         ]
         write(conn, rows)
-        assert rollup(conn) == recomputed(conn)
+        assert_exact(conn)
         # each run moves on: a later row (some past midnight), then a final one
         moved = [
             {
@@ -176,19 +204,20 @@ def test_rollups_stay_exact_through_inserts_updates_day_changes_and_deletes(data
                 "timestamp": (start + timedelta(hours=2, minutes=i)).isoformat(),
                 "duration": float(r["duration"]) + 0.7,
                 "emissions": float(r["emissions"]) * 1.1,
+                "country_name": "Iceland" if i % 4 == 0 else r["country_name"],
             }
             for i, r in enumerate(rows)
         ]
         write(conn, moved)
-        assert rollup(conn) == recomputed(conn)
+        assert_exact(conn)
         total_runs = sum(v[0] for v in rollup(conn).values())
         assert total_runs == 30
         conn.execute(f"DELETE FROM {ddl.RUNS} WHERE run_id IN ('r1', 'r2', 'r3')")
         conn.commit()
-        assert rollup(conn) == recomputed(conn)
+        assert_exact(conn)
         conn.execute(f"DELETE FROM {ddl.RUNS}")
         conn.commit()
-        assert rollup(conn) == {}
+        assert rollup(conn) == {} and rollup(conn, ddl.PLACE_ROLLUP) == {}
 
 
 def test_tasks_are_keyed_by_run_and_task_name(database):
@@ -226,7 +255,7 @@ def test_concurrent_writers_on_the_same_runs_keep_the_newest_rows_and_exact_roll
         assert got == {f"shared-{i}": 39.0 for i in range(10)} | {
             f"own-{w}-{i}": 39.0 for w in range(4) for i in range(10)
         }
-        assert rollup(conn) == recomputed(conn)
+        assert_exact(conn)
 
 
 def _write_checkpoints(url: str, worker: int) -> None:

@@ -2,11 +2,12 @@
 
 Every contract column becomes a typed column (:data:`SQL_TYPES` maps a column kind to its type)
 of ``carbonboard.runs`` (keyed by ``run_id``) and ``carbonboard.tasks`` (keyed by ``run_id`` and
-``task_name``). Empty text is stored as NULL. The daily rollup (one row per project x experiment
-x UTC day: runs, duration, energy, emissions...) is kept exact on every write by statement-level
-triggers over the transition tables: an insert adds the new rows' contributions, an update
-subtracts the old rows' and adds the new ones', a delete subtracts. Sums are ``numeric``, whose
-addition and subtraction are exact, so the rollup always equals the sum over the current rows.
+``task_name``). Empty text is stored as NULL. The rollups (:data:`ROLLUPS`: one row per project
+x experiment x UTC day with runs, duration, energy, emissions...; and the same per place the energy
+came from) are kept exact on every write by statement-level triggers over the transition tables:
+an insert adds the new rows' sums, an update subtracts the old rows' and adds the new ones', a
+delete subtracts. Sums are ``numeric``, whose addition and subtraction are exact, so a rollup
+always equals the sum over the current rows.
 
 An upsert replaces a stored row only with a newer one: later ``timestamp``, then longer
 ``duration``, then a final status over ``running`` (:data:`NEWER_RUN`), so a checkpoint delivered
@@ -39,10 +40,16 @@ TASK_KEY = ("run_id", "task_name")
 
 @dataclass(frozen=True)
 class Measure:
-    """A rollup sum: its column (unit in the name) and the contract column it adds up."""
+    """A rollup sum: its column (unit in the name) and the contract column it adds up, or
+    ``value``, a ``double precision`` expression over a runs row when it is not one column."""
 
     name: str
     column: str
+    value: str = ""
+
+    @property
+    def expression(self) -> str:
+        return self.value or ident(self.column)
 
 
 DAILY_MEASURES: tuple[Measure, ...] = (
@@ -61,6 +68,61 @@ DAILY_KEYS: tuple[tuple[str, str], ...] = (
     ("day", "(\"timestamp\" AT TIME ZONE 'UTC')::date"),
 )
 DAILY_KEY_TYPES = {"project_name": "text", "experiment_id": "text", "day": "date"}
+# The places a run's energy came from, as the regional views group them.
+PLACE_COLUMNS = (
+    "country_name",
+    "country_iso_code",
+    "region",
+    "cloud_provider",
+    "cloud_region",
+    "carbon_intensity_source",
+    "carbon_intensity_year",
+)
+PLACE_MEASURES: tuple[Measure, ...] = (
+    Measure("energy_kwh", "energy_consumed"),
+    # The IT equipment's share: the energy over a positive PUE (regional.baseline.it_energy_kwh).
+    Measure(
+        "it_energy_kwh",
+        "energy_consumed",
+        "energy_consumed / CASE WHEN pue > 0 THEN pue ELSE 1 END",
+    ),
+    Measure("emissions_kg", "emissions"),
+)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A table of sums per key (``runs`` and each measure, ``numeric``) kept exact by
+    statement-level triggers on the runs table; ``name`` names the table, its functions and its
+    triggers."""
+
+    name: str
+    keys: tuple[tuple[str, str], ...]  # (column, expression over a runs row)
+    key_types: dict[str, str]
+    measures: tuple[Measure, ...]
+
+    @property
+    def table(self) -> str:
+        return f"{SCHEMA}.{self.name}"
+
+    @property
+    def key_names(self) -> str:
+        return ", ".join(name for name, _ in self.keys)
+
+    @property
+    def insert_trigger(self) -> str:
+        return f"runs_{self.name}_insert"
+
+
+DAILY_ROLLUP = Rollup("daily_rollup", DAILY_KEYS, DAILY_KEY_TYPES, DAILY_MEASURES)
+PLACE_ROLLUP = Rollup(
+    "place_rollup",
+    DAILY_KEYS + tuple((c, f"coalesce({c}, '')") for c in PLACE_COLUMNS),
+    DAILY_KEY_TYPES | dict.fromkeys(PLACE_COLUMNS, "text"),
+    PLACE_MEASURES,
+)
+PLACE = PLACE_ROLLUP.table
+ROLLUPS = (DAILY_ROLLUP, PLACE_ROLLUP)
 
 
 def ident(name: str) -> str:
@@ -103,74 +165,106 @@ CREATE INDEX tasks_updated_at ON {TASKS} (updated_at);
 """
 
 
-def _contributions(table: str, sign: int) -> str:
-    keys = ", ".join(f"{expr} AS {name}" for name, expr in DAILY_KEYS)
+def contributions(rollup: Rollup, table: str, sign: int) -> str:
+    """``SELECT`` of the rows of ``table`` summed per key of ``rollup``, times ``sign`` (the
+    sign is applied to each group's sums, not to each row: a numeric product per row costs)."""
+    keys = ", ".join(f"{expr} AS {name}" for name, expr in rollup.keys)
+    minus = "-" if sign < 0 else ""
     sums = ", ".join(
-        f"{sign} * coalesce({ident(m.column)}, 0)::numeric AS {m.name}" for m in DAILY_MEASURES
+        f"{minus}coalesce(sum(({m.expression})::numeric), 0) AS {m.name}" for m in rollup.measures
     )
-    return f"SELECT {keys}, {sign} AS runs, {sums} FROM {table}"
+    positions = ", ".join(str(i + 1) for i in range(len(rollup.keys)))
+    return f"SELECT {keys}, {minus}count(*) AS runs, {sums} FROM {table} GROUP BY {positions}"
 
 
-def add_to_daily(source: str) -> str:
-    """Add ``source``'s rows (key, runs, measures) to the daily rollup, keys in order (so
-    concurrent writers lock rollup rows in one order), then drop emptied rows."""
-    keys = ", ".join(name for name, _ in DAILY_KEYS)
-    names = ", ".join(["runs", *(m.name for m in DAILY_MEASURES)])
-    sums = ", ".join(f"sum({n})" for n in names.split(", "))
-    updates = ", ".join(f"{n} = r.{n} + excluded.{n}" for n in names.split(", "))
+def add_to(rollup: Rollup, source: str) -> str:
+    """Add ``source``'s rows (key, runs, measures) to ``rollup``, keys in order (so concurrent
+    writers lock rollup rows in one order), then drop emptied rows."""
+    keys = rollup.key_names
+    names = ["runs", *(m.name for m in rollup.measures)]
+    sums = ", ".join(f"sum({n})" for n in names)
+    updates = ", ".join(f"{n} = r.{n} + excluded.{n}" for n in names)
     return f"""
-    INSERT INTO {DAILY} AS r ({keys}, {names})
+    INSERT INTO {rollup.table} AS r ({keys}, {", ".join(names)})
     SELECT {keys}, {sums} FROM ({source}) AS c GROUP BY {keys} ORDER BY {keys}
     ON CONFLICT ({keys}) DO UPDATE SET {updates};
-    DELETE FROM {DAILY} WHERE runs = 0;"""
+    DELETE FROM {rollup.table} WHERE runs = 0;"""
 
 
-def create_daily_rollup() -> str:
-    """Version 2: the daily rollup table, filled from the runs already there, and its triggers."""
-    keys = ", ".join(f"{name} {DAILY_KEY_TYPES[name]} NOT NULL" for name, _ in DAILY_KEYS)
-    measures = ", ".join(f"{m.name} numeric NOT NULL DEFAULT 0" for m in DAILY_MEASURES)
-    key_names = ", ".join(name for name, _ in DAILY_KEYS)
+def fill(rollup: Rollup) -> str:
+    """``rollup`` made from the runs table (an empty rollup then equals it exactly)."""
+    return add_to(rollup, contributions(rollup, RUNS, 1))
+
+
+def rollup_functions(rollup: Rollup) -> str:
+    """The trigger functions that keep ``rollup``: an insert adds the new rows' sums, an update
+    subtracts the old rows' and adds the new rows', a delete subtracts, a truncate empties.
+    ``CREATE OR REPLACE``: a later version rewrites them in place."""
     functions = []
     for event, source in (
-        ("insert", _contributions("new_rows", 1)),
-        ("update", f"{_contributions('new_rows', 1)} UNION ALL {_contributions('old_rows', -1)}"),
-        ("delete", _contributions("old_rows", -1)),
+        ("insert", contributions(rollup, "new_rows", 1)),
+        (
+            "update",
+            f"{contributions(rollup, 'new_rows', 1)} UNION ALL "
+            f"{contributions(rollup, 'old_rows', -1)}",
+        ),
+        ("delete", contributions(rollup, "old_rows", -1)),
     ):
-        tables = {
-            "insert": "NEW TABLE AS new_rows",
-            "update": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-            "delete": "OLD TABLE AS old_rows",
-        }[event]
         functions.append(f"""
-CREATE FUNCTION {SCHEMA}.daily_rollup_{event}() RETURNS trigger
+CREATE OR REPLACE FUNCTION {SCHEMA}.{rollup.name}_{event}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
-BEGIN{add_to_daily(source)}
+BEGIN{add_to(rollup, source)}
     RETURN NULL;
-END $body$;
-CREATE TRIGGER runs_daily_rollup_{event} AFTER {event.upper()} ON {RUNS}
-REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.daily_rollup_{event}();
-""")
+END $body$;""")
+    functions.append(f"""
+CREATE OR REPLACE FUNCTION {SCHEMA}.{rollup.name}_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
+BEGIN
+    TRUNCATE {rollup.table};
+    RETURN NULL;
+END $body$;""")
+    return "".join(functions) + "\n"
+
+
+def create_rollup(rollup: Rollup) -> str:
+    """``rollup``'s table, filled from the runs already there, its functions and triggers."""
+    keys = ", ".join(f"{name} {rollup.key_types[name]} NOT NULL" for name, _ in rollup.keys)
+    measures = ", ".join(f"{m.name} numeric NOT NULL DEFAULT 0" for m in rollup.measures)
+    triggers = []
+    for event, tables in (
+        ("insert", "REFERENCING NEW TABLE AS new_rows "),
+        ("update", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "),
+        ("delete", "REFERENCING OLD TABLE AS old_rows "),
+        ("truncate", ""),
+    ):
+        triggers.append(
+            f"CREATE TRIGGER runs_{rollup.name}_{event} AFTER {event.upper()} ON {RUNS}\n"
+            f"{tables}FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.{rollup.name}_{event}();\n"
+        )
     return f"""
-CREATE TABLE {DAILY} (
+CREATE TABLE {rollup.table} (
     {keys},
     runs bigint NOT NULL DEFAULT 0,
     {measures},
-    PRIMARY KEY ({key_names})
+    PRIMARY KEY ({rollup.key_names})
 );
-CREATE INDEX daily_rollup_day ON {DAILY} (day);
-CREATE INDEX daily_rollup_emptied ON {DAILY} (day) WHERE runs = 0;
-{"".join(functions)}
-CREATE FUNCTION {SCHEMA}.daily_rollup_truncate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
-BEGIN
-    TRUNCATE {DAILY};
-    RETURN NULL;
-END $body$;
-CREATE TRIGGER runs_daily_rollup_truncate AFTER TRUNCATE ON {RUNS}
-FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.daily_rollup_truncate();
-DO $body$ BEGIN{add_to_daily(_contributions(RUNS, 1))}
+CREATE INDEX {rollup.name}_day ON {rollup.table} (day);
+CREATE INDEX {rollup.name}_emptied ON {rollup.table} (day) WHERE runs = 0;
+{rollup_functions(rollup)}{"".join(triggers)}
+DO $body$ BEGIN{fill(rollup)}
 END $body$;
 """
+
+
+def create_daily_rollup() -> str:
+    """Version 2: the daily rollup (project x experiment x UTC day)."""
+    return create_rollup(DAILY_ROLLUP)
+
+
+def create_place_rollup() -> str:
+    """Version 4: the daily rollup's triggers sum per group before applying the sign, and the
+    per-place rollup (the daily key x where the energy came from) for the regional views."""
+    return rollup_functions(DAILY_ROLLUP) + create_rollup(PLACE_ROLLUP)
 
 
 def create_board_indexes() -> str:

@@ -51,6 +51,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "indexes for the board: cluster job rows, runs still running",
         lambda _: ddl.create_board_indexes(),
     ),
+    Migration(
+        4,
+        "rollup per place (the daily key x country, region, cloud), triggers summing per group",
+        lambda _: ddl.create_place_rollup(),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 
