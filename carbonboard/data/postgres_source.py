@@ -60,10 +60,19 @@ from carbonboard.data.source import (
     RunsPage,
 )
 from carbonboard.data.store import STALE_AFTER_S
-from carbonboard.regional.baseline import LOCATION_KEYS, merge_locations
+from carbonboard.regional.baseline import LOCATION_KEYS, it_energy_kwh, merge_locations
 from carbonboard.selection import Selection
 from tracker import schema
-from tracker.db.ddl import DAILY, RUNS, TASKS, ident
+from tracker.db.ddl import (
+    DAILY,
+    DAILY_ROLLUP,
+    PLACE_COLUMNS,
+    PLACE_ROLLUP,
+    RUNS,
+    TASKS,
+    Rollup,
+    ident,
+)
 
 T = TypeVar("T")
 STATEMENT_TIMEOUT_MS = 30_000
@@ -89,7 +98,15 @@ JOB_ROW_COLUMNS = (
     "tracking_mode",
     "rank",
     *ROLLUP_SUMS,
+    *PLACE_COLUMNS,
+    "pue",
 )
+# The place rollup's sums, by what they add up of a runs row ("it_energy": energy over PUE).
+PLACE_SUMS = {
+    "energy_consumed": "energy_kwh",
+    "it_energy": "it_energy_kwh",
+    "emissions": "emissions_kg",
+}
 # Rows that may be duplicates (jobs._measures_node, in SQL).
 JOB_ROWS = (
     "job_id IS NOT NULL AND hostname IS NOT NULL AND (measurement_scope = 'node' OR "
@@ -331,17 +348,23 @@ class PostgresSource:
             terms.append(f"day <= {query.value(dt.date.fromisoformat(selection.date_to))}")
         return " AND ".join(terms)
 
-    def _rollup(self, selection: Selection, keys: Sequence[str]) -> pd.DataFrame:
-        """The rollup's sums (runs and ROLLUP_SUMS, named by the contract column) per ``keys``
-        of the rollup, duplicate rank rows subtracted."""
+    def _rollup(
+        self,
+        selection: Selection,
+        keys: Sequence[str],
+        kept: Rollup = DAILY_ROLLUP,
+        measures: Mapping[str, str] = ROLLUP_SUMS,
+    ) -> pd.DataFrame:
+        """The sums of rollup ``kept`` (runs and ``measures``: the rollup's sum by the column of
+        a runs row it adds up) per ``keys`` of the rollup, duplicate rank rows subtracted."""
         query = _Query()
         sums = ", ".join(
-            f"sum({rollup})::float8 AS {ident(column)}" for column, rollup in ROLLUP_SUMS.items()
+            f"sum({rollup})::float8 AS {ident(column)}" for column, rollup in measures.items()
         )
         group = ", ".join(keys)
         grouped = self._frame(
             f"SELECT {group + ', ' if group else ''}sum(runs)::bigint AS runs, {sums} "
-            f"FROM {DAILY} WHERE {self._where_rollup(query, selection)}"
+            f"FROM {kept.table} WHERE {self._where_rollup(query, selection)}"
             + (f" GROUP BY {group}" if group else ""),
             query.params,
         )
@@ -351,10 +374,12 @@ class PostgresSource:
         if duplicates.empty or grouped.empty:
             return grouped
         left_out = duplicates.assign(
-            day=duplicates["timestamp"].dt.tz_convert("UTC").dt.date, runs=1
+            day=duplicates["timestamp"].dt.tz_convert("UTC").dt.date,
+            runs=1,
+            it_energy=it_energy_kwh(duplicates),
         )
         left_out = left_out.astype({k: object for k in keys if k != "day"})
-        measures = ["runs", *ROLLUP_SUMS]
+        measures = ["runs", *measures]
         grouped = grouped.astype({m: float for m in measures})
         if keys:
             merged = grouped.set_index(list(keys))
@@ -482,20 +507,10 @@ class PostgresSource:
         return pd.DataFrame(rows, columns=["component", "energy_kwh"])
 
     def _per_place(self, selection: Selection) -> pd.DataFrame:
-        """``aggregate.locations`` in SQL: the places are the runs table's, not the rollup's."""
-        query = _Query()
-        keys = ", ".join(f"coalesce({ident(k)}, '') AS {ident(k)}" for k in PLACE_KEYS)
-        grouped = self._frame(
-            f"SELECT {keys}, count(*) AS runs, coalesce(sum(energy_consumed), 0) AS energy_kwh, "
-            f"coalesce(sum(emissions), 0) AS emissions_kg FROM {RUNS} "
-            f"WHERE {self._where_runs(query, selection)} GROUP BY {', '.join(PLACE_KEYS)}",
-            query.params,
+        """``aggregate.locations`` from the place rollup."""
+        grouped = self._rollup(selection, PLACE_KEYS, PLACE_ROLLUP, PLACE_SUMS).rename(
+            columns={"energy_consumed": "energy_kwh", "emissions": "emissions_kg"}
         )
-        if grouped.empty:
-            grouped = pd.DataFrame(
-                {k: pd.Series([], dtype=object) for k in PLACE_KEYS}
-                | {"runs": [], "energy_kwh": [], "emissions_kg": []}
-            )
         cloud = grouped["cloud_provider"] + " " + grouped["cloud_region"]
         places = pd.DataFrame(
             {
@@ -517,29 +532,18 @@ class PostgresSource:
         return self._answer(("location_mix", picked), lambda: self._location_mix(picked))
 
     def _location_mix(self, selection: Selection) -> pd.DataFrame:
-        """``regional.baseline.location_mix`` grouped in SQL, finished by the same function
-        (IT energy: the energy over a positive PUE, as ``baseline.it_energy_kwh``)."""
-        query = _Query()
-        keys = ", ".join(f"coalesce({ident(k)}, '') AS {ident(k)}" for k in LOCATION_KEYS)
-        raw = self._frame(
-            f"SELECT {keys}, coalesce(sum(energy_consumed), 0)::float8 AS energy_kwh, "
-            "coalesce(sum(coalesce(energy_consumed, 0) / "
-            "CASE WHEN pue > 0 THEN pue ELSE 1 END), 0)::float8 AS it_energy_kwh, "
-            "coalesce(sum(emissions), 0)::float8 AS recorded_emissions_kg, "
-            f"count(*) AS runs FROM {RUNS} WHERE {self._where_runs(query, selection)} "
-            f"GROUP BY {', '.join(LOCATION_KEYS)}",
-            query.params,
+        """``regional.baseline.location_mix`` from the place rollup, finished by the same
+        function (IT energy: the energy over a positive PUE, as ``baseline.it_energy_kwh``)."""
+        grouped = self._rollup(selection, LOCATION_KEYS, PLACE_ROLLUP, PLACE_SUMS)
+        raw = pd.DataFrame(
+            {
+                **{k: grouped[k].astype(object) for k in LOCATION_KEYS},
+                "energy_kwh": grouped["energy_consumed"].astype(float),
+                "it_energy_kwh": grouped["it_energy"].astype(float),
+                "recorded_emissions_kg": grouped["emissions"].astype(float),
+                "runs": grouped["runs"].astype("int64"),
+            }
         )
-        if raw.empty:
-            raw = pd.DataFrame(
-                {k: pd.Series([], dtype=object) for k in LOCATION_KEYS}
-                | {
-                    "energy_kwh": pd.Series([], dtype=float),
-                    "it_energy_kwh": pd.Series([], dtype=float),
-                    "recorded_emissions_kg": pd.Series([], dtype=float),
-                    "runs": pd.Series([], dtype="int64"),
-                }
-            )
         return merge_locations(raw)
 
     def emissions_series(self, selection: Selection) -> pd.DataFrame:
