@@ -12,6 +12,7 @@ a newer one, so importing twice is importing once; an interrupted import writes 
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import time
@@ -25,6 +26,7 @@ import click
 import numpy as np
 import pandas as pd
 
+from carbonboard.data.loader import TEXT_DTYPE, column_dtype
 from carbonboard.data.paths import expand_paths, os_reason
 from carbonboard.data.store import read_bounded
 from tracker import schema
@@ -32,14 +34,19 @@ from tracker.config import shown_url
 from tracker.db import ddl, migrations, writes
 
 USAGE_ERROR, FAILED = 2, 1
-COPY_ROWS = 50_000  # rows of text formatted and sent per COPY chunk
 STAGING = {"runs": "import_runs", "tasks": "import_tasks"}
 # PostgreSQL's binary COPY: signature, flags, header extension; a -1 field count ends the data.
 PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 PGCOPY_TRAILER = b"\xff\xff"
-# One big transaction: memory for its temporary tables and sorts, and no JIT compilation (it
-# costs seconds for statements that run once).
-SESSION_SETTINGS = {"jit": "off", "work_mem": "256MB", "temp_buffers": "512MB"}
+NULL_FIELD = b"\xff\xff\xff\xff"  # a binary COPY field of length -1
+# One big transaction: memory for its temporary tables, sorts and index builds, and no JIT
+# compilation (it costs seconds for statements that run once).
+SESSION_SETTINGS = {
+    "jit": "off",
+    "work_mem": "256MB",
+    "temp_buffers": "512MB",
+    "maintenance_work_mem": "256MB",
+}
 NEEDS_QUOTES = re.compile('[,"\n\r]')  # a CSV field holding one of these is quoted
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 UTC, PostgreSQL's zero time, in Unix us
 TARGETS = {"runs": writes.runs_target(), "tasks": writes.tasks_target()}
@@ -57,22 +64,41 @@ def reason_kind(reason: str) -> str:
 
 @dataclass
 class Staged:
-    """One frame ready for COPY: numbers and times in PostgreSQL's binary format, text as CSV
-    chunks, and the rows left out by reason."""
+    """One frame ready for COPY (:func:`tracker.db.ddl.staging_tables`): its rows in
+    PostgreSQL's binary format, its combinations of text values as CSV, how many rows were kept
+    and how many staged (each key's newest), the staged keys' hashes, the rows left out."""
 
-    numbers: bytes
-    text: list[bytes]
-    rows: int
+    rows: bytes
+    combos: bytes
+    kept: int
+    staged: int
+    key_hashes: np.ndarray
     skipped: Counter[str]
 
 
-def stage(frame: pd.DataFrame, columns: Sequence[schema.Column], first_ord: int) -> Staged:
-    """``frame``'s rows as COPY payloads for :func:`tracker.db.ddl.staging_tables`, numbered
-    from ``first_ord``. A count that is not a whole number, or a row without a time, is left
-    out (the loader already leaves out what the board would not show)."""
+def per_row_text(columns: Sequence[schema.Column]) -> tuple[str, ...]:
+    """The text columns staged with each row: those the loader keeps as one string per row
+    (nearly unique: ``run_id``, ``metrics``); the others are few values per file."""
+    return tuple(
+        c.name for c in columns if not ddl.is_binary(c) and column_dtype(c.name) == TEXT_DTYPE
+    )
+
+
+def stage(
+    frame: pd.DataFrame,
+    columns: Sequence[schema.Column],
+    key: Sequence[str],
+    first_ord: int,
+    first_combo: int,
+) -> Staged:
+    """``frame``'s rows (numbered from ``first_ord``), each ``key``'s newest only, as COPY
+    payloads; combinations numbered from ``first_combo``. A count that is not a whole number,
+    or a row without a time, is left out first (the loader already leaves out what the board
+    would not show)."""
     skipped: Counter[str] = Counter()
     keep = np.ones(len(frame), dtype=bool)
-    fields: list[tuple[str, str]] = [("count", ">i2"), ("ord_size", ">i4"), ("ord", ">i8")]
+    fields: list[tuple[str, str]] = [("count", ">i2")]
+    fields += [("ord_size", ">i4"), ("ord", ">i8"), ("combo_size", ">i4"), ("combo", ">i8")]
     values: dict[str, np.ndarray] = {"ord": np.arange(first_ord, first_ord + len(frame))}
     fixed = [c for c in columns if ddl.is_binary(c)]
     for index, column in enumerate(fixed):
@@ -88,25 +114,93 @@ def stage(frame: pd.DataFrame, columns: Sequence[schema.Column], first_ord: int)
             fractional = ~np.isnan(numbers) & (numbers != np.floor(numbers))
             _leave_out(fractional, keep, skipped, f"{column.name} is not a whole number")
         values[f"value{index}"] = numbers
-    binary = np.zeros(len(frame), dtype=fields)
-    binary["count"] = 1 + len(fixed)
-    binary["ord_size"] = 8
+    kept = int(keep.sum())
+    picked = newest_rows(frame, key, keep)
+    per_row = per_row_text(columns)
+    texts = [c.name for c in columns if not ddl.is_binary(c) and c.name not in per_row]
+    combo_of_row, combos = combinations(frame, texts, picked)
+    binary = np.zeros(len(picked), dtype=fields)
+    binary["count"] = 2 + len(fixed) + len(per_row)
+    binary["ord_size"] = binary["combo_size"] = 8
+    binary["combo"] = combo_of_row + first_combo
     for index in range(len(fixed)):
         binary[f"size{index}"] = 8
     for name, column_values in values.items():
-        binary[name] = column_values
-    text = [values["ord"].astype(str).astype(object)]
-    text += [csv_fields(frame[c.name]) for c in columns if not ddl.is_binary(c)]
-    if not keep.all():
-        binary, text = binary[keep], [fields[keep] for fields in text]
-    rows = len(binary)
-    chunks = [_csv_lines(text, i, i + COPY_ROWS) for i in range(0, rows, COPY_ROWS)]
-    return Staged(PGCOPY_HEADER + binary.tobytes() + PGCOPY_TRAILER, chunks, rows, skipped)
+        binary[name] = column_values[picked]
+    width = binary.itemsize
+    fixed_bytes = binary.tobytes()
+    parts = [[fixed_bytes[i : i + width] for i in range(0, len(fixed_bytes), width)]]
+    parts += [binary_text(frame[name].to_numpy()[picked]) for name in per_row]
+    rows = b"".join(itertools.chain.from_iterable(zip(*parts, strict=True)))
+    combo_lines = [
+        ",".join([str(number + first_combo), *(csv_field(text) for text in texts_of_combo)])
+        for number, texts_of_combo in enumerate(combos)
+    ]
+    hashes = pd.util.hash_pandas_object(frame[list(key)].iloc[picked], index=False).to_numpy()
+    return Staged(
+        PGCOPY_HEADER + rows + PGCOPY_TRAILER,
+        "".join(f"{line}\n" for line in combo_lines).encode("utf-8"),
+        kept,
+        len(picked),
+        hashes,
+        skipped,
+    )
 
 
-def _csv_lines(columns: list[np.ndarray], start: int, stop: int) -> bytes:
-    rows = zip(*(fields[start:stop] for fields in columns), strict=True)
-    return "".join(f"{line}\n" for line in map(",".join, rows)).encode("utf-8")
+def newest_rows(frame: pd.DataFrame, key: Sequence[str], keep: np.ndarray) -> np.ndarray:
+    """Positions of each key's newest kept row (``tracker.db.ddl.newest_per_key``'s order:
+    later ``timestamp``, longer ``duration``, a final status over ``running``, then the last
+    read), in the order read."""
+    kept = np.flatnonzero(keep)
+    if len(kept) == 0:
+        return kept
+    groups = np.zeros(len(kept), dtype=np.int64)
+    for name in key:
+        codes, uniques = pd.factorize(frame[name].to_numpy()[kept])
+        groups = groups * max(len(uniques), 1) + codes
+    moments = frame["timestamp"].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    moments = moments[kept].view(np.int64)
+    duration = np.nan_to_num(frame["duration"].to_numpy(dtype=float)[kept], nan=-np.inf)
+    final = (frame["status"].to_numpy()[kept] != "running").astype(np.int8)
+    order = np.lexsort((kept, final, duration, moments, groups))
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = groups[order][1:] != groups[order][:-1]
+    return np.sort(kept[order[last]])
+
+
+def combinations(
+    frame: pd.DataFrame, names: Sequence[str], picked: np.ndarray
+) -> tuple[np.ndarray, list[list[str]]]:
+    """The rows ``picked``'s combinations of the text columns ``names``: each row's number and
+    the combinations' values ("" when missing), so a file's few values are sent once."""
+    if len(picked) == 0:
+        return np.zeros(0, dtype=np.int64), []
+    if not names:
+        return np.zeros(len(picked), dtype=np.int64), [[]]
+    codes, labels = [], []
+    for name in names:
+        values = frame[name].iloc[picked]
+        if not isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.astype("category")
+        codes.append(values.cat.codes.to_numpy().astype(np.int64))
+        labels.append([str(category) for category in values.cat.categories])
+    unique, combo_of_row = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
+    combos = [
+        [labels[j][code] if code >= 0 else "" for j, code in enumerate(row)] for row in unique
+    ]
+    return combo_of_row.reshape(-1), combos
+
+
+def binary_text(values: np.ndarray) -> list[bytes]:
+    """Each value as a binary COPY text field (length, UTF-8); missing or empty text: NULL."""
+    fields = []
+    for value in values:
+        if isinstance(value, str) and value:
+            encoded = value.encode("utf-8")
+            fields.append(len(encoded).to_bytes(4, "big") + encoded)
+        else:
+            fields.append(NULL_FIELD)
+    return fields
 
 
 def csv_field(text: str) -> str:
@@ -115,18 +209,6 @@ def csv_field(text: str) -> str:
     if NEEDS_QUOTES.search(text):
         return '"' + text.replace('"', '""') + '"'
     return text
-
-
-def csv_fields(values: pd.Series) -> np.ndarray:
-    """A text column as CSV fields (missing: empty). A categorical is quoted once per category,
-    not once per row: several times faster than ``DataFrame.to_csv`` on a history's columns."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        quoted = [csv_field(str(category)) for category in values.cat.categories]
-        return np.asarray([*quoted, ""], dtype=object)[values.cat.codes.to_numpy()]  # -1: ""
-    return np.asarray(
-        [csv_field(value) if isinstance(value, str) else "" for value in values.to_numpy()],
-        dtype=object,
-    )
 
 
 def _leave_out(bad: np.ndarray, keep: np.ndarray, skipped: Counter[str], why: str) -> None:
@@ -176,13 +258,17 @@ class Importer:
         self.conn = conn
         self.summary = ImportSummary()
         self._ord = 0
+        self._combos = 0
+        self._key_hashes: dict[str, list[np.ndarray]] = {table: [] for table in TARGETS}
         self._started = time.monotonic()
         with conn.cursor() as cur:
             for table, target in TARGETS.items():
-                cur.execute(ddl.staging_tables(STAGING[table], target.columns))
+                cur.execute(
+                    ddl.staging_tables(STAGING[table], target.columns, per_row_text(target.columns))
+                )
 
     def add_file(self, path: Path) -> None:
-        """Parse ``path`` as the board does and COPY its rows into the staging table."""
+        """Parse ``path`` as the board does and COPY each run's newest row into staging."""
         try:
             read = read_bounded(path)
         except Exception as error:
@@ -198,48 +284,65 @@ class Importer:
             self.summary.skipped["malformed row (beyond those listed)"] += read.unlisted
         table = "tasks" if parsed.kind == "tasks" else "runs"
         target = TARGETS[table]
-        staged = stage(parsed.frame, target.columns, self._ord)
+        staged = stage(parsed.frame, target.columns, target.key, self._ord, self._combos)
         self.summary.skipped.update(staged.skipped)
         self.summary.rows_read += len(parsed.frame) + len(parsed.skipped) + read.unlisted
-        self.summary.staged[table] += staged.rows
+        self.summary.staged[table] += staged.kept
+        self._key_hashes[table].append(staged.key_hashes)
         self._ord += len(parsed.frame)
+        self._combos += staged.combos.count(b"\n")
         prefix = STAGING[table]
-        text_names = ", ".join(
-            ["ord", *(ddl.ident(c.name) for c in target.columns if not ddl.is_binary(c))]
+        per_row = per_row_text(target.columns)
+        texts = [c for c in target.columns if not ddl.is_binary(c)]
+        row_names = ", ".join(
+            ["ord", "combo"]
+            + [ddl.ident(c.name) for c in target.columns if ddl.is_binary(c)]
+            + [ddl.ident(c.name) for c in texts if c.name in per_row]
         )
-        number_names = ", ".join(
-            ["ord", *(ddl.ident(c.name) for c in target.columns if ddl.is_binary(c))]
+        combo_names = ", ".join(
+            ["combo", *(ddl.ident(c.name) for c in texts if c.name not in per_row)]
         )
         with self.conn.cursor() as cur:
-            statement = f"COPY {prefix}_numbers ({number_names}) FROM STDIN WITH (FORMAT binary)"
-            with cur.copy(statement) as copy:
-                copy.write(staged.numbers)
             with cur.copy(
-                f"COPY {prefix}_text ({text_names}) FROM STDIN WITH (FORMAT csv)"
+                f"COPY {prefix}_rows ({row_names}) FROM STDIN WITH (FORMAT binary)"
             ) as copy:
-                for chunk in staged.text:
-                    copy.write(chunk)
+                copy.write(staged.rows)
+            with cur.copy(
+                f"COPY {prefix}_combos ({combo_names}) FROM STDIN WITH (FORMAT csv)"
+            ) as copy:
+                copy.write(staged.combos)
+
+    def _keys_repeat(self, table: str) -> bool:
+        """Whether a key was staged from more than one file (or two keys' hashes collide: the
+        SQL then picks each key's newest row, which is right either way)."""
+        hashes = np.concatenate(self._key_hashes[table] or [np.zeros(0, dtype=np.uint64)])
+        return len(np.unique(hashes)) < len(hashes)
 
     def finish(self) -> ImportSummary:
-        """Write each key's newest staged row; commit. Keys the database lacks (all of them,
-        into an empty one) go in with a plain ``INSERT``; the rest, or every row when another
-        writer inserted one of those keys meanwhile, with the upsert that keeps the newer."""
+        """Write each key's newest staged row; commit. Into an empty runs table the owner
+        writes them in bulk (:meth:`_bulk_insert`); otherwise keys the database lacks go in
+        with a plain ``INSERT``; the rest, or every row when another writer inserted one of
+        those keys meanwhile, with the upsert that keeps the newer."""
         from psycopg.errors import UniqueViolation
 
         with self.conn.cursor() as cur:
             for table, target in TARGETS.items():
                 prefix = STAGING[table]
-                staging = ddl.staged_rows(prefix, target.columns)
-                keys = ", ".join(ddl.ident(k) for k in target.key)
-                cur.execute(  # every key column is text: the text table alone has them
-                    f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {prefix}_text) k"
-                )
-                self.summary.keys[table] = cur.fetchone()[0]
-                newest = f"{prefix}_newest"
-                cur.execute(
-                    f"CREATE TEMPORARY TABLE {newest} ON COMMIT DROP AS "
-                    + ddl.newest_per_key(staging, target.names, target.key)
-                )
+                staging = ddl.staged_rows(prefix, target.columns, per_row_text(target.columns))
+                if self._keys_repeat(table):
+                    keys = ", ".join(ddl.ident(k) for k in target.key)
+                    cur.execute(f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {staging}) k")
+                    self.summary.keys[table] = cur.fetchone()[0]
+                    newest = f"{prefix}_newest"
+                    cur.execute(
+                        f"CREATE TEMPORARY TABLE {newest} ON COMMIT DROP AS "
+                        + ddl.newest_per_key(staging, target.names, target.key)
+                    )
+                else:
+                    self.summary.keys[table] = sum(len(h) for h in self._key_hashes[table])
+                    newest = ddl.rows_of(staging, target.names)
+                if table == "runs" and self._bulk_insert(cur, target, newest):
+                    continue
                 try:
                     with self.conn.transaction():  # a savepoint: a conflict undoes this alone
                         cur.execute(
@@ -255,6 +358,48 @@ class Importer:
         self.conn.commit()
         self.summary.elapsed_s = time.monotonic() - self._started
         return self.summary
+
+    def _bulk_insert(self, cur: Any, target: writes.Target, newest: str) -> bool:
+        """Into an empty runs table, as its owner: the table locked for this transaction, its
+        secondary indexes dropped and built again after the rows (a sorted build, several times
+        faster than row by row), the rollups filled from the rows rather than by the insert
+        triggers (exact: they were empty). False, with nothing done, when the table holds rows
+        or this role does not own it."""
+        cur.execute(
+            "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass",
+            (target.table,),
+        )
+        if not cur.fetchone()[0] or self._has_rows(cur, target):
+            return False
+        cur.execute(f"LOCK TABLE {target.table} IN ACCESS EXCLUSIVE MODE")
+        if self._has_rows(cur, target):  # another writer's rows arrived before the lock
+            return False
+        cur.execute(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = %s::regclass AND NOT indisunique ORDER BY 1",
+            (target.table,),
+        )
+        indexes = cur.fetchall()
+        for name, _ in indexes:
+            cur.execute(f"DROP INDEX {name}")
+        for rollup in ddl.ROLLUPS:
+            cur.execute(f"ALTER TABLE {target.table} DISABLE TRIGGER {rollup.insert_trigger}")
+        columns = ", ".join(ddl.ident(n) for n in target.names)
+        cur.execute(
+            f"INSERT INTO {target.table} ({columns}, updated_at) SELECT * FROM {newest} AS newest"
+        )
+        self.summary.inserted["runs"] += cur.rowcount
+        for rollup in ddl.ROLLUPS:
+            cur.execute(f"ALTER TABLE {target.table} ENABLE TRIGGER {rollup.insert_trigger}")
+            cur.execute(ddl.fill(rollup))
+        for _, definition in indexes:
+            cur.execute(definition)
+        return True
+
+    @staticmethod
+    def _has_rows(cur: Any, target: writes.Target) -> bool:
+        cur.execute(f"SELECT EXISTS (SELECT FROM {target.table})")
+        return bool(cur.fetchone()[0])
 
 
 @click.command("import")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from rollups import assert_exact
 
 from carbonboard.cli import main
 from carbonboard.data.history import latest_per_key
@@ -208,3 +209,112 @@ def test_a_run_another_writer_inserts_meanwhile_is_upserted_and_the_newer_row_ke
     assert sorted(_durations(database.url)) == [("a", "finished", 540.0), ("b", "finished", 60.0)]
     daily = table(database.url, f"(SELECT sum(runs), sum(duration_s) FROM {ddl.DAILY}) d", "1")
     assert daily == [(2, 600)]
+
+
+def _rollups_exact(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        assert_exact(conn)
+
+
+def _indexes(url: str) -> dict[str, tuple[str, int]]:
+    """The runs table's indexes: name -> (definition, oid)."""
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid), indexrelid::int "
+            "FROM pg_index WHERE indrelid = 'carbonboard.runs'::regclass"
+        ).fetchall()
+    return {name: (definition, oid) for name, definition, oid in found}
+
+
+def _places(i: int) -> dict[str, object]:
+    return {
+        "country_name": ("France", "Chile", "")[i % 3],
+        "cloud_provider": ("gcp", "")[i % 2],
+        "pue": ("", 1.2, 0.0)[i % 3],
+    }
+
+
+def test_an_empty_database_is_filled_in_bulk_with_its_indexes_rollups_and_triggers_intact(
+    database, tmp_path
+):
+    """Into an empty runs table the owner's import builds the indexes after the rows and fills
+    the rollups from them: the same indexes, exact rollups, and the triggers on again after."""
+    from tracker.db import migrations, writes
+
+    with psycopg.connect(database.url) as conn:
+        migrations.migrate(conn)
+    indexes = _indexes(database.url)
+    rows = [
+        row(f"r{i}", f"2026-01-0{1 + i % 3}T10:0{i % 10}:00", 10.0 + i, **_places(i))
+        for i in range(40)
+    ]
+    output = run_import(database.url, write_history(tmp_path / "e.csv", rows))
+    assert "runs written: 40 (40 new, 0 updated" in output
+    after = _indexes(database.url)
+    assert {n: d for n, (d, _) in after.items()} == {n: d for n, (d, _) in indexes.items()}
+    rebuilt = {n for n in after if after[n][1] != indexes[n][1]}
+    assert rebuilt == set(indexes) - {"carbonboard.runs_pkey"}  # built after the rows
+    _rollups_exact(database.url)
+    with psycopg.connect(database.url) as conn:  # a tracker's write after: the triggers run
+        target = writes.runs_target()
+        newer = row("r1", "2026-01-05T10:00:00", 99.0, country_name="Peru")
+        writes.upsert(conn.cursor(), target, [writes.db_values(newer, target.columns)])
+        writes.upsert(
+            conn.cursor(),
+            target,
+            [writes.db_values(row("new", "2026-01-05T11:00:00", 1.0), target.columns)],
+        )
+        conn.commit()
+    _rollups_exact(database.url)
+    with psycopg.connect(database.url) as conn:
+        assert conn.execute(f"SELECT sum(runs) FROM {ddl.PLACE}").fetchone()[0] == 41
+
+
+def test_an_import_that_replaces_stored_runs_keeps_the_rollups_exact(database, tmp_path):
+    """The second import moves runs to other days and places, adds new ones and repeats a run
+    across two files (the newest of the files wins, out of the order read)."""
+    first = [row(f"r{i}", "2026-01-01T10:00:00", 10.0 + i, **_places(i)) for i in range(12)]
+    run_import(database.url, write_history(tmp_path / "first.csv", first))
+    later = [
+        row(f"r{i}", "2026-01-02T23:59:00", 20.0 + i, country_name="Peru", pue=1.5)
+        for i in range(0, 12, 2)
+    ] + [row(f"n{i}", "2026-01-03T10:00:00", 5.0, **_places(i)) for i in range(5)]
+    newest_first = [
+        row("r1", "2026-01-04T10:00:00", 50.0, "finished", country_name="Chad"),
+        row("r1", "2026-01-04T09:00:00", 40.0, "running"),
+    ]
+    output = run_import(
+        database.url,
+        write_history(tmp_path / "later.csv", later),
+        write_history(
+            tmp_path / "again.csv", [*newest_first, row("n0", "2026-01-03T10:00:00", 4.0)]
+        ),
+    )
+    assert "runs written: 12 (5 new, 7 updated" in output
+    _rollups_exact(database.url)
+    with psycopg.connect(database.url) as conn:
+        got = dict(conn.execute(f"SELECT run_id, country_name FROM {ddl.RUNS}").fetchall())
+    assert got["r1"] == "Chad" and got["r0"] == "Peru" and got["r3"] == "France"
+
+
+def test_a_run_s_newest_row_wins_within_a_file_whatever_the_order_and_skipped_rows(
+    database, tmp_path
+):
+    path = write_history(
+        tmp_path / "e.csv",
+        [
+            row("a", "2026-01-01T10:09:00", 540.0),
+            row("a", "2026-01-01T10:05:00", 300.0, "running"),  # older, read later
+            row("b", "2026-01-01T10:00:00", 10.0, "running"),
+            row("b", "2026-01-01T10:00:00", 10.0),  # same moment: the final status wins
+            row("c", "2026-01-01T10:00:00", 10.0),
+            row("c", "2026-01-01T11:00:00", 20.0, cpu_count=2.5),  # newest, but left out
+        ],
+    )
+    output = run_import(database.url, path)
+    assert "runs written: 3 (3 new" in output
+    assert sorted(_durations(database.url)) == [
+        ("a", "finished", 540.0),
+        ("b", "finished", 10.0),
+        ("c", "finished", 10.0),
+    ]

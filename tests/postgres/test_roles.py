@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from rollups import assert_exact, scanned, stored
 
 from tracker import OfflineEmissionsTracker
 from tracker.db import ddl, migrations
@@ -131,3 +132,25 @@ def test_a_writer_that_needs_a_schema_upgrade_is_told_who_can_make_it(team, tmp_
     with psycopg.connect(owner) as conn:
         migrations.migrate(conn, columns=newer_contract)
         assert migrations.state(conn, newer_contract).missing == ()
+
+
+def test_the_writer_imports_into_an_empty_database_row_by_row_with_exact_rollups(team):
+    """Only the owner may rebuild the indexes of an empty table: the writer's import takes
+    the plain INSERT, and every rollup still equals its scan of the runs."""
+    from click.testing import CliRunner
+
+    from carbonboard.cli import main
+
+    server, name, grants = team
+    owner = url(server, "carbonboard_owner", "owner-pw", name)
+    with psycopg.connect(owner) as conn:
+        migrations.migrate(conn)
+        conn.execute(grants)
+        conn.commit()
+    writer = url(server, "carbonboard_writer", "writer-pw", name)
+    history = ROOT / "examples" / "emissions.csv"
+    result = CliRunner().invoke(main, ["import", "--database", writer, "--filepath", str(history)])
+    assert result.exit_code == 0, result.output
+    with psycopg.connect(owner) as conn:
+        assert scanned(conn) and stored(conn) == scanned(conn)
+        assert_exact(conn)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from rollups import assert_exact, scanned, stored
 
 from tracker import schema
 from tracker.db import ddl, migrations, writes
@@ -41,29 +42,6 @@ def write(conn, rows: list[dict[str, object]], target=None) -> int:
     target = target or writes.runs_target()
     with conn.transaction(), conn.cursor() as cur:
         return writes.upsert(cur, target, [writes.db_values(r, target.columns) for r in rows])
-
-
-def rollup(conn, kept: ddl.Rollup = ddl.DAILY_ROLLUP) -> dict[tuple, tuple]:
-    names = ", ".join(["runs", *(m.name for m in kept.measures)])
-    found = conn.execute(f"SELECT {kept.key_names}, {names} FROM {kept.table}")
-    width = len(kept.keys)
-    return {tuple(r[:width]): tuple(r[width:]) for r in found.fetchall()}
-
-
-def recomputed(conn, kept: ddl.Rollup = ddl.DAILY_ROLLUP) -> dict[tuple, tuple]:
-    """The rollup as a full scan of the runs computes it, row by row."""
-    keys = ", ".join(expr for _, expr in kept.keys)
-    sums = ", ".join(f"sum(coalesce(({m.expression})::numeric, 0))" for m in kept.measures)
-    positions = ", ".join(str(i + 1) for i in range(len(kept.keys)))
-    found = conn.execute(f"SELECT {keys}, count(*), {sums} FROM {ddl.RUNS} GROUP BY {positions}")
-    width = len(kept.keys)
-    return {tuple(r[:width]): tuple(r[width:]) for r in found.fetchall()}
-
-
-def assert_exact(conn) -> None:
-    """Every rollup equals its full scan of the runs."""
-    for kept in ddl.ROLLUPS:
-        assert rollup(conn, kept) == recomputed(conn, kept), kept.name
 
 
 def test_an_empty_database_gets_every_step_and_every_contract_column(database):
@@ -114,8 +92,8 @@ def test_upgrade_from_version_1_fills_the_rollup_from_the_runs_already_there(dat
         )
         assert conn.execute("SELECT to_regclass('carbonboard.daily_rollup')").fetchone()[0] is None
         assert migrations.migrate(conn, target=2) == [2]
-        assert rollup(conn) == recomputed(conn)
-        assert rollup(conn)[("nlp", "", datetime(2026, 3, 1).date())][:2] == (1, Decimal("10"))
+        assert stored(conn) == scanned(conn)
+        assert stored(conn)[("nlp", "", datetime(2026, 3, 1).date())][:2] == (1, Decimal("10"))
         versions = conn.execute(f"SELECT version FROM {ddl.VERSIONS} ORDER BY 1").fetchall()
     assert versions == [(1,), (2,)]
 
@@ -126,7 +104,7 @@ def test_upgrade_from_version_3_fills_the_place_rollup_and_keeps_both_exact(data
         write(conn, [row("a", country_name="France", pue=1.5), row("b", region="bretagne")])
         assert migrations.migrate(conn) == [4]
         assert_exact(conn)
-        places = rollup(conn, ddl.PLACE_ROLLUP)
+        places = stored(conn, ddl.PLACE_ROLLUP)
         france = ("nlp", "exp-1", datetime(2026, 3, 1).date(), "France", "", "", "", "", "", "")
         assert places[france] == (
             1,
@@ -210,14 +188,14 @@ def test_rollups_stay_exact_through_inserts_updates_day_changes_and_deletes(data
         ]
         write(conn, moved)
         assert_exact(conn)
-        total_runs = sum(v[0] for v in rollup(conn).values())
+        total_runs = sum(v[0] for v in stored(conn).values())
         assert total_runs == 30
         conn.execute(f"DELETE FROM {ddl.RUNS} WHERE run_id IN ('r1', 'r2', 'r3')")
         conn.commit()
         assert_exact(conn)
         conn.execute(f"DELETE FROM {ddl.RUNS}")
         conn.commit()
-        assert rollup(conn) == {} and rollup(conn, ddl.PLACE_ROLLUP) == {}
+        assert stored(conn) == {} and stored(conn, ddl.PLACE_ROLLUP) == {}
 
 
 def test_tasks_are_keyed_by_run_and_task_name(database):

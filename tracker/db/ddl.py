@@ -348,8 +348,10 @@ def insert_absent(table: str, names: Sequence[str], key: Sequence[str], newest: 
     )
 
 
-# COPY for imports: the fixed-width columns (numbers, times) go in PostgreSQL's binary format,
-# built with numpy (missing numbers as NaN, made NULL when read back); text goes as CSV.
+# COPY for imports. Each row goes in PostgreSQL's binary format: its numbers and times (missing
+# numbers as NaN, made NULL when read back), the text nearly unique per row (``per_row``), and the
+# number of its combination of the other text columns, which are few per file (a project, a
+# country, a CPU model...) and sent once per combination, as CSV.
 BINARY_KINDS = ("float", "int", "datetime")
 
 
@@ -357,23 +359,27 @@ def is_binary(column: Column) -> bool:
     return column.kind in BINARY_KINDS
 
 
-def staging_tables(prefix: str, columns: Sequence[Column]) -> str:
-    """Two temporary tables for one import's rows, joined on ``ord`` (the order read),
-    dropped at commit: ``<prefix>_numbers`` (float8 numbers, timestamps) and ``<prefix>_text``."""
-    numbers = ", ".join(
-        f"{ident(c.name)} {'timestamp with time zone' if c.kind == 'datetime' else 'float8'}"
+def staging_tables(prefix: str, columns: Sequence[Column], per_row: Sequence[str]) -> str:
+    """Two temporary tables for one import, dropped at commit: ``<prefix>_rows`` (``ord``, the
+    order read; ``combo``; numbers as float8, times; the ``per_row`` text) and
+    ``<prefix>_combos`` (``combo`` and the other text columns)."""
+    numbers = "".join(
+        f", {ident(c.name)} {'timestamp with time zone' if c.kind == 'datetime' else 'float8'}"
         for c in columns
         if is_binary(c)
     )
-    text = ", ".join(f"{ident(c.name)} {sql_type(c)}" for c in columns if not is_binary(c))
+    texts = [c for c in columns if not is_binary(c)]
+    row_text = "".join(f", {ident(c.name)} {sql_type(c)}" for c in texts if c.name in per_row)
+    combo_text = "".join(f", {ident(c.name)} {sql_type(c)}" for c in texts if c.name not in per_row)
     return (
-        f"CREATE TEMPORARY TABLE {prefix}_numbers (ord bigint NOT NULL, {numbers}) "
-        "ON COMMIT DROP;\n"
-        f"CREATE TEMPORARY TABLE {prefix}_text (ord bigint NOT NULL, {text}) ON COMMIT DROP;"
+        f"CREATE TEMPORARY TABLE {prefix}_rows (ord bigint NOT NULL, combo bigint NOT NULL"
+        f"{numbers}{row_text}) ON COMMIT DROP;\n"
+        f"CREATE TEMPORARY TABLE {prefix}_combos (combo bigint NOT NULL{combo_text}) "
+        "ON COMMIT DROP;"
     )
 
 
-def staged_rows(prefix: str, columns: Sequence[Column]) -> str:
+def staged_rows(prefix: str, columns: Sequence[Column], per_row: Sequence[str]) -> str:
     """The staged rows as one relation with the contract's types (NaN is NULL)."""
     picked = ["n.ord"]
     for c in columns:
@@ -382,8 +388,15 @@ def staged_rows(prefix: str, columns: Sequence[Column]) -> str:
             cast = "::bigint" if c.kind == "int" else ""
             picked.append(f"NULLIF(n.{name}, 'NaN'){cast} AS {name}")
         else:
-            picked.append(f"{'n' if is_binary(c) else 't'}.{name}")
+            picked.append(f"{'n' if is_binary(c) or c.name in per_row else 't'}.{name}")
     return (
-        f"(SELECT {', '.join(picked)} FROM {prefix}_numbers AS n "
-        f"JOIN {prefix}_text AS t USING (ord)) AS staged"
+        f"(SELECT {', '.join(picked)} FROM {prefix}_rows AS n "
+        f"JOIN {prefix}_combos AS t USING (combo)) AS staged"
     )
+
+
+def rows_of(staged: str, names: Sequence[str]) -> str:
+    """``SELECT`` of the ``staged`` relation's rows as written (``names``, then the
+    ``updated_at`` to store), when each key is staged once."""
+    columns = ", ".join(ident(n) for n in names)
+    return f"(SELECT {columns}, now() AS updated_at FROM {staged})"
