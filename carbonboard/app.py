@@ -20,7 +20,7 @@ import flask
 from dash import Dash, Input, Output, State, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
-from carbonboard import __version__, ids, web_security
+from carbonboard import __version__, ids, page_scripts, web_security
 from carbonboard.assets_path import assets_dir
 from carbonboard.data.source import RunSource
 from carbonboard.efficiency import Budget
@@ -95,6 +95,15 @@ def _compress(response: flask.Response) -> flask.Response:
     response.headers["Content-Length"] = str(len(compressed))
     response.vary.add("Accept-Encoding")
     return response
+
+
+class _DashboardDash(Dash):
+    """Dash whose first page leaves out the scripts it does not need yet
+    (:mod:`carbonboard.page_scripts`)."""
+
+    def interpolate_index(self, **kwargs: str) -> str:
+        kwargs["scripts"] = page_scripts.defer_libraries(kwargs.get("scripts", ""))
+        return super().interpolate_index(**kwargs)
 
 
 def _on_error(error: Exception) -> None:
@@ -197,12 +206,13 @@ def create_app(
     ``carbonboard.web_security``. ``budgets``: drawn as burn-downs in the efficiency tab.
     """
     source.version()  # load now: the first page must not wait for it
-    app = Dash(
+    app = _DashboardDash(
         __name__,
         title="carbonboard",
         update_title=None,
         assets_folder=str(assets_dir()),
         assets_path_ignore=["^src$"],  # build recipes, not page scripts
+        assets_ignore=page_scripts.ASSETS_NOT_IN_PAGE,  # loaded when a chart is first drawn
         serve_locally=True,
         external_stylesheets=[],
         external_scripts=[],
@@ -215,6 +225,7 @@ def create_app(
         module.register_callbacks(app, source)
     tabs.register_callbacks(app)
     _register_refresh(app, source)
+    page_scripts.serve_plotly_bundle(app.server)
     app.server.after_request(_compress)
     if debug:  # without pruning, Dash installs no error page of its own (a debugger page)
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False, dev_tools_prune_errors=False)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import re
 
 import pytest
 
-from carbonboard import ids
+from carbonboard import ids, page_scripts
 from carbonboard.app import create_app
 from carbonboard.data.store import HistoryStore
 
@@ -46,6 +47,19 @@ def call(app, first_output: str, values: dict[str, object], changed: list[str] |
     return response
 
 
+def sync_answer(app, values: dict[str, object], changed: list[str] | None = None) -> dict:
+    """What the server's selection callback sets, by component and property: its declared outputs
+    and what it sets with ``set_props`` (Dash's ``sideUpdate``) together."""
+    response = call(app, f"{ids.URL_NOTICE}.children", values, changed)
+    assert response.status_code == 200
+    body = response.get_json()
+    answer: dict[str, dict] = {}
+    for part in (body.get("response", {}), body.get("sideUpdate", {})):
+        for component, props in part.items():
+            answer.setdefault(component, {}).update(props)
+    return answer
+
+
 def test_page_and_assets_are_served_locally(app) -> None:
     client = app.server.test_client()
     page = client.get("/")
@@ -62,12 +76,21 @@ def test_page_and_assets_are_served_locally(app) -> None:
 def test_files_from_assets_are_compressed_and_plotly_is_the_partial_bundle(app) -> None:
     client = app.server.test_client()
     html = client.get("/").get_data(as_text=True)
-    assert "/assets/plotly-carbonboard.min.js" in html
+    # plotly.js is not a page script: dcc.Graph loads it when a chart is first drawn, from
+    # the address below, which the app answers with the partial bundle
+    assert not re.findall(r'<script src="[^"]*plotly[^"]*"', html)
     assert "/assets/src/" not in html  # the bundle's build recipe is not a page script
-    bundle = client.get("/assets/plotly-carbonboard.min.js")
+    bundle = client.get(page_scripts.GRAPH_PLOTLY_PATH)
     bundle.direct_passthrough = False
+    partial = client.get("/assets/plotly-carbonboard.min.js")
+    partial.direct_passthrough = False
+    assert bundle.status_code == 200 and bundle.get_data() == partial.get_data()
     assert b"https://cdn" not in bundle.get_data()  # not even as plotly's default map URL
-    for asset in ("/assets/bootstrap.min.css", "/assets/plotly-carbonboard.min.js"):
+    for asset in (
+        "/assets/bootstrap.min.css",
+        "/assets/plotly-carbonboard.min.js",
+        page_scripts.GRAPH_PLOTLY_PATH,
+    ):
         plain = client.get(asset)
         plain.direct_passthrough = False
         gz = client.get(asset, headers={"Accept-Encoding": "gzip"})
@@ -77,13 +100,9 @@ def test_files_from_assets_are_compressed_and_plotly_is_the_partial_bundle(app) 
 
 
 def test_url_sets_the_selection_and_controls(app) -> None:
-    response = call(
-        app,
-        f"{ids.SELECTION}.data",
-        {f"{ids.URL}.search": "?project=nlp-bert&experiment=bert-large&runs=large-000,ghost"},
+    out = sync_answer(
+        app, {f"{ids.URL}.search": "?project=nlp-bert&experiment=bert-large&runs=large-000,ghost"}
     )
-    assert response.status_code == 200
-    out = response.get_json()["response"]
     assert out[ids.SELECTION]["data"] == {
         "project": "nlp-bert",
         "experiment": "bert-large",
@@ -103,17 +122,15 @@ def test_url_sets_the_selection_and_controls(app) -> None:
 
 
 def test_unknown_url_values_fall_back_to_the_default_view(app) -> None:
-    out = call(app, f"{ids.SELECTION}.data", {f"{ids.URL}.search": "?project=<script>&from=x"})
-    data = out.get_json()["response"]
+    data = sync_answer(app, {f"{ids.URL}.search": "?project=<script>&from=x"})
     assert data[ids.SELECTION]["data"]["project"] is None
     assert data[ids.PROJECT_SELECT]["value"] == ids.ALL
     assert "Unknown project “<script>”" in str(data[ids.URL_NOTICE]["children"])
 
 
 def test_a_control_change_pushes_the_url(app) -> None:
-    out = call(
+    out = sync_answer(
         app,
-        f"{ids.SELECTION}.data",
         {
             f"{ids.URL}.search": "",
             f"{ids.PROJECT_SELECT}.value": "vision-resnet",
@@ -121,7 +138,7 @@ def test_a_control_change_pushes_the_url(app) -> None:
             f"{ids.DATE_RANGE}.start_date": "2026-03-02T00:00:00",
         },
         changed=[f"{ids.PROJECT_SELECT}.value"],
-    ).get_json()["response"]
+    )
     assert out[ids.URL]["search"] == "?project=vision-resnet&from=2026-03-02"
     assert out[ids.EXPERIMENT_SELECT]["value"] == ids.ALL
 

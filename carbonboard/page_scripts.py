@@ -1,0 +1,69 @@
+"""Which scripts the first page waits for: the big bundles load only when something needs them.
+
+A first load is mostly the browser compiling scripts. Two bundles are not needed to draw the
+first view, so the page does not start with them:
+
+* plotly.js (our partial bundle, 1.4 MB) is loaded by ``dcc.Graph`` itself, asynchronously, the
+  first time a chart is drawn: Dash's graph component fetches plotly from
+  :data:`GRAPH_PLOTLY_PATH` when ``window.Plotly`` is missing, and the app answers that path with
+  our bundle (see :func:`serve_plotly_bundle`), never plotly's full one. The page's other work
+  (its layout, the first callbacks) goes on while the browser compiles it.
+* The runs grid's library (dash-ag-grid, 1 MB) is in :data:`DEFERRED_LIBRARIES`: its script tag
+  is taken out of the page and ``assets/deferred-components.js`` stands in for its components
+  until a grid is first drawn (opening the runs tab), when it loads the real script.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import flask
+
+from carbonboard.assets_path import PLOTLY_BUNDLE, assets_dir
+
+# Component libraries loaded only when one of their components is drawn (or one of their
+# functions called, e.g. by a clientside callback): namespace -> what stands in for them.
+DEFERRED_LIBRARIES: dict[str, dict[str, list[str]]] = {
+    "dash_ag_grid": {"components": ["AgGrid"], "functions": ["getApiAsync"]},
+}
+# Where dcc.Graph loads plotly.js from when the page has none (served locally, no fingerprint).
+GRAPH_PLOTLY_PATH = "/_dash-component-suites/plotly/package_data/plotly.min.js"
+# The element holding the deferred libraries' script addresses, read by deferred-components.js.
+DEFERRED_CONFIG_ID = "carbonboard-deferred-scripts"
+# Page scripts Dash would list from the assets folder that the page must not load eagerly.
+ASSETS_NOT_IN_PAGE = re.escape(PLOTLY_BUNDLE)
+
+_SCRIPT_TAG = re.compile(r'<script src="(?P<src>[^"]+)"></script>\s*')
+
+
+def defer_libraries(scripts_html: str) -> str:
+    """The page's ``<script>`` tags without those of :data:`DEFERRED_LIBRARIES`, and a JSON
+    element saying, for each deferred library, its scripts and what stands in for it."""
+    deferred: dict[str, dict[str, list[str]]] = {}
+
+    def take_out(match: re.Match[str]) -> str:
+        src = match["src"]
+        for namespace, stand_ins in DEFERRED_LIBRARIES.items():
+            if f"/_dash-component-suites/{namespace}/" in src:
+                library = deferred.setdefault(namespace, {"scripts": [], **stand_ins})
+                library["scripts"].append(src)
+                return ""
+        return match[0]
+
+    kept = _SCRIPT_TAG.sub(take_out, scripts_html)
+    # JSON inside a script element: "</" must not close it early
+    config = json.dumps(deferred).replace("</", "<\\/")
+    return f'<script id="{DEFERRED_CONFIG_ID}" type="application/json">{config}</script>\n{kept}'
+
+
+def serve_plotly_bundle(server: flask.Flask) -> None:
+    """Answer :data:`GRAPH_PLOTLY_PATH` with our partial plotly.js bundle. The address has no
+    fingerprint, so the browser revalidates its copy (a 304 when unchanged)."""
+
+    def plotly_bundle() -> flask.Response:
+        return flask.send_from_directory(
+            assets_dir(), PLOTLY_BUNDLE, mimetype="application/javascript", max_age=0
+        )
+
+    server.add_url_rule(GRAPH_PLOTLY_PATH, "carbonboard_plotly_bundle", plotly_bundle)
