@@ -1,24 +1,42 @@
 """Filters (project, experiment, dates) and the URL: both write the one ``ids.SELECTION`` store.
 
-A single callback owns the selection so the URL, the controls and the store never disagree: a
-URL change (first load, back/forward) sets the controls; a control change pushes a new URL. Values
-the data does not know fall back to the default view with a notice, never an error.
+Two callbacks keep the URL, the controls and the store in agreement, so that a switch costs one
+round trip:
+
+* ``SELECTION_FROM_PAGE`` runs in the browser: from the address (first load, back/forward) or
+  from the controls it sets the store at once, so the views ask the server for their figures
+  straight away.
+* ``sync`` runs on the server at the same time: it checks the selection against the data, pushes
+  the new URL, sets the controls from an address and fills the dropdowns' options. It declares
+  only what no view waits for (the notice); the URL, the controls, their options and a corrected
+  selection are set with ``set_props`` and only when they change, because Dash holds back every
+  callback downstream of a declared output until the callback answers.
+
+Values the data does not know fall back to the default view with a notice, never an error.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update, set_props
 
 from carbonboard import ids
-from carbonboard.data.source import RunSource
+from carbonboard.data.source import FilterOptions, RunSource
 from carbonboard.formatting import LABEL_PART_CHARS, is_cut, short_label
-from carbonboard.selection import Selection, ViewOptions, from_query, to_query, view_from_query
+from carbonboard.selection import (
+    QUERY_KEYS,
+    Selection,
+    ViewOptions,
+    from_query,
+    to_query,
+    view_from_query,
+)
 
 ALL_PROJECTS = "All projects"
 ALL_EXPERIMENTS = "All experiments"
@@ -157,23 +175,75 @@ def newest_runs(source: RunSource, selection: Selection) -> pd.DataFrame:
     return source.runs_page(selection, offset=0, limit=COMPARE_OPTIONS_MAX).rows
 
 
-# What the selection callback sets, by name.
-OUTPUTS = {
-    "selection": (ids.SELECTION, "data"),
-    "search": (ids.URL, "search"),
+# What the selection callback declares, by name: nothing a view waits for.
+DECLARED_OUTPUTS = {
     "notice": (ids.URL_NOTICE, "children"),
     "notice_open": (ids.URL_NOTICE, "is_open"),
+}
+# What it sets only when it changes (``set_props``): the views are downstream of these. A
+# dropdown's options come before its value, in the same update: a value its options do not hold
+# yet would be cleared.
+PAGE_OUTPUTS = {
+    "selection": (ids.SELECTION, "data"),
+    "search": (ids.URL, "search"),
     "project_options": (ids.PROJECT_SELECT, "options"),
     "project": (ids.PROJECT_SELECT, "value"),
     "experiment_options": (ids.EXPERIMENT_SELECT, "options"),
     "experiment": (ids.EXPERIMENT_SELECT, "value"),
-    "start": (ids.DATE_RANGE, "start_date"),
-    "end": (ids.DATE_RANGE, "end_date"),
     "min_date": (ids.DATE_RANGE, "min_date_allowed"),
     "max_date": (ids.DATE_RANGE, "max_date_allowed"),
+    "start": (ids.DATE_RANGE, "start_date"),
+    "end": (ids.DATE_RANGE, "end_date"),
     "compare_options": (ids.COMPARE_SELECT, "options"),
     "compare": (ids.COMPARE_SELECT, "value"),
 }
+OUTPUTS = {**DECLARED_OUTPUTS, **PAGE_OUTPUTS}
+
+# The browser's half (see the module docstring): the selection from the address on a first load
+# or back/forward, else from the controls (a dropdown value is its option's title: the whole
+# name). Picking a project starts on all its experiments. It must agree with
+# :func:`page_selection`; the server corrects the store when the data says otherwise.
+SELECTION_FROM_PAGE = """function (search, project, experiment, start, end, runIds,
+                                   projectOptions, experimentOptions, shown) {
+    const ALL = %(all)s;
+    const KEYS = %(keys)s;
+    const triggered = (window.dash_clientside.callback_context.triggered || [])
+        .map(t => t.prop_id.split(".")[0]);
+    const fromAddress = triggered.length === 0 || triggered.includes(%(url)s)
+        || triggered.includes("");
+    const named = (value, options) => {
+        if (value === null || value === undefined || value === "" || value === ALL) {
+            return null;
+        }
+        const option = (options || []).find(o => o.value === value);
+        return option && option.title ? option.title : value;
+    };
+    let picked;
+    if (fromAddress) {
+        const params = new URLSearchParams(search || "");
+        const last = key => {
+            const values = params.getAll(key).filter(v => v !== "");
+            return values.length ? values[values.length - 1] : null;
+        };
+        const runs = params.getAll("runs").flatMap(v => v.split(",")).filter(r => r);
+        picked = {project: last(KEYS.project), experiment: last(KEYS.experiment),
+                  date_from: last(KEYS.date_from), date_to: last(KEYS.date_to),
+                  run_ids: [...new Set(runs)]};
+    } else {
+        const newProject = triggered.includes(%(project_id)s)
+            && !triggered.includes(%(experiment_id)s);
+        picked = {project: named(project, projectOptions),
+                  experiment: newProject ? null : named(experiment, experimentOptions),
+                  date_from: start ? start.slice(0, 10) : null,
+                  date_to: end ? end.slice(0, 10) : null,
+                  run_ids: [...(runIds || [])]};
+    }
+    const same = shown && JSON.stringify(picked) === JSON.stringify({
+        project: shown.project || null, experiment: shown.experiment || null,
+        date_from: shown.date_from || null, date_to: shown.date_to || null,
+        run_ids: shown.run_ids || []});
+    return same ? window.dash_clientside.no_update : picked;
+}"""
 
 
 @dataclass(frozen=True)
@@ -188,6 +258,37 @@ class Controls:
     end: str | None = None
     run_ids: list[str] | None = None
     view: dict[str, object] = field(default_factory=dict)
+    options_filled: bool = False  # the project dropdown lists the data's projects already
+
+
+def page_selection(trigger: str | None, controls: Controls, everything: FilterOptions) -> Selection:
+    """The selection ``SELECTION_FROM_PAGE`` puts in the store for a control change: each
+    dropdown value stands for its option's whole name; picking a project (``trigger``) starts on
+    all its experiments; run ids are as the dropdown holds them."""
+    experiment = chosen_name(controls.experiment, lambda: everything.experiments)
+    return Selection(
+        project=chosen_name(controls.project, lambda: everything.projects),
+        experiment=None if trigger == ids.PROJECT_SELECT else experiment,
+        date_from=_day(controls.start),
+        date_to=_day(controls.end),
+        run_ids=tuple(controls.run_ids or ()),
+    )
+
+
+def address_is_shown(controls: Controls, shown_selection: dict | None, view: ViewOptions) -> bool:
+    """Whether the address says exactly what the page shows (the store, the filters, the view
+    controls), its options filled: true when the address is the one the selection callback pushed
+    itself, which Dash hands back to it as a change."""
+    shown = Selection.from_dict(shown_selection)
+    return (
+        controls.options_filled
+        and from_query(controls.search) == shown
+        and view_from_query(controls.search)[0] == view
+        and controls.project == option_value(shown.project or ids.ALL)
+        and controls.experiment == option_value(shown.experiment or ids.ALL)
+        and (_day(controls.start), _day(controls.end)) == (shown.date_from, shown.date_to)
+        and [*(controls.run_ids or ())] == [option_value(r) for r in shown.run_ids]
+    )
 
 
 def selection_update(
@@ -200,12 +301,17 @@ def selection_update(
     the controls from the address; a filter sets the selection from the controls and pushes the
     address; a view control only pushes the address; a new data version refreshes the options.
     Only what changed is sent: re-rendering controls is what the browser spends time on."""
+    shown_view = _view_from_controls({name: controls.view.get(name) for name in VIEW_FIELDS})
+    answer: dict[str, object] = dict.fromkeys(OUTPUTS, no_update)
+    answer["view"] = dict.fromkeys(VIEW_FIELDS, no_update)
+    if trigger == ids.URL and address_is_shown(controls, shown_selection, shown_view):
+        return answer  # the address this callback has just pushed: nothing to do
     everything = source.filter_options(Selection())
     from_url = trigger in (None, ids.URL)
-    shown_view = _view_from_controls({name: controls.view.get(name) for name in VIEW_FIELDS})
     if from_url:
         wanted = from_query(controls.search)
         view, view_notices = view_from_query(controls.search)
+        picked = wanted
     else:
         shown = Selection.from_dict(shown_selection)
 
@@ -213,20 +319,14 @@ def selection_update(
             """The runs the compare dropdown offers: those picked, the newest shown."""
             return [*shown.run_ids, *newest_runs(source, shown)["run_id"]]
 
-        wanted = Selection(
-            project=chosen_name(controls.project, lambda: everything.projects),
-            experiment=chosen_name(controls.experiment, lambda: everything.experiments),
-            date_from=_day(controls.start),
-            date_to=_day(controls.end),
-            run_ids=tuple(chosen_name(run_id, offered) for run_id in controls.run_ids or ()),
+        picked = page_selection(trigger, controls, everything)
+        wanted = replace(
+            picked, run_ids=tuple(chosen_name(run_id, offered) for run_id in picked.run_ids)
         )
-        if trigger == ids.PROJECT_SELECT:  # a new project starts on all experiments
-            wanted = replace(wanted, experiment=None)
         view, view_notices = shown_view, []
     selection, notices = source.validate(wanted)
     notices = [*notices, *view_notices]
     query = to_query(selection, view)
-    answer: dict[str, object] = dict.fromkeys(OUTPUTS, no_update)
     answer["search"] = no_update if from_url or query == (controls.search or "") else query
     answer["view"] = {
         name: no_update if getattr(view, name) == getattr(shown_view, name) else getattr(view, name)
@@ -239,9 +339,10 @@ def selection_update(
     span = reload and everything.first_run is not None
 
     def unless(current: object, value: object) -> object:
-        return no_update if not reload and current == value else value
+        return no_update if current == value else value
 
-    answer["selection"] = selection.to_dict()
+    # the page set the store to what it picked itself: only a correction is sent
+    answer["selection"] = no_update if selection == picked else selection.to_dict()
     if from_url:
         answer["notice"] = [html.Div(short_label(n, NOTICE_MAX_CHARS)) for n in notices]
         answer["notice_open"] = bool(notices)
@@ -268,14 +369,55 @@ def selection_update(
     return answer
 
 
+def main_trigger(triggered: Iterable[str]) -> str | None:
+    """The id a change counts as (``triggered``: the ``id.prop`` strings Dash names). The project
+    and the experiment set together (from an address) are not a new project: the experiment
+    stays."""
+    names = [prop_id.rpartition(".")[0] for prop_id in triggered]
+    names = [name for name in names if name]
+    if ids.PROJECT_SELECT in names and ids.EXPERIMENT_SELECT in names:
+        return ids.EXPERIMENT_SELECT
+    return names[0] if names else None
+
+
+def set_changed(answer: dict[str, object]) -> dict[str, object]:
+    """Set what ``answer`` changes among :data:`PAGE_OUTPUTS` and the view controls with
+    ``set_props``; the declared outputs' values are returned."""
+    for name, (component, prop) in PAGE_OUTPUTS.items():
+        if answer[name] is not no_update:
+            set_props(component, {prop: answer[name]})
+    for control, name in VIEW_CONTROLS.items():
+        if answer["view"][name] is not no_update:
+            set_props(control, {"value": answer["view"][name]})
+    return {name: answer[name] for name in DECLARED_OUTPUTS}
+
+
 def register_callbacks(app: Dash, source: RunSource) -> None:
-    """The selection callback: URL ⇄ controls ⇄ ``ids.SELECTION`` (and the view options)."""
+    """The selection's two halves: the page's own (``SELECTION_FROM_PAGE``) and the server's
+    check, options and address (``sync``)."""
+    app.clientside_callback(
+        SELECTION_FROM_PAGE
+        % {
+            "all": json.dumps(ids.ALL),
+            "keys": json.dumps({field: key for key, field in QUERY_KEYS.items()}),
+            "url": json.dumps(ids.URL),
+            "project_id": json.dumps(ids.PROJECT_SELECT),
+            "experiment_id": json.dumps(ids.EXPERIMENT_SELECT),
+        },
+        Output(ids.SELECTION, "data"),
+        Input(ids.URL, "search"),
+        Input(ids.PROJECT_SELECT, "value"),
+        Input(ids.EXPERIMENT_SELECT, "value"),
+        Input(ids.DATE_RANGE, "start_date"),
+        Input(ids.DATE_RANGE, "end_date"),
+        Input(ids.COMPARE_SELECT, "value"),
+        State(ids.PROJECT_SELECT, "options"),
+        State(ids.EXPERIMENT_SELECT, "options"),
+        State(ids.SELECTION, "data"),
+    )
 
     @app.callback(
-        output={
-            **{name: Output(*target) for name, target in OUTPUTS.items()},
-            "view": {name: Output(control, "value") for control, name in VIEW_CONTROLS.items()},
-        },
+        output={name: Output(*target) for name, target in DECLARED_OUTPUTS.items()},
         inputs={
             "search": Input(ids.URL, "search"),
             "project": Input(ids.PROJECT_SELECT, "value"),
@@ -286,8 +428,24 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
             "_version": Input(ids.DATA_VERSION, "data"),
             "view": {name: Input(control, "value") for control, name in VIEW_CONTROLS.items()},
         },
-        state={"shown_selection": State(ids.SELECTION, "data")},
+        state={
+            "shown_selection": State(ids.SELECTION, "data"),
+            "project_options": State(ids.PROJECT_SELECT, "options"),
+        },
     )
-    def sync(search, project, experiment, start, end, run_ids, _version, view, shown_selection):
-        controls = Controls(search, project, experiment, start, end, run_ids, view)
-        return selection_update(source, ctx.triggered_id, controls, shown_selection)
+    def sync(
+        search,
+        project,
+        experiment,
+        start,
+        end,
+        run_ids,
+        _version,
+        view,
+        shown_selection,
+        project_options,
+    ):
+        filled = len(project_options or ()) > 1
+        controls = Controls(search, project, experiment, start, end, run_ids, view, filled)
+        trigger = main_trigger(ctx.triggered_prop_ids)
+        return set_changed(selection_update(source, trigger, controls, shown_selection))

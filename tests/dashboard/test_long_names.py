@@ -16,7 +16,7 @@ from carbonboard.formatting import LABEL_MAX_CHARS, short_label
 from carbonboard.sections.filters import option_value
 
 from .conftest import START, run_row, write_csv
-from .test_callbacks import call
+from .test_callbacks import call, sync_answer
 
 LINK = '<a href="https://attacker.example/">click</a>'
 LONG_PROJECT = LINK + " " + "p" * (10 * 1024)  # a 10 KB name once froze the page for a minute
@@ -49,7 +49,7 @@ def app(long_history):
 def test_dropdown_options_are_cut_and_keep_the_whole_name(app) -> None:
     """The label is cut, the tooltip whole; the value of a long name is its start and a digest
     (Dash's dropdown indexes values by all their substrings), which stands for the name."""
-    out = call(app, f"{ids.SELECTION}.data", {f"{ids.URL}.search": ""}).get_json()["response"]
+    out = sync_answer(app, {f"{ids.URL}.search": ""})
     options = {o["title"]: o for o in out[ids.PROJECT_SELECT]["options"] if "title" in o}
     long = options[LONG_PROJECT]
     assert long["value"] == option_value(LONG_PROJECT)
@@ -69,9 +69,8 @@ def test_dropdown_options_are_cut_and_keep_the_whole_name(app) -> None:
 def test_a_long_names_option_value_selects_it_and_the_url_holds_the_name(app) -> None:
     """Picking the long-named project and experiment: the selection and the address hold the
     whole names, the dropdowns keep their short values."""
-    out = call(
+    out = sync_answer(
         app,
-        f"{ids.SELECTION}.data",
         {
             f"{ids.URL}.search": "",
             f"{ids.PROJECT_SELECT}.value": option_value(LONG_PROJECT),
@@ -79,15 +78,12 @@ def test_a_long_names_option_value_selects_it_and_the_url_holds_the_name(app) ->
             f"{ids.COMPARE_SELECT}.value": ["run-001", "run-003"],
         },
         changed=[f"{ids.EXPERIMENT_SELECT}.value"],
-    ).get_json()["response"]
-    assert out[ids.SELECTION]["data"]["project"] == LONG_PROJECT
-    assert out[ids.SELECTION]["data"]["experiment"] == LONG_EXPERIMENT
+    )
+    assert ids.SELECTION not in out  # the page picked the whole names itself (its options' titles)
     query = parse_qs(out[ids.URL]["search"][1:])
     assert query["project"] == [LONG_PROJECT] and query["experiment"] == [LONG_EXPERIMENT]
-    assert out[ids.SELECTION]["data"]["run_ids"] == ["run-001", "run-003"]
-    back = call(
-        app, f"{ids.SELECTION}.data", {f"{ids.URL}.search": out[ids.URL]["search"]}
-    ).get_json()["response"]
+    assert query["runs"] == ["run-001,run-003"]
+    back = sync_answer(app, {f"{ids.URL}.search": out[ids.URL]["search"]})
     assert back[ids.PROJECT_SELECT]["value"] == option_value(LONG_PROJECT)
     assert back[ids.EXPERIMENT_SELECT]["value"] == option_value(LONG_EXPERIMENT)
 

@@ -1,5 +1,6 @@
 """The selection callback's pure answer (``filters.selection_update``): from the address, from a
-filter, from a view toggle and from new data, with what stays as it is left untouched."""
+filter, from a view toggle and from new data, with what stays as it is left untouched; and the
+selection the page picks itself (``filters.page_selection``), which the server only corrects."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ from dash import no_update
 from carbonboard import ids
 from carbonboard.data.store import HistoryStore
 from carbonboard.sections.filters import (
+    DECLARED_OUTPUTS,
     OUTPUTS,
+    PAGE_OUTPUTS,
     VIEW_FIELDS,
     Controls,
+    main_trigger,
     option_value,
+    page_selection,
     selection_update,
 )
+from carbonboard.selection import Selection
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +82,9 @@ def test_a_new_project_starts_on_all_experiments_and_pushes_the_address(source) 
     )
     answer = selection_update(source, ids.PROJECT_SELECT, controls, shown)
     assert answer["search"] == "?project=vision-resnet&from=2026-03-02"
-    assert answer["selection"]["experiment"] is None
+    picked = page_selection(ids.PROJECT_SELECT, controls, source.filter_options(Selection()))
+    assert picked == Selection(project="vision-resnet", date_from="2026-03-02")
+    assert answer["selection"] is no_update  # the page has already put it in the store
     assert answer["experiment"] == ids.ALL
     assert [o["value"] for o in answer["experiment_options"]] == [ids.ALL, "resnet50"]
     assert answer["start"] == "2026-03-02"  # the picker's time of day dropped
@@ -99,7 +107,8 @@ def test_a_view_toggle_only_pushes_the_address(source) -> None:
 def test_new_data_refreshes_the_options_but_not_the_notice(source) -> None:
     controls = Controls(search="?project=nlp-bert", project="nlp-bert", experiment=ids.ALL)
     answer = selection_update(source, ids.DATA_VERSION, controls, {"project": "nlp-bert"})
-    assert {"selection", "project_options", "experiment_options", "min_date"} <= sent(answer)
+    assert {"project_options", "experiment_options", "min_date"} <= sent(answer)
+    assert answer["selection"] is no_update  # still valid: the views keep what they show
     assert answer["notice"] is no_update and answer["notice_open"] is no_update
     assert answer["search"] is no_update  # the address already says this
 
@@ -110,5 +119,33 @@ def test_a_long_name_is_chosen_by_its_option_value(tmp_path, make_row, csv_write
     store = HistoryStore.from_arguments([str(path)], disk_cache=False)
     controls = Controls(search="", project=option_value(long_name))
     answer = selection_update(store, ids.PROJECT_SELECT, controls, {})
-    assert answer["selection"]["project"] == long_name
-    assert answer["project"] is no_update  # the dropdown already shows it
+    assert page_selection(ids.PROJECT_SELECT, controls, store.filter_options(Selection())) == (
+        Selection(project=long_name)
+    )
+    assert answer["selection"] is no_update and answer["project"] is no_update
+
+
+def test_a_run_id_the_dropdown_holds_by_digest_is_corrected_by_the_server(
+    tmp_path, make_row, csv_writer
+) -> None:
+    long_id = "r" * 500
+    path = csv_writer(tmp_path / "emissions.csv", [make_row(run_id=long_id)])
+    store = HistoryStore.from_arguments([str(path)], disk_cache=False)
+    controls = Controls(search="", run_ids=[option_value(long_id)])
+    answer = selection_update(store, ids.COMPARE_SELECT, controls, {})
+    assert answer["selection"]["run_ids"] == [long_id]  # the page could not name it
+
+
+def test_what_is_declared_is_what_no_view_waits_for() -> None:
+    assert set(DECLARED_OUTPUTS).isdisjoint(PAGE_OUTPUTS)
+    assert PAGE_OUTPUTS["selection"] == (ids.SELECTION, "data")
+    assert {component for component, _ in DECLARED_OUTPUTS.values()}.isdisjoint(
+        {ids.SELECTION, ids.URL}
+    )
+
+
+def test_project_and_experiment_set_together_keep_the_experiment() -> None:
+    both = [f"{ids.PROJECT_SELECT}.value", f"{ids.EXPERIMENT_SELECT}.value"]
+    assert main_trigger(both) == ids.EXPERIMENT_SELECT
+    assert main_trigger([f"{ids.PROJECT_SELECT}.value"]) == ids.PROJECT_SELECT
+    assert main_trigger([]) is None and main_trigger(["."]) is None
