@@ -52,6 +52,9 @@ def _utc_wall_times(stamps: pd.Series) -> np.ndarray:
     return stamps.to_numpy()
 
 
+DAY_BARS_MAX = 90  # more days than this are drawn as a filled step line
+
+
 def emissions_over_time_figure(series: pd.DataFrame, *, cumulative: bool) -> go.Figure:
     """Emissions per run (or per day) as bars, or cumulative emissions as a line."""
     if series.empty:
@@ -74,6 +77,9 @@ def emissions_over_time_figure(series: pd.DataFrame, *, cumulative: bool) -> go.
         "name": "emissions",
     }
     if cumulative:
+        trace.update(type="scatter", mode="lines", fill="tozeroy", line={"shape": "hv"})
+    elif per == "day" and len(series) > DAY_BARS_MAX:
+        # one filled step per day reads like bars and is one SVG path, not hundreds of bars
         trace.update(type="scatter", mode="lines", fill="tozeroy", line={"shape": "hv"})
     elif len(series) > 400:
         # SVG markers, not WebGL: remote desktops and headless browsers often lack a GPU

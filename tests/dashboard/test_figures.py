@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
@@ -49,6 +50,32 @@ def test_emissions_over_time_rescales_the_axis(runs) -> None:
     )
     assert daily.layout.title.text == "Emissions per day"
     assert daily.layout.yaxis.title.text == "kg CO₂eq"
+    assert daily.data[0].type == "bar"  # a few days: one bar each
+
+
+def test_a_year_of_days_is_one_filled_step_line_not_hundreds_of_bars() -> None:
+    days = pd.date_range("2026-01-01", periods=365, freq="D", tz="UTC")
+    runs = pd.DataFrame(
+        {
+            "timestamp": days.repeat(2),
+            "emissions": 0.5,
+            "energy_consumed": 2.0,
+            "run_id": [f"r{i}" for i in range(730)],
+            "experiment_id": "e",
+        }
+    )
+    series = aggregate.emissions_series(runs, daily_above=10)
+    figure = figures.emissions_over_time_figure(series, cumulative=False)
+    (trace,) = figure.data
+    assert (trace.type, trace.mode, trace.fill, trace.line.shape) == (
+        "scatter",
+        "lines",
+        "tozeroy",
+        "hv",
+    )
+    assert len(trace.y) == 365 and set(trace.y) == {1.0}  # two 0.5 kg runs a day, in kg
+    assert figure.layout.title.text == "Emissions per day"
+    go.Figure(figure.to_plotly_json())  # strict validation
 
 
 def test_breakdown_figures(runs) -> None:
