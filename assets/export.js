@@ -152,13 +152,12 @@
   const ns = (window.dash_clientside = window.dash_clientside || {});
   ns.carbonboard_export = {
     /* PNG or SVG of the picked chart, at its size on screen. */
-    downloadChart: function (pngClicks, svgClicks, chartId, prefix) {
-      const context = window.dash_clientside.callback_context;
-      const trigger = (context.triggered[0] || {}).prop_id || "";
-      if (!chartId || !(pngClicks || svgClicks) || trigger === ".") {
+    downloadChart: function (request, chartId) {
+      if (!chartId || !request) {
         return window.dash_clientside.no_update;
       }
-      const format = trigger.indexOf("svg") >= 0 ? "svg" : "png";
+      const format = request.format === "svg" ? "svg" : "png";
+      const prefix = request.prefix;
       const holder = document.getElementById(chartId);
       const gd = holder && (holder.classList.contains("js-plotly-plot")
         ? holder : holder.querySelector(".js-plotly-plot"));

@@ -60,7 +60,7 @@ def layout() -> html.Section:
             ),
             html.Span(id=ids.EXPORT_STATUS, className="text-body-secondary small", role="status"),
             dcc.Download(id=ids.EXPORT_DOWNLOAD),
-            dcc.Store(id=ids.EXPORT_FILE_PREFIX),
+            dcc.Store(id=ids.EXPORT_IMAGE_REQUEST),
             dcc.Store(id=ids.DISPLAY_PREFS, storage_type="local"),
         ],
     )
@@ -106,18 +106,28 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
         text = export.runs_to_csv(runs)
         return dcc.send_string(text, filename(selection_value, "runs", "csv"), type="text/csv")
 
-    @app.callback(Output(ids.EXPORT_FILE_PREFIX, "data"), Input(ids.SELECTION, "data"))
-    def file_prefix(selection: dict) -> str:
+    # A chart image is drawn by the browser; its file name comes from the server when asked (a
+    # callback on every selection change would cost each switch a round trip for it).
+    @app.callback(
+        Output(ids.EXPORT_IMAGE_REQUEST, "data"),
+        Input(ids.EXPORT_PNG, "n_clicks"),
+        Input(ids.EXPORT_SVG, "n_clicks"),
+        State(ids.SELECTION, "data"),
+        prevent_initial_call=True,
+    )
+    def image_request(_png: int | None, _svg: int | None, selection: dict) -> dict:
         selection_value = Selection.from_dict(selection)
-        return export.file_stem(selection_value.project, view_parts(selection_value))
+        return {
+            "format": "svg" if ctx.triggered_id == ids.EXPORT_SVG else "png",
+            "prefix": export.file_stem(selection_value.project, view_parts(selection_value)),
+            "clicks": (_png or 0) + (_svg or 0),  # each click a new request, even the same one
+        }
 
     app.clientside_callback(
         f"window.dash_clientside.{CLIENTSIDE}.downloadChart",
         Output(ids.EXPORT_STATUS, "children"),
-        Input(ids.EXPORT_PNG, "n_clicks"),
-        Input(ids.EXPORT_SVG, "n_clicks"),
+        Input(ids.EXPORT_IMAGE_REQUEST, "data"),
         State(ids.EXPORT_CHART, "value"),
-        State(ids.EXPORT_FILE_PREFIX, "data"),
         prevent_initial_call=True,
     )
     app.clientside_callback(
