@@ -3,10 +3,11 @@
 Every answer is a query, and only ``selected_runs`` returns runs (the selection's, by ``COPY``, for
 the download, the report and the efficiency tab, as the protocol allows): totals, per-project and
 per-experiment breakdowns, the energy split and the daily series are read from the daily rollup (one
-row per project x experiment x UTC day, kept exact by triggers, see :mod:`tracker.db.ddl`); a
-selection is always a project, an experiment and whole days, so the rollup answers every selection.
-What the rollup cannot hold is asked of the runs table through its indexes: one page of the runs
-table (sorted and filtered in SQL), a run and its tasks, the per-place sums of the regional views,
+row per project x experiment x UTC day, kept exact by triggers, see :mod:`tracker.db.ddl`), the
+per-place sums of the regional views from the place rollups (the same key x place, and over all
+days for a selection without dates); a selection is always a project, an experiment and whole
+days, so the rollups answer every selection. What they cannot hold is asked of the runs table
+through its indexes: one page of the runs table (sorted and filtered in SQL), a run and its tasks,
 the few runs of a small selection's series.
 
 The database holds what the file store builds (:mod:`carbonboard.data.history`) with two rules
@@ -68,6 +69,7 @@ from tracker.db.ddl import (
     DAILY_ROLLUP,
     PLACE_COLUMNS,
     PLACE_ROLLUP,
+    PLACE_TOTALS,
     RUNS,
     TASKS,
     Rollup,
@@ -133,6 +135,11 @@ def _name_terms(query: _Query, selection: Selection) -> list[str]:
     if selection.experiment is not None:
         terms.append(f"experiment_id = {query.value(selection.experiment)}")
     return terms
+
+
+def _places(selection: Selection) -> Rollup:
+    """The place rollup that answers ``selection``: over all days when it has no dates."""
+    return PLACE_ROLLUP if selection.date_from or selection.date_to else PLACE_TOTALS
 
 
 def _utc_day_start(day: str) -> dt.datetime:
@@ -508,7 +515,7 @@ class PostgresSource:
 
     def _per_place(self, selection: Selection) -> pd.DataFrame:
         """``aggregate.locations`` from the place rollup."""
-        grouped = self._rollup(selection, PLACE_KEYS, PLACE_ROLLUP, PLACE_SUMS).rename(
+        grouped = self._rollup(selection, PLACE_KEYS, _places(selection), PLACE_SUMS).rename(
             columns={"energy_consumed": "energy_kwh", "emissions": "emissions_kg"}
         )
         cloud = grouped["cloud_provider"] + " " + grouped["cloud_region"]
@@ -534,7 +541,7 @@ class PostgresSource:
     def _location_mix(self, selection: Selection) -> pd.DataFrame:
         """``regional.baseline.location_mix`` from the place rollup, finished by the same
         function (IT energy: the energy over a positive PUE, as ``baseline.it_energy_kwh``)."""
-        grouped = self._rollup(selection, LOCATION_KEYS, PLACE_ROLLUP, PLACE_SUMS)
+        grouped = self._rollup(selection, LOCATION_KEYS, _places(selection), PLACE_SUMS)
         raw = pd.DataFrame(
             {
                 **{k: grouped[k].astype(object) for k in LOCATION_KEYS},

@@ -94,12 +94,14 @@ PLACE_MEASURES: tuple[Measure, ...] = (
 class Rollup:
     """A table of sums per key (``runs`` and each measure, ``numeric``) kept exact by
     statement-level triggers on the runs table; ``name`` names the table, its functions and its
-    triggers."""
+    triggers. Each ``coarser`` rollup (fewer keys, the same measures) is kept by the same
+    triggers from the same sums, without reading the rows again."""
 
     name: str
     keys: tuple[tuple[str, str], ...]  # (column, expression over a runs row)
     key_types: dict[str, str]
     measures: tuple[Measure, ...]
+    coarser: tuple[Rollup, ...] = ()
 
     @property
     def table(self) -> str:
@@ -115,14 +117,25 @@ class Rollup:
 
 
 DAILY_ROLLUP = Rollup("daily_rollup", DAILY_KEYS, DAILY_KEY_TYPES, DAILY_MEASURES)
-PLACE_ROLLUP = Rollup(
-    "place_rollup",
-    DAILY_KEYS + tuple((c, f"coalesce({c}, '')") for c in PLACE_COLUMNS),
-    DAILY_KEY_TYPES | dict.fromkeys(PLACE_COLUMNS, "text"),
+_PLACE_KEYS = tuple((c, f"coalesce({c}, '')") for c in PLACE_COLUMNS)
+_PLACE_KEY_TYPES = dict.fromkeys(PLACE_COLUMNS, "text")
+# Per place over all days: a selection without dates (the board's first page) reads a few rows.
+PLACE_TOTALS = Rollup(
+    "place_totals",
+    DAILY_KEYS[:2] + _PLACE_KEYS,
+    {k: DAILY_KEY_TYPES[k] for k, _ in DAILY_KEYS[:2]} | _PLACE_KEY_TYPES,
     PLACE_MEASURES,
 )
+PLACE_ROLLUP = Rollup(
+    "place_rollup",
+    DAILY_KEYS + _PLACE_KEYS,
+    DAILY_KEY_TYPES | _PLACE_KEY_TYPES,
+    PLACE_MEASURES,
+    (PLACE_TOTALS,),
+)
 PLACE = PLACE_ROLLUP.table
-ROLLUPS = (DAILY_ROLLUP, PLACE_ROLLUP)
+ROLLUPS = (DAILY_ROLLUP, PLACE_ROLLUP)  # those with triggers
+KEPT = tuple(kept for rollup in ROLLUPS for kept in (rollup, *rollup.coarser))  # every one
 
 
 def ident(name: str) -> str:
@@ -177,18 +190,32 @@ def contributions(rollup: Rollup, table: str, sign: int) -> str:
     return f"SELECT {keys}, {minus}count(*) AS runs, {sums} FROM {table} GROUP BY {positions}"
 
 
-def add_to(rollup: Rollup, source: str) -> str:
-    """Add ``source``'s rows (key, runs, measures) to ``rollup``, keys in order (so concurrent
-    writers lock rollup rows in one order), then drop emptied rows."""
+def _add(rollup: Rollup, source: str) -> str:
+    """``INSERT`` adding ``source``'s sums per key of ``rollup``, keys in order (so concurrent
+    writers lock rollup rows in one order)."""
     keys = rollup.key_names
     names = ["runs", *(m.name for m in rollup.measures)]
     sums = ", ".join(f"sum({n})" for n in names)
     updates = ", ".join(f"{n} = r.{n} + excluded.{n}" for n in names)
-    return f"""
-    INSERT INTO {rollup.table} AS r ({keys}, {", ".join(names)})
-    SELECT {keys}, {sums} FROM ({source}) AS c GROUP BY {keys} ORDER BY {keys}
-    ON CONFLICT ({keys}) DO UPDATE SET {updates};
-    DELETE FROM {rollup.table} WHERE runs = 0;"""
+    return (
+        f"INSERT INTO {rollup.table} AS r ({keys}, {', '.join(names)}) "
+        f"SELECT {keys}, {sums} FROM {source} AS c GROUP BY {keys} ORDER BY {keys} "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+    )
+
+
+def add_to(rollup: Rollup, source: str) -> str:
+    """Add ``source``'s rows (key, runs, measures) to ``rollup`` and its coarser rollups (from
+    the same sums, computed once), then drop emptied rows."""
+    emptied = "".join(
+        f"\n    DELETE FROM {kept.table} WHERE runs = 0;" for kept in (rollup, *rollup.coarser)
+    )
+    if not rollup.coarser:
+        return f"\n    {_add(rollup, f'({source})')};{emptied}"
+    names = ", ".join(["runs", *(m.name for m in rollup.measures)])
+    steps = [f"sums AS MATERIALIZED (SELECT {rollup.key_names}, {names} FROM ({source}) AS s)"]
+    steps += [f"to_{kept.name} AS ({_add(kept, 'sums')})" for kept in rollup.coarser]
+    return f"\n    WITH {', '.join(steps)}\n    {_add(rollup, 'sums')};{emptied}"
 
 
 def fill(rollup: Rollup) -> str:
@@ -220,16 +247,32 @@ END $body$;""")
 CREATE OR REPLACE FUNCTION {SCHEMA}.{rollup.name}_truncate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
 BEGIN
-    TRUNCATE {rollup.table};
+    TRUNCATE {", ".join(kept.table for kept in (rollup, *rollup.coarser))};
     RETURN NULL;
 END $body$;""")
     return "".join(functions) + "\n"
 
 
-def create_rollup(rollup: Rollup) -> str:
-    """``rollup``'s table, filled from the runs already there, its functions and triggers."""
+def rollup_table(rollup: Rollup) -> str:
+    """``rollup``'s table and its indexes (by day where it has days; its emptied rows)."""
     keys = ", ".join(f"{name} {rollup.key_types[name]} NOT NULL" for name, _ in rollup.keys)
     measures = ", ".join(f"{m.name} numeric NOT NULL DEFAULT 0" for m in rollup.measures)
+    by_day = "day" in rollup.key_types
+    return f"""
+CREATE TABLE {rollup.table} (
+    {keys},
+    runs bigint NOT NULL DEFAULT 0,
+    {measures},
+    PRIMARY KEY ({rollup.key_names})
+);
+{f"CREATE INDEX {rollup.name}_day ON {rollup.table} (day);" if by_day else ""}
+CREATE INDEX {rollup.name}_emptied ON {rollup.table} ({"day" if by_day else "runs"})
+WHERE runs = 0;"""
+
+
+def create_rollup(rollup: Rollup) -> str:
+    """``rollup``'s table (and its coarser ones'), filled from the runs already there, its
+    functions and triggers."""
     triggers = []
     for event, tables in (
         ("insert", "REFERENCING NEW TABLE AS new_rows "),
@@ -241,15 +284,8 @@ def create_rollup(rollup: Rollup) -> str:
             f"CREATE TRIGGER runs_{rollup.name}_{event} AFTER {event.upper()} ON {RUNS}\n"
             f"{tables}FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.{rollup.name}_{event}();\n"
         )
-    return f"""
-CREATE TABLE {rollup.table} (
-    {keys},
-    runs bigint NOT NULL DEFAULT 0,
-    {measures},
-    PRIMARY KEY ({rollup.key_names})
-);
-CREATE INDEX {rollup.name}_day ON {rollup.table} (day);
-CREATE INDEX {rollup.name}_emptied ON {rollup.table} (day) WHERE runs = 0;
+    tables = "".join(rollup_table(kept) for kept in (rollup, *rollup.coarser))
+    return f"""{tables}
 {rollup_functions(rollup)}{"".join(triggers)}
 DO $body$ BEGIN{fill(rollup)}
 END $body$;
@@ -263,7 +299,8 @@ def create_daily_rollup() -> str:
 
 def create_place_rollup() -> str:
     """Version 4: the daily rollup's triggers sum per group before applying the sign, and the
-    per-place rollup (the daily key x where the energy came from) for the regional views."""
+    per-place rollups (the daily key x where the energy came from, and the same over all days)
+    for the regional views."""
     return rollup_functions(DAILY_ROLLUP) + create_rollup(PLACE_ROLLUP)
 
 
