@@ -79,7 +79,8 @@ def latest_per_key(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     """The last row written for each key: cumulative flush rows count once."""
     if frame.empty:
         return frame
-    return frame.drop_duplicates(subset=key, keep="last")
+    repeated = frame.duplicated(subset=key, keep="last").to_numpy()
+    return frame[~repeated] if repeated.any() else frame  # no copy when every key is new
 
 
 def mark_crashed(runs: pd.DataFrame, now: dt.datetime, stale_after_s: float) -> pd.DataFrame:
@@ -122,7 +123,9 @@ def build_history(
     latest row per run and task, runs sorted by time (stable, so equal times keep file order),
     stale ``running`` runs ``crashed`` as of ``now``, duplicate rank rows set apart."""
     runs = latest_per_key(concat(list(runs_parts), "runs"), RUN_KEY)
-    runs = runs.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    if not runs["timestamp"].is_monotonic_increasing:  # a file written in time order is not
+        runs = runs.sort_values("timestamp", kind="stable")
+    runs = runs.reset_index(drop=True)
     runs = mark_crashed(runs, now, stale_after_s)
     tasks = latest_per_key(concat(list(task_parts), "tasks"), TASK_KEY).reset_index(drop=True)
     job_rows = dedupe_job_rows(runs)
