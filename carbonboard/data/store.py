@@ -42,6 +42,13 @@ from carbonboard.data.cache import ParsedCache
 from carbonboard.data.history import FileInfo, History, build_history, next_crash_check
 from carbonboard.data.jobs import job_totals
 from carbonboard.data.loader import Parsed, Skipped, concat, empty_frame, parse
+from carbonboard.data.parallel import (
+    MAX_WORKERS,
+    Prefetch,
+    can_fork,
+    default_workers,
+    plan_chunks,
+)
 from carbonboard.data.paths import (
     NOT_REGULAR,
     PathSpec,
@@ -143,6 +150,7 @@ class BoundedRead:
     parsed: Parsed
     unlisted: int = 0
     error: str = ""
+    processes: int = 1  # how many processes parsed it
 
 
 def read_bounded(
@@ -153,24 +161,66 @@ def read_bounded(
     first_line: int = 2,
     chunk_bytes: int = CHUNK_BYTES,
     listed_room: int = MAX_LISTED_SKIPPED,
+    workers: int = 1,
 ) -> BoundedRead:
     """``parse`` ``path`` from ``start_offset`` to its end, at most ``chunk_bytes`` in memory at a
     time (plus the rows kept): a line longer than that is skipped and reported, and at most
     ``listed_room`` bad rows are listed, the others only counted. An exception stops the read
-    there: the rows before it are kept, the reason is in ``error``."""
+    there: the rows before it are kept, the reason is in ``error``. With ``workers`` > 1, a file
+    of several chunks has them parsed at once by that many processes where they can be forked
+    (:mod:`carbonboard.data.parallel`); the read is the same."""
+    end = os.stat(path).st_size
+    plan = None
+    workers = min(workers, MAX_WORKERS)
+    if workers > 1 and end - start_offset > chunk_bytes and can_fork():
+        plan = plan_chunks(path, start_offset, end, chunk_bytes)
+    if plan is None:
+        return _read_chunks(path, start_offset, header, first_line, chunk_bytes, listed_room, end)
+    offsets, planned_header = plan
+    with Prefetch(
+        path,
+        offsets,
+        header=header,
+        planned_header=planned_header,
+        first_line=first_line,
+        chunk_bytes=chunk_bytes,
+        listed_room=listed_room,
+        workers=min(workers, len(offsets)),
+    ) as prefetch:
+        read = _read_chunks(
+            path, start_offset, header, first_line, chunk_bytes, listed_room, end, prefetch
+        )
+    return replace(read, processes=min(workers, len(offsets)))
+
+
+def _read_chunks(
+    path: Path,
+    offset: int,
+    header: list[str] | None,
+    line: int,
+    chunk_bytes: int,
+    listed_room: int,
+    end: int,
+    prefetch: Prefetch | None = None,
+) -> BoundedRead:
+    """``read_bounded``'s loop over the chunks from ``offset`` (the first on ``line``) to
+    ``end``: each parsed here, or taken from ``prefetch`` when a worker parsed it."""
     source = str(path)
     frames: list[pd.DataFrame] = []
     skipped: list[Skipped] = []
     unlisted = 0
-    offset, line, kind = start_offset, first_line, "runs"
+    kind = "runs"
     error = ""
-    end = os.stat(path).st_size
     while True:
         chunk_start = offset
         try:
-            part = parse(
-                path, start_offset=offset, header=header, first_line=line, max_bytes=chunk_bytes
-            )
+            taken = prefetch.take(offset, header, line) if prefetch is not None else None
+            if taken is None:
+                part = parse(
+                    path, start_offset=offset, header=header, first_line=line, max_bytes=chunk_bytes
+                )
+                taken = part, 0
+            part, dropped = taken
         except Exception as failure:  # one bad read never takes the board down
             if header is None:
                 raise  # nothing read: the whole file is unreadable
@@ -184,7 +234,7 @@ def read_bounded(
         whole = [s for s in part.skipped if s.line < part.next_line]
         cut = [s for s in part.skipped if s.line >= part.next_line]  # the last line, unfinished
         listed = whole[: max(listed_room - len(skipped), 0)]
-        unlisted += len(whole) - len(listed)
+        unlisted += len(whole) - len(listed) + dropped
         skipped.extend(listed)
         if len(part.frame):
             frames.append(part.frame)
@@ -332,6 +382,7 @@ class HistoryStore:
         stale_after_s: float = STALE_AFTER_S,
         chunk_bytes: int = CHUNK_BYTES,
         cache_in_background: bool = False,
+        parse_workers: int | None = None,
     ) -> None:
         self._sources = [p if isinstance(p, PathSpec) else Path(p) for p in paths]
         # a server writes the on-disk cache in a thread: a first start need not wait for it
@@ -342,6 +393,8 @@ class HistoryStore:
         self._cache = ParsedCache(self.cache_dir)
         self.stale_after_s = stale_after_s
         self.chunk_bytes = chunk_bytes
+        # processes parsing a large file's chunks at once (one: parse in this process)
+        self.parse_workers = default_workers() if parse_workers is None else parse_workers
         self._states: dict[Path, _FileState] = {}
         # other files seen in a directory, glob or beside a runs file: their size and mtime
         self._rejected: dict[tuple[Path, bool], tuple[int, int]] = {}
@@ -588,6 +641,7 @@ class HistoryStore:
                     first_line=last.next_line,
                     chunk_bytes=self.chunk_bytes,
                     listed_room=MAX_LISTED_SKIPPED - state.listed,
+                    workers=self.parse_workers,
                 )
                 state.parsed.append(read.parsed)
                 state.unlisted += read.unlisted
@@ -628,7 +682,7 @@ class HistoryStore:
         cached = self._cache.load(path, info) if use_cache else None
         if cached is not None:
             return BoundedRead(*cached)
-        read = read_bounded(path, chunk_bytes=self.chunk_bytes)
+        read = read_bounded(path, chunk_bytes=self.chunk_bytes, workers=self.parse_workers)
         if use_cache and not read.error:
             save = self._cache.save_later if self.cache_in_background else self._cache.save
             save(path, info, read.parsed, read.unlisted)

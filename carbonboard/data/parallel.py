@@ -1,0 +1,182 @@
+"""A large file's chunks parsed at once in worker processes, so a first start on a million rows
+uses every core.
+
+``read_bounded`` (:mod:`carbonboard.data.store`) reads a file chunk by chunk; each chunk starts
+just after the last line end of the one before, so where every chunk starts depends only on the
+file's bytes. ``plan_chunks`` finds those starts with a memory map (a search for one byte per
+chunk, no parsing), and ``Prefetch`` has worker processes ``parse`` the chunks ahead of the read,
+each numbered from its own first line; the read takes each part in turn, renumbered to the lines
+before it, and merges it exactly as a part it parsed itself. The parts are therefore the same
+whatever the number of processes; a chunk the plan did not foresee (a line longer than a chunk)
+is parsed by the read itself.
+
+Workers are forked, which costs milliseconds and no import, and only while no other thread runs
+(``can_fork``): a fork copies the calling thread alone, and a lock another thread held would
+stay locked in the child. Elsewhere (a server answering pages, macOS and Windows, which do not
+fork safely) a file is parsed in the calling process, as before.
+"""
+
+from __future__ import annotations
+
+import mmap
+import multiprocessing
+import os
+import threading
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from carbonboard.data.loader import LINE_DTYPE, Parsed, parse, split_header
+from carbonboard.data.paths import open_regular
+
+MAX_WORKERS = 8  # each holds a chunk and its parse (a few times the chunk) while it works
+AHEAD_PER_WORKER = 2  # chunks parsed ahead of the read, per worker: bounds the parts held
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """Worker processes can be forked now: the platform forks, and no other thread runs."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def plan_chunks(
+    path: Path, start_offset: int, end: int, chunk_bytes: int
+) -> tuple[list[int], list[str] | None] | None:
+    """Where a chunk-by-chunk read of ``path`` from ``start_offset`` to ``end`` (bytes) starts
+    each chunk, and the header line's names when ``start_offset`` is 0 (the first chunk starts
+    with it). None when a chunk holds no line end (a line longer than a chunk, read one chunk at
+    a time) or the file is shorter than ``end`` now."""
+    with open_regular(path) as handle:
+        if os.fstat(handle.fileno()).st_size < max(end, 1):
+            return None
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            header = None
+            if start_offset == 0:
+                found = split_header(view[:chunk_bytes])
+                header = found[0] if found is not None else None
+            offsets = [start_offset]
+            while offsets[-1] + chunk_bytes < end:
+                newline = view.rfind(b"\n", offsets[-1], offsets[-1] + chunk_bytes)
+                if newline < 0:
+                    return None
+                offsets.append(newline + 1)
+    return offsets, header
+
+
+def parse_chunk(
+    path: Path,
+    offset: int,
+    header: list[str] | None,
+    first_line: int,
+    chunk_bytes: int,
+    listed_room: int,
+) -> tuple[Parsed, int]:
+    """``parse`` one chunk, in a worker: the part, with at most ``listed_room`` bad rows of whole
+    lines listed (a chunk of junk would otherwise send back a reason per line), and how many
+    more there were."""
+    part = parse(
+        path, start_offset=offset, header=header, first_line=first_line, max_bytes=chunk_bytes
+    )
+    whole = [s for s in part.skipped if s.line < part.next_line]
+    if len(whole) <= listed_room:
+        return part, 0
+    cut = part.skipped[len(whole) :]  # the unfinished last line, sorted after the whole ones
+    part.skipped = whole[:listed_room] + cut
+    return part, len(whole) - listed_room
+
+
+def renumbered(part: Parsed, lines: int) -> Parsed:
+    """``part`` (parsed in a worker, its lines counted from 1) with ``lines`` added to every
+    line number: the lines of the file before its chunk. Changes ``part``, which nothing else
+    holds."""
+    if lines:
+        frame = part.frame
+        if len(frame):
+            frame["line_number"] = frame["line_number"].to_numpy(dtype=LINE_DTYPE) + lines
+        part.skipped = [s._replace(line=s.line + lines) for s in part.skipped]
+        part.next_line += lines
+    return part
+
+
+class Prefetch:
+    """Chunks of one file parsed ahead of the read by worker processes; ``take`` returns each
+    part once the read reaches its offset. Use as a context manager: leaving it stops the
+    workers (the chunks not yet taken are dropped)."""
+
+    def __init__(
+        self,
+        path: Path,
+        offsets: list[int],
+        *,
+        header: list[str] | None,
+        planned_header: list[str] | None,
+        first_line: int,
+        chunk_bytes: int,
+        listed_room: int,
+        workers: int,
+    ) -> None:
+        self._path = path
+        self._start = offsets[0]
+        self._waiting = deque(offsets)
+        self._header = header  # the first chunk's: None when it starts with the header line
+        self._later_header = header if header is not None else planned_header
+        self._first_line = first_line
+        self._chunk_bytes = chunk_bytes
+        self._listed_room = listed_room
+        self._window = workers * AHEAD_PER_WORKER
+        self._futures: dict[int, Future] = {}
+        self._executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("fork")
+        )
+        self._fill()
+
+    def _fill(self) -> None:
+        while self._executor is not None and self._waiting and len(self._futures) < self._window:
+            offset = self._waiting.popleft()
+            first = offset == self._start
+            self._futures[offset] = self._executor.submit(
+                parse_chunk,
+                self._path,
+                offset,
+                self._header if first else self._later_header,
+                self._first_line if first else 1,
+                self._chunk_bytes,
+                self._listed_room,
+            )
+
+    def take(self, offset: int, header: list[str] | None, line: int) -> tuple[Parsed, int] | None:
+        """The part of the chunk at ``offset`` numbered from ``line``, and the bad rows not
+        listed in it; None when no worker parsed that chunk with ``header`` (the read parses it
+        itself). Raises what the parse raised."""
+        future = self._futures.pop(offset, None)
+        first = offset == self._start
+        expected = self._header if first else self._later_header
+        if future is None or header != expected:
+            return None
+        try:
+            part, unlisted = future.result()
+        except BrokenProcessPool:  # a worker died (out of memory?): parse here from now on
+            self.close()
+            return None
+        self._fill()
+        return (part if first else renumbered(part, line - 1)), unlisted
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self._futures.clear()
+
+    def __enter__(self) -> Prefetch:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

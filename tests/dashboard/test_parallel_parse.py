@@ -1,0 +1,176 @@
+"""A large file's chunks parsed by worker processes give exactly the read one process gives: the
+same rows, dtypes, categories and line numbers, the same bad rows listed and counted (#16).
+
+Workers are forked only while no other thread runs, so each comparison runs in a fresh
+interpreter (a real subprocess), where the parallel read must happen: it says how many
+processes parsed the file.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+
+from carbonboard.data.loader import Parsed, Skipped
+from carbonboard.data.parallel import plan_chunks, renumbered
+from carbonboard.data.store import BoundedRead, read_bounded
+
+from .conftest import FIELDNAMES, REPO, run_row, write_csv
+
+COMPARE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from tests.dashboard.test_parallel_parse import compare_reads
+    path, chunk_bytes, listed_room, start, first_line = sys.argv[1:6]
+    processes = compare_reads(
+        Path(path), int(chunk_bytes), int(listed_room), int(start), int(first_line)
+    )
+    print(processes)
+    """
+)
+
+
+def assert_same_read(one: BoundedRead, other: BoundedRead) -> None:
+    pd.testing.assert_frame_equal(one.parsed.frame, other.parsed.frame, check_exact=True)
+    for name, column in one.parsed.frame.items():
+        if isinstance(column.dtype, pd.CategoricalDtype):  # same categories, same order
+            assert list(column.cat.categories) == list(other.parsed.frame[name].cat.categories)
+    assert one.parsed.skipped == other.parsed.skipped
+    assert (one.unlisted, one.error) == (other.unlisted, other.error)
+    assert (one.parsed.kind, one.parsed.header) == (other.parsed.kind, other.parsed.header)
+    assert (one.parsed.end_offset, one.parsed.next_line) == (
+        other.parsed.end_offset,
+        other.parsed.next_line,
+    )
+
+
+def compare_reads(
+    path: Path, chunk_bytes: int, listed_room: int, start: int = 0, first_line: int = 2
+) -> int:
+    """Read ``path`` in one process and with two workers, check both reads are the same and
+    return how many processes the second used."""
+    header = None if start == 0 else read_bounded(path, chunk_bytes=chunk_bytes).parsed.header
+    common = {
+        "start_offset": start,
+        "header": header,
+        "first_line": first_line,
+        "chunk_bytes": chunk_bytes,
+        "listed_room": listed_room,
+    }
+    alone = read_bounded(path, **common)
+    shared = read_bounded(path, **common, workers=2)
+    assert alone.processes == 1
+    assert_same_read(alone, shared)
+    return shared.processes
+
+
+def processes_comparing(
+    path: Path, chunk_bytes: int, listed_room: int = 1000, start: int = 0, first_line: int = 2
+) -> int:
+    arguments = [path, chunk_bytes, listed_room, start, first_line]
+    done = subprocess.run(
+        [sys.executable, "-c", COMPARE_SCRIPT, *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
+
+
+def line(row: dict) -> str:
+    return ",".join(str(row.get(name, "")) for name in FIELDNAMES)
+
+
+def tricky_file(path: Path) -> Path:
+    """Runs of several projects (a CodeCarbon-style row without status among them), flushed
+    twice, with every kind of bad line between them: junk, blank, a wrong-typed value, an
+    absurd value, a quoted comma, a quoted line break, a cut quoted cell, non-UTF-8 bytes, a
+    line with too many fields, and an unfinished last line."""
+    write_csv(path, [])
+    rows = []
+    for index in range(400):
+        row = run_row(
+            run_id=f"run-{index % 350}",
+            project=f"project-{index % 7}",
+            experiment=f"e{index % 3}",
+            emissions_kg=0.001 * (index + 1),
+            country=("Poland", "POL") if index % 5 else ("France", "FRA"),
+        )
+        if index % 11 == 0:
+            row["status"] = ""
+        rows.append(line(row))
+    bad = {
+        13: "junk without commas",
+        29: "",
+        41: line({**run_row(run_id="typed"), "energy_consumed": "lots"}),
+        57: line({**run_row(run_id="absurd"), "duration": 1e99}),
+        73: line(run_row(run_id="comma")).replace("nlp-bert", '"nlp, bert"', 1),
+        89: line(run_row(run_id="newline")).replace("nlp-bert", '"nlp\nbert"', 1),
+        120: line(run_row(run_id="cut")).replace("nlp-bert", '"nlp', 1),
+        151: line(run_row(run_id="wide")) + ",x,y,z",
+        222: line(run_row(run_id="latin", project="caf\udce9")),
+    }
+    lines = []
+    for index, text in enumerate(rows):
+        lines.append(text)
+        if index in bad:
+            lines.append(bad[index])
+    body = ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+    with path.open("ab") as handle:
+        handle.write(body + line(run_row(run_id="unfinished")).encode()[:40])
+    return path
+
+
+def test_two_workers_read_a_tricky_file_as_one_process_does(tmp_path) -> None:
+    path = tricky_file(tmp_path / "tricky.csv")
+    assert processes_comparing(path, chunk_bytes=4096) == 2
+
+
+def test_bad_rows_beyond_those_listed_are_counted_the_same(tmp_path) -> None:
+    path = write_csv(tmp_path / "junk.csv", [run_row(run_id="first")])
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("junk,with,too,few,fields\n" * 2000)
+    write_csv(path, [run_row(run_id="last")], mode="a")
+    assert processes_comparing(path, chunk_bytes=2048, listed_room=25) == 2
+
+
+def test_a_read_from_an_offset_is_numbered_from_its_first_line(tmp_path) -> None:
+    path = tricky_file(tmp_path / "tricky.csv")
+    data = path.read_bytes()
+    start = data.index(b"\n", len(data) // 3) + 1  # the first whole line after a third
+    first_line = data[:start].count(b"\n") + 1
+    assert processes_comparing(path, chunk_bytes=4096, start=start, first_line=first_line) == 2
+
+
+def test_a_line_longer_than_a_chunk_is_read_by_one_process(tmp_path) -> None:
+    path = write_csv(tmp_path / "long.csv", [run_row(run_id=str(i)) for i in range(40)])
+    with path.open("ab") as handle:
+        handle.write(b"x" * 20_000 + b"\n")
+    write_csv(path, [run_row(run_id="after")], mode="a")
+    assert plan_chunks(path, 0, path.stat().st_size, 4096) is None
+    assert processes_comparing(path, chunk_bytes=4096) == 1
+
+
+def test_the_plan_starts_each_chunk_after_the_last_line_end_of_the_one_before(tmp_path) -> None:
+    path = tmp_path / "lines.csv"
+    path.write_bytes(b"a,b\n" + b"1,2\n" * 10 + b"3,")  # 4 bytes a line
+    assert plan_chunks(path, 0, path.stat().st_size, 10) == (
+        [0, 8, 16, 24, 32, 40],
+        ["a", "b"],
+    )
+    assert plan_chunks(path, 8, path.stat().st_size, 10) == ([8, 16, 24, 32, 40], None)
+
+
+def test_renumbering_moves_every_line_number() -> None:
+    frame = pd.DataFrame({"line_number": pd.Series([1, 3], dtype="int64")})
+    moved = renumbered(Parsed("runs", ["a"], frame, [Skipped("f", 2, "junk")], 10, 4), 100)
+    assert list(moved.frame["line_number"]) == [101, 103]
+    assert moved.skipped == [Skipped("f", 102, "junk")]
+    assert moved.next_line == 104
