@@ -1,8 +1,10 @@
 """The board on PostgreSQL at scale: page settled, project switch and server RSS (#12).
 
 Starts a throwaway PostgreSQL on a free loopback port, creates the schema (migrations), loads N
-runs with ``INSERT ... SELECT generate_series`` in batches (the triggers keep the daily rollup, as
-for any writer; six projects, 48 experiments, five countries, one year), then serves it with
+runs with ``INSERT ... SELECT generate_series`` in batches (into the empty table in bulk, as an
+import does: the indexes and rollups built after the rows; six projects, 48 experiments, five
+countries, one year), times each answer the source gives the overview, regional and runs tabs for
+a few selections (``--queries-only`` stops there), then serves it with
 ``python -m carbonboard --database URL`` and drives the page in headless Chromium with the
 dashboard benchmark's own clock and steps (``bench_dashboard.measure_page``, with this
 file's ``measure_switches``): first page settled (cold and warm), project switches, the runs and
@@ -11,6 +13,7 @@ server's RSS at the end. Targets at 1,000,000 runs: page settled <= 2 s, project
 server RSS <= 300 MB.
 
     python benchmarks/bench_postgres_board.py --rows 1000000
+    python benchmarks/bench_postgres_board.py --rows 10000000 --queries-only
 """
 
 from __future__ import annotations
@@ -53,11 +56,12 @@ TARGETS = {"load_cold_s": 2.0, "load_warm_s": 2.0, "project_switch_s": 0.5, "ser
 
 
 def load_runs(url: str, rows: int) -> float:
-    """Insert ``rows`` generated runs (seeded, so every run of the benchmark is the same data);
-    seconds taken, the rollup triggers and ANALYZE included."""
+    """Insert ``rows`` generated runs (seeded, so every run of the benchmark is the same data)
+    in one transaction, into the empty table in bulk as an import does (indexes and rollups
+    built after the rows); seconds taken, ANALYZE included."""
     import psycopg
 
-    from tracker.db import migrations
+    from tracker.db import migrations, writes
 
     projects = ", ".join(f"({i}, '{name}')" for i, name in enumerate(PROJECTS))
     countries = ", ".join(
@@ -93,12 +97,14 @@ JOIN (VALUES {countries}) AS c (idx, name, iso, g) ON c.idx = r.ci
     started = time.monotonic()
     with psycopg.connect(url) as conn:
         migrations.migrate(conn)
+        conn.execute("SET maintenance_work_mem = '256MB'")
         conn.execute("SELECT setseed(0.7)")
-        for first in range(1, rows + 1, BATCH_ROWS):
-            last = min(first + BATCH_ROWS - 1, rows)
-            conn.execute(insert, {"n": rows, "first": first, "last": last})
-            conn.commit()
-            print(f"  loaded {last:,} runs", file=sys.stderr)
+        with conn.cursor() as cur, writes.bulk_into_empty(cur):
+            for first in range(1, rows + 1, BATCH_ROWS):
+                last = min(first + BATCH_ROWS - 1, rows)
+                cur.execute(insert, {"n": rows, "first": first, "last": last})
+                print(f"  loaded {last:,} runs", file=sys.stderr)
+        conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE carbonboard.runs")
         conn.execute("VACUUM ANALYZE carbonboard.daily_rollup")
@@ -140,6 +146,53 @@ def marker_ms(url: str, polls: int = 20) -> float:
     return statistics.median(times)
 
 
+# One selection of each kind the board asks for: everything (the first page), a project (a
+# switch), a project's experiment, a project over three months.
+SELECTIONS = {
+    "everything": {},
+    "project": {"project": PROJECTS[1]},
+    "experiment": {"project": PROJECTS[1], "experiment": f"{PROJECTS[1]}-exp3"},
+    "project, 3 months": {
+        "project": PROJECTS[0],
+        "date_from": "2025-09-01",
+        "date_to": "2025-11-30",
+    },
+}
+# What the overview, regional and runs tabs ask the source for one selection.
+QUERIES = {
+    "totals": lambda source, picked: source.totals(picked),
+    "per project": lambda source, picked: source.breakdown(picked, "project"),
+    "per experiment": lambda source, picked: source.breakdown(picked, "experiment"),
+    "energy split": lambda source, picked: source.breakdown(picked, "component"),
+    "per place": lambda source, picked: source.breakdown(picked, "place"),
+    "location mix": lambda source, picked: source.location_mix(picked),
+    "series": lambda source, picked: source.emissions_series(picked),
+    "last run": lambda source, picked: source.last_run(picked),
+    "filter options": lambda source, picked: source.filter_options(picked),
+    "runs page": lambda source, picked: source.runs_page(picked, offset=0, limit=100),
+    "running runs": lambda source, picked: source.running_runs(),
+}
+
+
+def query_ms(url: str) -> dict[str, dict[str, float]]:
+    """Milliseconds of each source answer per selection, computed (each selection asked of a
+    new source, so nothing is kept from another), the change marker read included."""
+    from carbonboard.data.postgres_source import PostgresSource
+    from carbonboard.selection import Selection
+
+    times: dict[str, dict[str, float]] = {}
+    for name, fields in SELECTIONS.items():
+        source = PostgresSource.from_url(url)
+        source.describe()  # the header's question, asked first by every page
+        picked = Selection(**fields)
+        times[name] = {}
+        for query, ask in QUERIES.items():
+            started = time.perf_counter()
+            ask(source, picked)
+            times[name][query] = round((time.perf_counter() - started) * 1000, 1)
+    return times
+
+
 def seconds(measured: object) -> float:
     """A timing of the dashboard benchmark's helpers: seconds, or (seconds, where it went)."""
     return measured[0] if isinstance(measured, tuple) else measured
@@ -162,7 +215,7 @@ def measure_switches(browser, url: str, projects: list[str]) -> dict:
     return results
 
 
-def run(rows: int, repeats: int) -> dict:
+def run(rows: int, repeats: int, queries_only: bool) -> dict:
     server = TemporaryPostgres(find_bin_dir())
     figures: dict = {"rows": rows, "cores": os.cpu_count(), "load_average_1min": []}
     figures["load_average_1min"].append(os.getloadavg()[0])
@@ -171,6 +224,9 @@ def run(rows: int, repeats: int) -> dict:
         url = server.url()
         figures["load_runs_s"] = [load_runs(url, rows)]
         figures["version_poll_ms"] = [marker_ms(url)]
+        figures["query_ms"] = query_ms(url)
+        if queries_only:
+            return figures
         process, page_url, ready_s = start_board(url)
         figures["server_ready_s"] = [ready_s]
         try:
@@ -201,12 +257,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3, help="cold and warm page loads")
+    parser.add_argument(
+        "--queries-only", action="store_true", help="time the source's answers, not the page"
+    )
     args, _ = parser.parse_known_args()  # run_all.py passes every benchmark the same options
     if find_bin_dir() is None:
         print("skipped: PostgreSQL is not installed (apt-get install postgresql)")
         return 0
-    figures = run(args.rows, args.repeats)
+    figures = run(args.rows, args.repeats, args.queries_only)
     print(json.dumps(figures, indent=1))
+    if args.queries_only:
+        return 0
     lines = verdicts(figures)
     for line in lines:
         print(line)

@@ -360,46 +360,17 @@ class Importer:
         return self.summary
 
     def _bulk_insert(self, cur: Any, target: writes.Target, newest: str) -> bool:
-        """Into an empty runs table, as its owner: the table locked for this transaction, its
-        secondary indexes dropped and built again after the rows (a sorted build, several times
-        faster than row by row), the rollups filled from the rows rather than by the insert
-        triggers (exact: they were empty). False, with nothing done, when the table holds rows
-        or this role does not own it."""
-        cur.execute(
-            "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass",
-            (target.table,),
-        )
-        if not cur.fetchone()[0] or self._has_rows(cur, target):
-            return False
-        cur.execute(f"LOCK TABLE {target.table} IN ACCESS EXCLUSIVE MODE")
-        if self._has_rows(cur, target):  # another writer's rows arrived before the lock
-            return False
-        cur.execute(
-            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
-            "WHERE indrelid = %s::regclass AND NOT indisunique ORDER BY 1",
-            (target.table,),
-        )
-        indexes = cur.fetchall()
-        for name, _ in indexes:
-            cur.execute(f"DROP INDEX {name}")
-        for rollup in ddl.ROLLUPS:
-            cur.execute(f"ALTER TABLE {target.table} DISABLE TRIGGER {rollup.insert_trigger}")
-        columns = ", ".join(ddl.ident(n) for n in target.names)
-        cur.execute(
-            f"INSERT INTO {target.table} ({columns}, updated_at) SELECT * FROM {newest} AS newest"
-        )
-        self.summary.inserted["runs"] += cur.rowcount
-        for rollup in ddl.ROLLUPS:
-            cur.execute(f"ALTER TABLE {target.table} ENABLE TRIGGER {rollup.insert_trigger}")
-            cur.execute(ddl.fill(rollup))
-        for _, definition in indexes:
-            cur.execute(definition)
-        return True
-
-    @staticmethod
-    def _has_rows(cur: Any, target: writes.Target) -> bool:
-        cur.execute(f"SELECT EXISTS (SELECT FROM {target.table})")
-        return bool(cur.fetchone()[0])
+        """Into an empty runs table, as its owner, the rows in bulk
+        (:func:`tracker.db.writes.bulk_into_empty`); False when that cannot be."""
+        with writes.bulk_into_empty(cur, target.table) as bulk:
+            if bulk:
+                columns = ", ".join(ddl.ident(n) for n in target.names)
+                cur.execute(
+                    f"INSERT INTO {target.table} ({columns}, updated_at) "
+                    f"SELECT * FROM {newest} AS newest"
+                )
+                self.summary.inserted["runs"] += cur.rowcount
+        return bulk
 
 
 @click.command("import")

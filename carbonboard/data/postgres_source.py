@@ -33,6 +33,7 @@ server thread, in read-only transactions, so a role with SELECT alone serves it 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -135,6 +136,12 @@ def _name_terms(query: _Query, selection: Selection) -> list[str]:
     if selection.experiment is not None:
         terms.append(f"experiment_id = {query.value(selection.experiment)}")
     return terms
+
+
+@functools.cache
+def _no_runs() -> pd.DataFrame:
+    """No runs, with the contract's columns and dtypes."""
+    return normalise(pd.DataFrame({name: [] for name in RUN_COLUMNS}), "runs", DATABASE_KIND)
 
 
 def _places(selection: Selection) -> Rollup:
@@ -257,8 +264,12 @@ class PostgresSource:
         return normalise(frame, "runs", DATABASE_KIND).reset_index(drop=True)
 
     def _runs_frame(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        """Runs rows as the file store shows them: the contract's columns and dtypes."""
-        frame = normalise(self._frame(sql, params), "runs", DATABASE_KIND)
+        """Runs rows as the file store shows them: the contract's columns and dtypes (no rows:
+        a copy of one empty frame typed once, as the runs in progress mostly are)."""
+        rows, names = self._rows(sql, params)
+        if not rows:
+            return _no_runs().copy()
+        frame = normalise(pd.DataFrame.from_records(rows, columns=names), "runs", DATABASE_KIND)
         return frame.reset_index(drop=True)
 
     # -- version and answers ------------------------------------------------------------------
