@@ -120,6 +120,8 @@ def _page_layout(source: RunSource, refresh_interval_s: float):
             [
                 dcc.Location(id=ids.URL, refresh=False),
                 dcc.Store(id=ids.SELECTION),
+                dcc.Store(id=ids.ADDRESS),
+                dcc.Store(id=ids.PUSHED_ADDRESS),
                 dcc.Store(id=ids.DATA_VERSION, data=source.version()),
                 *tabs.stores(),
                 dcc.Interval(

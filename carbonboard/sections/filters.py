@@ -185,6 +185,7 @@ DECLARED_OUTPUTS = {
 # yet would be cleared.
 PAGE_OUTPUTS = {
     "selection": (ids.SELECTION, "data"),
+    "pushed": (ids.PUSHED_ADDRESS, "data"),
     "search": (ids.URL, "search"),
     "project_options": (ids.PROJECT_SELECT, "options"),
     "project": (ids.PROJECT_SELECT, "value"),
@@ -202,15 +203,21 @@ OUTPUTS = {**DECLARED_OUTPUTS, **PAGE_OUTPUTS}
 # The browser's half (see the module docstring): the selection from the address on a first load
 # or back/forward, else from the controls (a dropdown value is its option's title: the whole
 # name). Picking a project starts on all its experiments. It must agree with
-# :func:`page_selection`; the server corrects the store when the data says otherwise.
+# :func:`page_selection`; the server corrects the store when the data says otherwise. An address
+# the page arrives at goes to ``ids.ADDRESS`` for the server; one the server pushed itself
+# (``ids.PUSHED_ADDRESS``) is not handed back to it.
 SELECTION_FROM_PAGE = """function (search, project, experiment, start, end, runIds,
-                                   projectOptions, experimentOptions, shown) {
+                                   projectOptions, experimentOptions, shown, pushed) {
     const ALL = %(all)s;
     const KEYS = %(keys)s;
     const triggered = (window.dash_clientside.callback_context.triggered || [])
         .map(t => t.prop_id.split(".")[0]);
-    const fromAddress = triggered.length === 0 || triggered.includes(%(url)s)
-        || triggered.includes("");
+    const firstLoad = triggered.length === 0 || triggered.includes("");
+    const fromAddress = firstLoad || triggered.includes(%(url)s);
+    const noUpdate = window.dash_clientside.no_update;
+    if (fromAddress && !firstLoad && (search || "") === pushed) {
+        return [noUpdate, noUpdate, noUpdate];  // the address the server has just pushed
+    }
     const named = (value, options) => {
         if (value === null || value === undefined || value === "" || value === ALL) {
             return null;
@@ -242,7 +249,9 @@ SELECTION_FROM_PAGE = """function (search, project, experiment, start, end, runI
         project: shown.project || null, experiment: shown.experiment || null,
         date_from: shown.date_from || null, date_to: shown.date_to || null,
         run_ids: shown.run_ids || []});
-    return same ? window.dash_clientside.no_update : picked;
+    // an address the page arrives at is handed to the server (controls, view, notices)
+    const address = fromAddress ? {search: search || "", at: Date.now()} : noUpdate;
+    return [same ? noUpdate : picked, address, fromAddress ? null : noUpdate];
 }"""
 
 
@@ -258,7 +267,6 @@ class Controls:
     end: str | None = None
     run_ids: list[str] | None = None
     view: dict[str, object] = field(default_factory=dict)
-    options_filled: bool = False  # the project dropdown lists the data's projects already
 
 
 def page_selection(trigger: str | None, controls: Controls, everything: FilterOptions) -> Selection:
@@ -275,22 +283,6 @@ def page_selection(trigger: str | None, controls: Controls, everything: FilterOp
     )
 
 
-def address_is_shown(controls: Controls, shown_selection: dict | None, view: ViewOptions) -> bool:
-    """Whether the address says exactly what the page shows (the store, the filters, the view
-    controls), its options filled: true when the address is the one the selection callback pushed
-    itself, which Dash hands back to it as a change."""
-    shown = Selection.from_dict(shown_selection)
-    return (
-        controls.options_filled
-        and from_query(controls.search) == shown
-        and view_from_query(controls.search)[0] == view
-        and controls.project == option_value(shown.project or ids.ALL)
-        and controls.experiment == option_value(shown.experiment or ids.ALL)
-        and (_day(controls.start), _day(controls.end)) == (shown.date_from, shown.date_to)
-        and [*(controls.run_ids or ())] == [option_value(r) for r in shown.run_ids]
-    )
-
-
 def selection_update(
     source: RunSource, trigger: str | None, controls: Controls, shown_selection: dict | None
 ) -> dict[str, object]:
@@ -304,8 +296,6 @@ def selection_update(
     shown_view = _view_from_controls({name: controls.view.get(name) for name in VIEW_FIELDS})
     answer: dict[str, object] = dict.fromkeys(OUTPUTS, no_update)
     answer["view"] = dict.fromkeys(VIEW_FIELDS, no_update)
-    if trigger == ids.URL and address_is_shown(controls, shown_selection, shown_view):
-        return answer  # the address this callback has just pushed: nothing to do
     everything = source.filter_options(Selection())
     from_url = trigger in (None, ids.URL)
     if from_url:
@@ -328,6 +318,7 @@ def selection_update(
     notices = [*notices, *view_notices]
     query = to_query(selection, view)
     answer["search"] = no_update if from_url or query == (controls.search or "") else query
+    answer["pushed"] = answer["search"]
     answer["view"] = {
         name: no_update if getattr(view, name) == getattr(shown_view, name) else getattr(view, name)
         for name in VIEW_FIELDS
@@ -370,11 +361,11 @@ def selection_update(
 
 
 def main_trigger(triggered: Iterable[str]) -> str | None:
-    """The id a change counts as (``triggered``: the ``id.prop`` strings Dash names). The project
-    and the experiment set together (from an address) are not a new project: the experiment
-    stays."""
+    """The id a change counts as (``triggered``: the ``id.prop`` strings Dash names): an address
+    the page arrived at counts as the URL. The project and the experiment set together (from an
+    address) are not a new project: the experiment stays."""
     names = [prop_id.rpartition(".")[0] for prop_id in triggered]
-    names = [name for name in names if name]
+    names = [ids.URL if name == ids.ADDRESS else name for name in names if name]
     if ids.PROJECT_SELECT in names and ids.EXPERIMENT_SELECT in names:
         return ids.EXPERIMENT_SELECT
     return names[0] if names else None
@@ -405,6 +396,8 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
             "experiment_id": json.dumps(ids.EXPERIMENT_SELECT),
         },
         Output(ids.SELECTION, "data"),
+        Output(ids.ADDRESS, "data"),
+        Output(ids.PUSHED_ADDRESS, "data"),
         Input(ids.URL, "search"),
         Input(ids.PROJECT_SELECT, "value"),
         Input(ids.EXPERIMENT_SELECT, "value"),
@@ -414,12 +407,14 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
         State(ids.PROJECT_SELECT, "options"),
         State(ids.EXPERIMENT_SELECT, "options"),
         State(ids.SELECTION, "data"),
+        State(ids.PUSHED_ADDRESS, "data"),
     )
 
+    # Never an input of its own: the address it pushes would come back to it as a change.
     @app.callback(
         output={name: Output(*target) for name, target in DECLARED_OUTPUTS.items()},
         inputs={
-            "search": Input(ids.URL, "search"),
+            "address": Input(ids.ADDRESS, "data"),
             "project": Input(ids.PROJECT_SELECT, "value"),
             "experiment": Input(ids.EXPERIMENT_SELECT, "value"),
             "start": Input(ids.DATE_RANGE, "start_date"),
@@ -429,23 +424,16 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
             "view": {name: Input(control, "value") for control, name in VIEW_CONTROLS.items()},
         },
         state={
+            "search": State(ids.URL, "search"),
             "shown_selection": State(ids.SELECTION, "data"),
-            "project_options": State(ids.PROJECT_SELECT, "options"),
         },
+        prevent_initial_call=True,  # the page hands it the address it loaded
     )
     def sync(
-        search,
-        project,
-        experiment,
-        start,
-        end,
-        run_ids,
-        _version,
-        view,
-        shown_selection,
-        project_options,
+        address, project, experiment, start, end, run_ids, _version, view, search, shown_selection
     ):
-        filled = len(project_options or ()) > 1
-        controls = Controls(search, project, experiment, start, end, run_ids, view, filled)
         trigger = main_trigger(ctx.triggered_prop_ids)
+        if trigger == ids.URL and isinstance(address, dict):
+            search = str(address.get("search") or "")
+        controls = Controls(search, project, experiment, start, end, run_ids, view)
         return set_changed(selection_update(source, trigger, controls, shown_selection))

@@ -8,6 +8,8 @@ and opening a tab brings its sections up to date.
 
 from __future__ import annotations
 
+import json
+
 from dash import Dash, Input, Output, dcc
 
 from carbonboard import ids
@@ -19,12 +21,13 @@ TAB_SELECTIONS = {
     ids.TAB_EFFICIENCY: ids.EFFICIENCY_TAB_SELECTION,
 }
 
-# A null selection: the URL has not been read yet (the filters callback always sets one).
-FORWARD_WHEN_OPEN = """function (selection, tab) {
-    if (!selection || (tab || "%s") !== "%s") {
-        return window.dash_clientside.no_update;
-    }
-    return selection;
+# One callback for every tab (each Dash callback costs the page its own round of work): the
+# selection goes to the open tab's store only. A null selection: the URL has not been read yet.
+FORWARD_TO_OPEN_TAB = """function (selection, tab) {
+    const open = tab || %(default)s;
+    const tabs = %(tabs)s;
+    const noUpdate = window.dash_clientside.no_update;
+    return tabs.map(name => (selection && name === open ? selection : noUpdate));
 }"""
 
 
@@ -34,11 +37,11 @@ def stores() -> list[dcc.Store]:
 
 
 def register_callbacks(app: Dash) -> None:
-    """Forward the selection to each tab's store while that tab is open."""
-    for tab, store_id in TAB_SELECTIONS.items():
-        app.clientside_callback(
-            FORWARD_WHEN_OPEN % (ids.TAB_OVERVIEW, tab),
-            Output(store_id, "data"),
-            Input(ids.SELECTION, "data"),
-            Input(ids.VIEW_TABS, "value"),
-        )
+    """Forward the selection to the open tab's store."""
+    app.clientside_callback(
+        FORWARD_TO_OPEN_TAB
+        % {"default": json.dumps(ids.TAB_OVERVIEW), "tabs": json.dumps(list(TAB_SELECTIONS))},
+        [Output(store_id, "data") for store_id in TAB_SELECTIONS.values()],
+        Input(ids.SELECTION, "data"),
+        Input(ids.VIEW_TABS, "value"),
+    )

@@ -100,7 +100,8 @@ def test_a_view_toggle_only_pushes_the_address(source) -> None:
         view={"tab": ids.TAB_REGIONAL, "map_mode": "low_carbon"},
     )
     answer = selection_update(source, ids.REGIONAL_MAP_MODE, controls, {"project": "nlp-bert"})
-    assert sent(answer) == {"search"}
+    assert sent(answer) == {"search", "pushed"}  # pushed: the page will not hand it back
+    assert answer["pushed"] == answer["search"]
     assert answer["search"] == "?project=nlp-bert&tab=regional&map=low_carbon"
 
 
