@@ -103,6 +103,8 @@ class _DashboardDash(Dash):
 
     def interpolate_index(self, **kwargs: str) -> str:
         kwargs["scripts"] = page_scripts.defer_libraries(kwargs.get("scripts", ""))
+        prefix = self.config.requests_pathname_prefix
+        kwargs["css"] = page_scripts.preload_links(prefix) + kwargs.get("css", "")
         return super().interpolate_index(**kwargs)
 
 
