@@ -38,7 +38,6 @@ STAGING = {"runs": "import_runs", "tasks": "import_tasks"}
 # PostgreSQL's binary COPY: signature, flags, header extension; a -1 field count ends the data.
 PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 PGCOPY_TRAILER = b"\xff\xff"
-NULL_FIELD = b"\xff\xff\xff\xff"  # a binary COPY field of length -1
 # One big transaction: memory for its temporary tables, sorts and index builds, and no JIT
 # compilation (it costs seconds for statements that run once).
 SESSION_SETTINGS = {
@@ -119,6 +118,7 @@ def stage(
     per_row = per_row_text(columns)
     texts = [c.name for c in columns if not ddl.is_binary(c) and c.name not in per_row]
     combo_of_row, combos = combinations(frame, texts, picked)
+    rows_of_frame = slice(None) if len(picked) == len(frame) else picked  # no copy when all
     binary = np.zeros(len(picked), dtype=fields)
     binary["count"] = 2 + len(fixed) + len(per_row)
     binary["ord_size"] = binary["combo_size"] = 8
@@ -126,11 +126,13 @@ def stage(
     for index in range(len(fixed)):
         binary[f"size{index}"] = 8
     for name, column_values in values.items():
-        binary[name] = column_values[picked]
-    width = binary.itemsize
-    fixed_bytes = binary.tobytes()
-    parts = [[fixed_bytes[i : i + width] for i in range(0, len(fixed_bytes), width)]]
-    parts += [binary_text(frame[name].to_numpy()[picked]) for name in per_row]
+        binary[name] = column_values[rows_of_frame]
+    parts = [_row_slices(binary)]
+    for name in per_row:  # each field: its length (-1: NULL, for missing or empty text), UTF-8
+        encoded = [v.encode("utf-8") if isinstance(v, str) else b"" for v in frame[name].to_numpy()]
+        encoded = [encoded[i] for i in picked] if len(picked) < len(frame) else encoded
+        sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        parts += [_row_slices(np.where(sizes == 0, -1, sizes).astype(">i4")), encoded]
     rows = b"".join(itertools.chain.from_iterable(zip(*parts, strict=True)))
     combo_lines = [
         ",".join([str(number + first_combo), *(csv_field(text) for text in texts_of_combo)])
@@ -184,23 +186,23 @@ def combinations(
             values = values.astype("category")
         codes.append(values.cat.codes.to_numpy().astype(np.int64))
         labels.append([str(category) for category in values.cat.categories])
-    unique, combo_of_row = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
+    combo_of_row = np.zeros(len(picked), dtype=np.int64)
+    for column_codes in codes:  # numbered column by column: a number stays below the rows'
+        combined = combo_of_row * (int(column_codes.max()) + 2) + column_codes + 1
+        combo_of_row = pd.factorize(combined)[0].astype(np.int64)
+    first_row = np.zeros(int(combo_of_row.max()) + 1, dtype=np.int64)
+    first_row[combo_of_row[::-1]] = np.arange(len(picked) - 1, -1, -1)
     combos = [
-        [labels[j][code] if code >= 0 else "" for j, code in enumerate(row)] for row in unique
+        [labels[j][column[row]] if column[row] >= 0 else "" for j, column in enumerate(codes)]
+        for row in first_row
     ]
-    return combo_of_row.reshape(-1), combos
+    return combo_of_row, combos
 
 
-def binary_text(values: np.ndarray) -> list[bytes]:
-    """Each value as a binary COPY text field (length, UTF-8); missing or empty text: NULL."""
-    fields = []
-    for value in values:
-        if isinstance(value, str) and value:
-            encoded = value.encode("utf-8")
-            fields.append(len(encoded).to_bytes(4, "big") + encoded)
-        else:
-            fields.append(NULL_FIELD)
-    return fields
+def _row_slices(records: np.ndarray) -> list[bytes]:
+    """Each record of a one-dimensional array as its bytes."""
+    data, width = records.tobytes(), records.itemsize
+    return [data[i : i + width] for i in range(0, len(data), width)]
 
 
 def csv_field(text: str) -> str:
