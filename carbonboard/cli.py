@@ -29,6 +29,7 @@ POSTGRES_SOURCE_MODULE = "carbonboard.data.postgres_source"
 
 if TYPE_CHECKING:
     from carbonboard.data.source import RunSource
+    from carbonboard.data.store import HistoryStore
     from carbonboard.efficiency import Budget
 
 
@@ -175,13 +176,16 @@ def main(
     )
     # fail early, in one line, before the port check
     budgets = budgets_or_fail(budget_specs)
-    source = database_source(database_url) if database_url else file_source(filepaths)
+    files = None if database_url else file_source(filepaths)
+    source = database_source(database_url) if files is None else files
     warning = exposure_warning(host, allowed_hosts)
     if warning:
         click.echo(f"carbonboard: warning: {warning}", err=True)
     problem = check_port(host, port)
     if problem:
         _fail(problem, SERVE_ERROR)
+    if files is not None:  # large files parse in worker processes while the page's modules import
+        files.load_ahead()
     serve(
         source,
         host=host,
@@ -218,7 +222,7 @@ def exposure_warning(host: str, allowed_hosts: tuple[str, ...]) -> str | None:
     )
 
 
-def file_source(filepaths: tuple[str, ...]) -> RunSource:
+def file_source(filepaths: tuple[str, ...]) -> HistoryStore:
     """The files, directories and globs given (the latter two watched for new files); a path
     that cannot load is one line and a usage error."""
     from carbonboard.data.store import HistoryStore

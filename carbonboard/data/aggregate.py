@@ -15,6 +15,17 @@ import pandas as pd
 from carbonboard.selection import Selection
 
 ENERGY_COMPONENTS = (("cpu_energy", "CPU"), ("gpu_energy", "GPU"), ("ram_energy", "RAM"))
+# The columns each function below reads: a store hands it only those columns of a selection.
+SUMMED = ("energy_consumed", "emissions", "duration")  # totals and every breakdown
+PLACE_KEYS = (
+    "country_name",
+    "region",
+    "cloud_provider",
+    "cloud_region",
+    "carbon_intensity_source",
+    "carbon_intensity_year",
+)
+SERIES_COLUMNS = ("timestamp", "emissions", "energy_consumed", "run_id", "experiment_id")
 DAILY_ABOVE_RUNS = 3000  # time series switch from one point per run to one per day above this
 RUN_TABLE_COLUMNS = (
     "timestamp",
@@ -75,19 +86,35 @@ def _date_range_of(runs: pd.DataFrame, date_from: str | None, date_to: str | Non
     time, so this is a slice found by binary search, not a copy of the table."""
     if date_from is None and date_to is None:
         return runs
-    start = pd.Timestamp(date_from, tz="UTC") if date_from else None
-    end = pd.Timestamp(date_to, tz="UTC") + pd.Timedelta(days=1) if date_to else None
     stamps = runs["timestamp"]
     if not stamps.is_monotonic_increasing:  # a frame not from the store
+        start, end = _day_bounds(date_from, date_to)
         keep = pd.Series(True, index=runs.index)
         if start is not None:
             keep &= stamps >= start
         if end is not None:
             keep &= stamps < end
         return runs[keep]
-    first = stamps.searchsorted(start, side="left") if start is not None else 0
-    stop = stamps.searchsorted(end, side="left") if end is not None else len(runs)
+    first, stop = selected_span(stamps, date_from, date_to)
     return runs.iloc[first:stop]
+
+
+def _day_bounds(
+    date_from: str | None, date_to: str | None
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The first instant of ``date_from`` and the first after ``date_to`` (UTC), or None."""
+    start = pd.Timestamp(date_from, tz="UTC") if date_from else None
+    end = pd.Timestamp(date_to, tz="UTC") + pd.Timedelta(days=1) if date_to else None
+    return start, end
+
+
+def selected_span(stamps: pd.Series, date_from: str | None, date_to: str | None) -> tuple[int, int]:
+    """The positions (first, stop) of the times in ``stamps`` (sorted) from ``date_from`` to
+    ``date_to`` (inclusive days), found by binary search."""
+    start, end = _day_bounds(date_from, date_to)
+    first = int(stamps.searchsorted(start, side="left")) if start is not None else 0
+    stop = int(stamps.searchsorted(end, side="left")) if end is not None else len(stamps)
+    return first, stop
 
 
 def totals(runs: pd.DataFrame) -> Totals:
@@ -121,7 +148,7 @@ def _sums(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """runs, energy_kwh, emissions_kg, duration_s per group; grouping on the categorical codes
     (observed groups only) keeps this fast on a million rows."""
     grouped = runs.groupby(keys, observed=True, sort=False).agg(
-        runs=("run_id", "size"),
+        runs=("energy_consumed", "size"),  # rows, missing values too
         energy_kwh=("energy_consumed", "sum"),
         emissions_kg=("emissions", "sum"),
         duration_s=("duration", "sum"),
@@ -158,7 +185,11 @@ def emissions_series(runs: pd.DataFrame, daily_above: int = DAILY_ABOVE_RUNS) ->
 
     Columns: timestamp, emissions_kg, energy_kwh, runs, cumulative_kg, label, bucket (run|day).
     """
-    ordered = runs.sort_values("timestamp", kind="stable")
+    ordered = (  # the store's runs are in time order already: no sorted copy
+        runs
+        if runs["timestamp"].is_monotonic_increasing
+        else runs.sort_values("timestamp", kind="stable")
+    )
     if len(ordered) > daily_above:
         day = ordered["timestamp"].dt.floor("D")
         series = ordered.groupby(day).agg(
@@ -198,15 +229,7 @@ def locations(runs: pd.DataFrame) -> pd.DataFrame:
     Columns: country, region, cloud, intensity_source, intensity_year, runs, energy_kwh,
     emissions_kg, intensity_g_per_kwh; most energy first.
     """
-    keys = [
-        "country_name",
-        "region",
-        "cloud_provider",
-        "cloud_region",
-        "carbon_intensity_source",
-        "carbon_intensity_year",
-    ]
-    grouped = _sums(runs, keys)
+    grouped = _sums(runs, list(PLACE_KEYS))
     cloud = grouped["cloud_provider"].astype("str") + " " + grouped["cloud_region"].astype("str")
     places = pd.DataFrame(
         {
@@ -279,7 +302,7 @@ def page_runs(
     for column, operator, value, case_sensitive in parse_filter_query(filter_query):
         if column in RUN_TABLE_COLUMNS:
             view = view[_term_mask(view[column], operator, value, case_sensitive)]
-    valid = [s for s in sort_by or [] if s.get("column_id") in RUN_TABLE_COLUMNS]
+    valid = _valid_sort(sort_by)
     if valid:
         view = view.sort_values(
             [s["column_id"] for s in valid],
@@ -289,10 +312,28 @@ def page_runs(
     else:
         view = view.iloc[::-1]  # newest first
     matching = len(view)
+    page_count, first, stop = page_span(matching, page, page_size)
+    rows = view.iloc[first:stop]
+    return rows.loc[:, list(RUN_TABLE_COLUMNS)], page_count, matching
+
+
+def _valid_sort(sort_by: list[dict] | None) -> list[dict]:
+    return [s for s in sort_by or [] if s.get("column_id") in RUN_TABLE_COLUMNS]
+
+
+def sorts_or_filters(sort_by: list[dict] | None, filter_query: str | None) -> bool:
+    """Whether ``page_runs`` sorts or filters the runs; if not, a page is the newest runs from
+    a position, which a store finds without reading the others."""
+    terms = parse_filter_query(filter_query)
+    return bool(_valid_sort(sort_by)) or any(term[0] in RUN_TABLE_COLUMNS for term in terms)
+
+
+def page_span(matching: int, page: int, page_size: int) -> tuple[int, int, int]:
+    """The page count of ``matching`` rows, and the positions (first, stop) of ``page`` (the
+    last page for one past the end)."""
     page_count = max(-(-matching // page_size), 1)
     page = min(max(page, 0), page_count - 1)
-    rows = view.iloc[page * page_size : (page + 1) * page_size]
-    return rows.loc[:, list(RUN_TABLE_COLUMNS)], page_count, matching
+    return page_count, page * page_size, (page + 1) * page_size
 
 
 def runs_by_id(runs: pd.DataFrame, run_ids: tuple[str, ...] | list[str]) -> pd.DataFrame:

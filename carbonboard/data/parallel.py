@@ -22,7 +22,6 @@ import mmap
 import multiprocessing
 import os
 import threading
-from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -31,7 +30,6 @@ from carbonboard.data.loader import LINE_DTYPE, Parsed, parse, split_header
 from carbonboard.data.paths import open_regular
 
 MAX_WORKERS = 8  # each holds a chunk and its parse (a few times the chunk) while it works
-AHEAD_PER_WORKER = 2  # chunks parsed ahead of the read, per worker: bounds the parts held
 
 
 def default_workers() -> int:
@@ -108,8 +106,9 @@ def renumbered(part: Parsed, lines: int) -> Parsed:
 
 class Prefetch:
     """Chunks of one file parsed ahead of the read by worker processes; ``take`` returns each
-    part once the read reaches its offset. Use as a context manager: leaving it stops the
-    workers (the chunks not yet taken are dropped)."""
+    part once the read reaches its offset. Every chunk is handed out at once: the parts that
+    come back are the rows the read keeps anyway, and each lists a bounded number of bad rows.
+    ``close`` stops the workers (the chunks not yet taken are dropped)."""
 
     def __init__(
         self,
@@ -123,34 +122,59 @@ class Prefetch:
         listed_room: int,
         workers: int,
     ) -> None:
-        self._path = path
+        self.workers = workers
         self._start = offsets[0]
-        self._waiting = deque(offsets)
         self._header = header  # the first chunk's: None when it starts with the header line
         self._later_header = header if header is not None else planned_header
-        self._first_line = first_line
-        self._chunk_bytes = chunk_bytes
-        self._listed_room = listed_room
-        self._window = workers * AHEAD_PER_WORKER
-        self._futures: dict[int, Future] = {}
         self._executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("fork")
         )
-        self._fill()
-
-    def _fill(self) -> None:
-        while self._executor is not None and self._waiting and len(self._futures) < self._window:
-            offset = self._waiting.popleft()
-            first = offset == self._start
-            self._futures[offset] = self._executor.submit(
+        self._futures: dict[int, Future] = {
+            offset: self._executor.submit(
                 parse_chunk,
-                self._path,
+                path,
                 offset,
-                self._header if first else self._later_header,
-                self._first_line if first else 1,
-                self._chunk_bytes,
-                self._listed_room,
+                self._header if offset == self._start else self._later_header,
+                first_line if offset == self._start else 1,
+                chunk_bytes,
+                listed_room,
             )
+            for offset in offsets
+        }
+
+    @classmethod
+    def start(
+        cls,
+        path: Path,
+        *,
+        start_offset: int,
+        header: list[str] | None,
+        first_line: int,
+        chunk_bytes: int,
+        listed_room: int,
+        workers: int,
+    ) -> Prefetch | None:
+        """Workers parsing ``path`` from ``start_offset`` to its current end, as
+        ``read_bounded`` reads it; None when it is one chunk, cannot be planned, or workers
+        cannot be forked now."""
+        workers = min(workers, MAX_WORKERS)
+        end = os.stat(path).st_size
+        if workers < 2 or end - start_offset <= chunk_bytes or not can_fork():
+            return None
+        plan = plan_chunks(path, start_offset, end, chunk_bytes)
+        if plan is None:
+            return None
+        offsets, planned_header = plan
+        return cls(
+            path,
+            offsets,
+            header=header,
+            planned_header=planned_header,
+            first_line=first_line,
+            chunk_bytes=chunk_bytes,
+            listed_room=listed_room,
+            workers=min(workers, len(offsets)),
+        )
 
     def take(self, offset: int, header: list[str] | None, line: int) -> tuple[Parsed, int] | None:
         """The part of the chunk at ``offset`` numbered from ``line``, and the bad rows not
@@ -166,7 +190,6 @@ class Prefetch:
         except BrokenProcessPool:  # a worker died (out of memory?): parse here from now on
             self.close()
             return None
-        self._fill()
         return (part if first else renumbered(part, line - 1)), unlisted
 
     def close(self) -> None:
@@ -174,9 +197,3 @@ class Prefetch:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self._futures.clear()
-
-    def __enter__(self) -> Prefetch:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

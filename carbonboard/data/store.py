@@ -34,21 +34,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 
 from carbonboard.data import aggregate
-from carbonboard.data.aggregate import Totals, filter_runs, validate_selection
+from carbonboard.data.aggregate import Totals, validate_selection
 from carbonboard.data.cache import ParsedCache
 from carbonboard.data.history import FileInfo, History, build_history, next_crash_check
 from carbonboard.data.jobs import job_totals
 from carbonboard.data.loader import Parsed, Skipped, concat, empty_frame, parse
-from carbonboard.data.parallel import (
-    MAX_WORKERS,
-    Prefetch,
-    can_fork,
-    default_workers,
-    plan_chunks,
-)
+from carbonboard.data.parallel import Prefetch, default_workers
 from carbonboard.data.paths import (
     NOT_REGULAR,
     PathSpec,
@@ -61,6 +56,7 @@ from carbonboard.data.paths import (
     resolved,
     sources_for,
 )
+from carbonboard.data.selections import SelectionRows
 from carbonboard.data.source import (
     Breakdown,
     Description,
@@ -68,7 +64,7 @@ from carbonboard.data.source import (
     RunDetail,
     RunsPage,
 )
-from carbonboard.regional.baseline import location_mix
+from carbonboard.regional.baseline import LOCATION_KEYS, location_mix
 from carbonboard.selection import Selection
 from tracker.schema import is_tasks_header
 
@@ -79,13 +75,21 @@ CHUNK_BYTES = 64 * 1024 * 1024  # the most read into memory at once (a longer li
 MAX_LISTED_SKIPPED = 1000  # bad rows listed per file; all of them are counted
 STALE_AFTER_S = 30 * 60.0  # a "running" run silent for longer than this has crashed
 SELECTION_CACHE_SIZE = 8  # selections kept per data version
-ANSWER_CACHE_SIZE = 64  # small answers (totals, breakdowns, series) kept per data version
-BREAKDOWN_OF: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
-    "project": aggregate.per_project,
-    "experiment": aggregate.per_experiment,
-    "place": aggregate.locations,
-    "component": aggregate.energy_split,
+ANSWER_CACHE_SIZE = 256  # small answers (totals, breakdowns, series) kept per data version
+# What each answer computes from a selection's runs, and the columns of them it reads.
+Computed = tuple[Callable[[pd.DataFrame], object], tuple[str, ...]]
+BREAKDOWN_OF: dict[str, Computed] = {
+    "project": (aggregate.per_project, ("project_name", *aggregate.SUMMED)),
+    "experiment": (aggregate.per_experiment, ("experiment_id", *aggregate.SUMMED)),
+    "place": (aggregate.locations, (*aggregate.PLACE_KEYS, *aggregate.SUMMED)),
+    "component": (
+        aggregate.energy_split,
+        tuple(column for column, _ in aggregate.ENERGY_COMPONENTS),
+    ),
 }
+TOTALS: Computed = (aggregate.totals, aggregate.SUMMED)
+SERIES: Computed = (aggregate.emissions_series, aggregate.SERIES_COLUMNS)
+LOCATION_MIX: Computed = (location_mix, (*LOCATION_KEYS, "energy_consumed", "emissions", "pue"))
 T = TypeVar("T")
 
 
@@ -162,35 +166,34 @@ def read_bounded(
     chunk_bytes: int = CHUNK_BYTES,
     listed_room: int = MAX_LISTED_SKIPPED,
     workers: int = 1,
+    prefetch: Prefetch | None = None,
 ) -> BoundedRead:
     """``parse`` ``path`` from ``start_offset`` to its end, at most ``chunk_bytes`` in memory at a
     time (plus the rows kept): a line longer than that is skipped and reported, and at most
     ``listed_room`` bad rows are listed, the others only counted. An exception stops the read
     there: the rows before it are kept, the reason is in ``error``. With ``workers`` > 1, a file
     of several chunks has them parsed at once by that many processes where they can be forked
-    (:mod:`carbonboard.data.parallel`); the read is the same."""
+    (:mod:`carbonboard.data.parallel`), or by ``prefetch``, started earlier for this read and
+    closed by it; the read is the same."""
     end = os.stat(path).st_size
-    plan = None
-    workers = min(workers, MAX_WORKERS)
-    if workers > 1 and end - start_offset > chunk_bytes and can_fork():
-        plan = plan_chunks(path, start_offset, end, chunk_bytes)
-    if plan is None:
-        return _read_chunks(path, start_offset, header, first_line, chunk_bytes, listed_room, end)
-    offsets, planned_header = plan
-    with Prefetch(
-        path,
-        offsets,
-        header=header,
-        planned_header=planned_header,
-        first_line=first_line,
-        chunk_bytes=chunk_bytes,
-        listed_room=listed_room,
-        workers=min(workers, len(offsets)),
-    ) as prefetch:
+    if prefetch is None:
+        prefetch = Prefetch.start(
+            path,
+            start_offset=start_offset,
+            header=header,
+            first_line=first_line,
+            chunk_bytes=chunk_bytes,
+            listed_room=listed_room,
+            workers=workers,
+        )
+    try:
         read = _read_chunks(
             path, start_offset, header, first_line, chunk_bytes, listed_room, end, prefetch
         )
-    return replace(read, processes=min(workers, len(offsets)))
+    finally:
+        if prefetch is not None:
+            prefetch.close()
+    return read if prefetch is None else replace(read, processes=prefetch.workers)
 
 
 def _read_chunks(
@@ -325,12 +328,12 @@ class _SelectionCache(_VersionCache):
         super().__init__(size)
         self._table = pd.DataFrame()
 
-    def runs(self, history: History, selection: Selection) -> pd.DataFrame:
-        key = replace(selection, run_ids=())  # filter_runs ignores the runs picked
+    def runs(self, history: History, rows: SelectionRows, selection: Selection) -> pd.DataFrame:
+        key = replace(selection, run_ids=())  # the runs picked play no part
         with self._lock:
             if history.version >= self._version:
                 self._table = history.runs
-        return self.get(history.version, key, lambda: filter_runs(history.runs, key))
+        return self.get(history.version, key, lambda: rows.rows(key))
 
     def _trim(self) -> None:
         """Drop the least recently used copies until they hold at most the table's rows."""
@@ -406,6 +409,11 @@ class HistoryStore:
         self._crash_check_at: pd.Timestamp | None = None
         self._selected = _SelectionCache()
         self._answers = _VersionCache(ANSWER_CACHE_SIZE)
+        self._rows_lock = threading.Lock()
+        self._rows: SelectionRows | None = None  # of the newest history seen
+        self._rows_version = 0
+        # files being parsed ahead of the first history(), with their size and mtime then
+        self._ahead: dict[Path, tuple[int, int, Prefetch]] = {}
 
     @classmethod
     def from_arguments(
@@ -432,6 +440,32 @@ class HistoryStore:
             cache_in_background=cache_in_background,
         )
 
+    def load_ahead(self) -> None:
+        """Start parsing the large files without a cache entry in worker processes now, so the
+        parse runs while the caller does other work (a server imports its page meanwhile);
+        the first ``history()`` takes the parts. Does nothing where workers cannot be forked."""
+        with self._lock:
+            for path in self._listing():
+                try:
+                    info = os.stat(path)
+                    if info.st_size < DISK_CACHE_MIN_BYTES or (
+                        self.disk_cache and self._cache.entry(path).exists()
+                    ):
+                        continue
+                    prefetch = Prefetch.start(
+                        path,
+                        start_offset=0,
+                        header=None,
+                        first_line=2,
+                        chunk_bytes=self.chunk_bytes,
+                        listed_room=MAX_LISTED_SKIPPED,
+                        workers=self.parse_workers,
+                    )
+                except OSError:
+                    continue  # history() says what is wrong with it
+                if prefetch is not None:
+                    self._ahead[path] = (info.st_size, info.st_mtime_ns, prefetch)
+
     def version(self) -> int:
         """The current snapshot's version (the files stat'ed, re-read if they changed):
         increases whenever ``history()`` returns different data."""
@@ -446,6 +480,9 @@ class HistoryStore:
             for path in left:
                 del self._states[path]
             changed = [path for path in self.paths if self._refresh(path)]
+            for _, _, unused in self._ahead.values():  # a file that turned out unreadable
+                unused.close()
+            self._ahead.clear()
             now = dt.datetime.now(dt.timezone.utc)
             stale = self._crash_check_at is not None and pd.Timestamp(now) >= self._crash_check_at
             if changed or left or stale or self._history is None:
@@ -462,8 +499,13 @@ class HistoryStore:
 
     def filter_options(self, selection: Selection) -> FilterOptions:
         project = selection.project
-        return self._answer(
-            ("filter_options", project), lambda h: FilterOptions.of(h.runs, project)
+        history = self.history()
+        rows = self._selection_rows(history)
+        span = self._answer("dates", lambda h: aggregate.date_range(h.runs)) or (None, None)
+        return self._answers.get(
+            history.version,
+            ("filter_options", project),
+            lambda: FilterOptions(tuple(rows.projects()), tuple(rows.experiments(project)), *span),
         )
 
     def validate(self, selection: Selection) -> tuple[Selection, list[str]]:
@@ -473,19 +515,27 @@ class HistoryStore:
         return valid, list(notices)  # the caller's own list: the answer is kept
 
     def totals(self, selection: Selection) -> Totals:
-        return self._of_selection("totals", selection, aggregate.totals)
+        return self._of_selection("totals", selection, TOTALS)
 
     def breakdown(self, selection: Selection, by: Breakdown) -> pd.DataFrame:
         return self._of_selection(("breakdown", by), selection, BREAKDOWN_OF[by])
 
     def emissions_series(self, selection: Selection) -> pd.DataFrame:
-        return self._of_selection("emissions_series", selection, aggregate.emissions_series)
+        return self._of_selection("emissions_series", selection, SERIES)
 
     def location_mix(self, selection: Selection) -> pd.DataFrame:
-        return self._of_selection("location_mix", selection, location_mix)
+        return self._of_selection("location_mix", selection, LOCATION_MIX)
 
     def last_run(self, selection: Selection) -> pd.Series | None:
-        return self._of_selection("last_run", selection, aggregate.last_run)
+        history = self.history()
+        picked = replace(selection, run_ids=())
+        rows = self._selection_rows(history)
+
+        def latest() -> pd.Series | None:  # the latest time's first row, found in one column
+            stamps = rows.rows(picked, ("timestamp",))["timestamp"]
+            return None if stamps.empty else history.runs.loc[stamps.idxmax()]
+
+        return self._answers.get(history.version, ("last_run", picked), latest)
 
     def runs_page(
         self,
@@ -496,17 +546,28 @@ class HistoryStore:
         sort_by: Sequence[Mapping[str, str]] = (),
         filter_query: str | None = None,
     ) -> RunsPage:
-        runs = self.selected_runs(selection)
+        history = self.history()
+        picked = replace(selection, run_ids=())
+        selection_rows = self._selection_rows(history)
         limit = max(limit, 1)
-        rows, _, matching = aggregate.page_runs(
-            runs,
-            page=max(offset, 0) // limit,
-            page_size=limit,
-            sort_by=list(sort_by),
-            filter_query=filter_query,
-        )
-        shown = min(max(offset, 0) // limit, max(matching - 1, 0) // limit) * limit
-        return RunsPage(rows, shown, matching, len(runs))
+        page = max(offset, 0) // limit
+        if aggregate.sorts_or_filters(list(sort_by), filter_query):
+            runs = selection_rows.rows(picked, aggregate.RUN_TABLE_COLUMNS)
+            rows, _, matching = aggregate.page_runs(
+                runs, page=page, page_size=limit, sort_by=list(sort_by), filter_query=filter_query
+            )
+            selected = len(runs)
+        else:  # the newest runs from a position: only the page's rows are read
+            positions = selection_rows.positions(picked)
+            if positions is None:
+                positions = np.arange(len(history.runs))
+            selected = matching = len(positions)
+            _, first, stop = aggregate.page_span(matching, page, limit)
+            newest = positions[::-1][first:stop]
+            columns = history.runs.columns.get_indexer(list(aggregate.RUN_TABLE_COLUMNS))
+            rows = history.runs.iloc[newest, columns]
+        shown = min(page, max(matching - 1, 0) // limit) * limit
+        return RunsPage(rows, shown, matching, selected)
 
     def run_detail(self, run_id: str) -> RunDetail | None:
         history = self.history()
@@ -528,7 +589,8 @@ class HistoryStore:
     def selected_runs(self, selection: Selection) -> pd.DataFrame:
         """``filter_runs`` of the current runs, filtered once per selection and data version:
         every section of a page asks for the same selection at once."""
-        return self._selected.runs(self.history(), selection)
+        history = self.history()
+        return self._selected.runs(history, self._selection_rows(history), selection)
 
     def running_runs(self) -> pd.DataFrame:
         return self._answer(
@@ -540,17 +602,26 @@ class HistoryStore:
         history = self.history()
         return self._answers.get(history.version, key, lambda: compute(history))
 
-    def _of_selection(
-        self, key: Hashable, selection: Selection, compute: Callable[[pd.DataFrame], T]
-    ) -> T:
-        """``compute`` of the selection's runs, once per selection and data version."""
+    def _of_selection(self, key: Hashable, selection: Selection, computed: Computed) -> T:
+        """What ``computed`` computes from the selection's runs (only the columns it reads, no
+        copy of the rest), once per selection and data version."""
         history = self.history()
         picked = replace(selection, run_ids=())  # the runs picked play no part
+        compute, columns = computed
+        rows = self._selection_rows(history)
         return self._answers.get(
-            history.version,
-            (key, picked),
-            lambda: compute(self._selected.runs(history, picked)),
+            history.version, (key, picked), lambda: compute(rows.rows(picked, columns))
         )
+
+    def _selection_rows(self, history: History) -> SelectionRows:
+        """Where each selection's runs are in ``history``, listed once per data version."""
+        with self._rows_lock:
+            if self._rows is not None and self._rows.runs is history.runs:
+                return self._rows
+            rows = SelectionRows(history.runs)
+            if history.version >= self._rows_version:  # not a caller on an older snapshot
+                self._rows, self._rows_version = rows, history.version
+            return rows
 
     def _listing(self) -> list[Path]:
         """The files to load now, in argument order, each once: the files given, and the
@@ -678,11 +749,17 @@ class HistoryStore:
     def _read_whole(self, path: Path, info: os.stat_result) -> BoundedRead:
         """Read a whole file, through the on-disk cache for large ones (a partial read is not
         cached: it is tried again)."""
+        size, mtime_ns, prefetch = self._ahead.pop(path, (-1, -1, None))
+        if prefetch is not None and (size, mtime_ns) != (info.st_size, info.st_mtime_ns):
+            prefetch.close()  # the file changed since: parse it as it is now
+            prefetch = None
         use_cache = self.disk_cache and info.st_size >= DISK_CACHE_MIN_BYTES
-        cached = self._cache.load(path, info) if use_cache else None
+        cached = self._cache.load(path, info) if use_cache and prefetch is None else None
         if cached is not None:
             return BoundedRead(*cached)
-        read = read_bounded(path, chunk_bytes=self.chunk_bytes, workers=self.parse_workers)
+        read = read_bounded(
+            path, chunk_bytes=self.chunk_bytes, workers=self.parse_workers, prefetch=prefetch
+        )
         if use_cache and not read.error:
             save = self._cache.save_later if self.cache_in_background else self._cache.save
             save(path, info, read.parsed, read.unlisted)

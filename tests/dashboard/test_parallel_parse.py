@@ -174,3 +174,50 @@ def test_renumbering_moves_every_line_number() -> None:
     assert list(moved.frame["line_number"]) == [101, 103]
     assert moved.skipped == [Skipped("f", 102, "junk")]
     assert moved.next_line == 104
+
+
+LOAD_AHEAD_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    import pandas as pd
+    from carbonboard.data import store as store_module
+    from carbonboard.data.store import HistoryStore
+    from tests.dashboard.conftest import run_row, write_csv
+    store_module.DISK_CACHE_MIN_BYTES = 1
+    path, cache, append = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "append"
+    store = HistoryStore([path], cache_dir=cache, chunk_bytes=4096, parse_workers=2)
+    store.load_ahead()
+    ahead = len(store._ahead)
+    if append:  # the file changes while it is parsed ahead: what history() shows is the new file
+        write_csv(path, [run_row(run_id="appended")], mode="a")
+    alone = HistoryStore([path], disk_cache=False, chunk_bytes=4096, parse_workers=1).history()
+    history = store.history()
+    pd.testing.assert_frame_equal(history.runs, alone.runs, check_exact=True)
+    assert history.skipped == alone.skipped and history.files == alone.files
+    print(ahead, int((history.runs["run_id"] == "appended").sum()))
+    """
+)
+
+
+def load_ahead(path: Path, cache: Path, append: bool) -> list[int]:
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_AHEAD_SCRIPT, str(path), str(cache)]
+        + (["append"] if append else ["keep"]),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return [int(word) for word in done.stdout.split()]
+
+
+def test_a_file_parsed_ahead_gives_the_history_one_process_reads(tmp_path) -> None:
+    path = tricky_file(tmp_path / "tricky.csv")
+    assert load_ahead(path, tmp_path / "cache", append=False) == [1, 0]
+
+
+def test_a_file_changed_while_parsed_ahead_is_read_as_it_is_now(tmp_path) -> None:
+    path = write_csv(tmp_path / "runs.csv", [run_row(run_id=str(i)) for i in range(200)])
+    assert load_ahead(path, tmp_path / "cache", append=True) == [1, 1]

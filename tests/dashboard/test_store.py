@@ -12,6 +12,7 @@ import pytest
 
 from carbonboard.data import store as store_module
 from carbonboard.data.aggregate import filter_runs
+from carbonboard.data.selections import SelectionRows
 from carbonboard.data.store import HistoryStore
 from carbonboard.selection import Selection
 
@@ -133,14 +134,14 @@ def test_callers_asking_at_once_share_one_filtering(history_files, monkeypatch) 
     store = HistoryStore(list(history_files), disk_cache=False)
     store.history()
     calls = []
-    real_filter = store_module.filter_runs
+    real_rows = SelectionRows.rows
 
-    def slow_filter(runs, selection):
+    def slow_rows(self, selection, columns=None):
         calls.append(selection)
         time.sleep(0.2)  # long enough for every caller to arrive while it runs
-        return real_filter(runs, selection)
+        return real_rows(self, selection, columns)
 
-    monkeypatch.setattr(store_module, "filter_runs", slow_filter)
+    monkeypatch.setattr(SelectionRows, "rows", slow_rows)
     callers = 6
     barrier = threading.Barrier(callers)
 
