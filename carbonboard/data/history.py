@@ -79,8 +79,18 @@ def latest_per_key(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     """The last row written for each key: cumulative flush rows count once."""
     if frame.empty:
         return frame
-    repeated = frame.duplicated(subset=key, keep="last").to_numpy()
+    varying = [name for name in key if not _constant(frame[name])] or key[-1:]
+    repeated = frame.duplicated(subset=varying, keep="last").to_numpy()
     return frame[~repeated] if repeated.any() else frame  # no copy when every key is new
+
+
+def _constant(column: pd.Series) -> bool:
+    """A categorical column holding one value in every row (the source file of a single
+    file's runs): a key part that tells no row apart, which ``duplicated`` need not hash."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return False
+    codes = column.cat.codes.to_numpy()
+    return len(codes) > 0 and codes[0] >= 0 and bool((codes == codes[0]).all())
 
 
 def mark_crashed(runs: pd.DataFrame, now: dt.datetime, stale_after_s: float) -> pd.DataFrame:

@@ -60,6 +60,15 @@ def test_flush_rows_count_once_as_their_last_row() -> None:
     assert latest_per_key(empty_frame("runs"), ["run_id"]).empty
 
 
+def test_one_file_s_flush_rows_count_once_and_nothing_is_copied_when_none_repeats() -> None:
+    """The key's source file is the same on every row of one file: the run id alone decides."""
+    rows = [run_row(run_id="r", when=at(0), status="running"), run_row(run_id="r", when=at(1))]
+    one_file = frame([*rows, run_row(run_id="s", when=at(2))])
+    assert list(latest_per_key(one_file, ["source_file", "run_id"])["line_number"]) == [3, 4]
+    distinct = frame([run_row(run_id=name, when=at(0)) for name in "abc"])
+    assert latest_per_key(distinct, ["source_file", "run_id"]) is distinct
+
+
 def test_runs_are_sorted_by_time_and_the_same_id_in_two_files_stays_two_runs() -> None:
     first = frame([run_row(run_id="late", when=at(5)), run_row(run_id="same", when=at(1))])
     second = frame([run_row(run_id="same", when=at(3)), run_row(run_id="early", when=at(0))], "b")
