@@ -11,6 +11,9 @@ from carbonboard.data.source import RunSource
 from carbonboard.equivalents import equivalents
 from carbonboard.formatting import format_mass_kg
 from carbonboard.selection import Selection
+from carbonboard.text_views import TextLines, span
+
+NO_EMISSIONS = "No emissions in this selection."
 
 
 def layout() -> html.Section:
@@ -26,39 +29,43 @@ def layout() -> html.Section:
                 inline=True,
                 className="mb-2 small",
             ),
-            html.Div(id=ids.EQUIVALENTS_LIST),
+            TextLines(id=ids.EQUIVALENTS_LIST, as_list=True, empty=NO_EMISSIONS),
         ),
     )
+
+
+def equivalent_lines(emissions_kg: float, unit: str) -> tuple[str, list[dict]]:
+    """The list's heading and one line per equivalent (what, then its source and year); none
+    when nothing was emitted."""
+    if emissions_kg <= 0:
+        return "", []
+    lines = [
+        {
+            "className": "list-group-item",
+            "spans": [
+                span(e.text, "fw-semibold"),
+                span(
+                    f"{e.factor.source}, {e.factor.year}",
+                    "d-block small text-body-secondary",
+                    e.factor.url,
+                ),
+            ],
+        }
+        for e in equivalents(emissions_kg, unit)
+    ]
+    return f"{format_mass_kg(emissions_kg)} is about as much as:", lines
 
 
 def register_callbacks(app: Dash, source: RunSource) -> None:
     """Follow the selection and the distance unit."""
 
     @app.callback(
-        Output(ids.EQUIVALENTS_LIST, "children"),
+        Output(ids.EQUIVALENTS_LIST, "heading"),
+        Output(ids.EQUIVALENTS_LIST, "lines"),
         Input(ids.OVERVIEW_TAB_SELECTION, "data"),
         Input(ids.DISTANCE_UNIT, "value"),
         prevent_initial_call=True,  # filled when the tab opens
     )
     def update_equivalents(selection_data: dict | None, unit: str | None):
         emissions_kg = source.totals(Selection.from_dict(selection_data)).emissions_kg
-        if emissions_kg <= 0:
-            return html.Div("No emissions in this selection.", className="text-body-secondary")
-        items = [
-            html.Li(
-                [
-                    html.Span(e.text, className="fw-semibold"),
-                    html.Div(
-                        f"{e.factor.source}, {e.factor.year}",
-                        className="small text-body-secondary",
-                        title=e.factor.url,
-                    ),
-                ],
-                className="list-group-item",
-            )
-            for e in equivalents(emissions_kg, unit or "km")
-        ]
-        return [
-            html.P(f"{format_mass_kg(emissions_kg)} is about as much as:", className="mb-2"),
-            html.Ul(items, className="list-group list-group-flush"),
-        ]
+        return equivalent_lines(emissions_kg, unit or "km")

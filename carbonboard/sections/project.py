@@ -26,9 +26,12 @@ from carbonboard.formatting import (
     short_label,
 )
 from carbonboard.selection import Selection
+from carbonboard.text_views import TextLines, TextTable, span
 from carbonboard.theme import STATUS_BADGE
 
 LOCATIONS_SHOWN = 6
+LOCATION_COLUMNS = ("Location", "Intensity", "Source", "Runs", "Energy")
+NO_RUNS = "No runs in this selection."
 TOTALS_ROW_CLASS = "g-3 mb-3"
 
 
@@ -61,12 +64,16 @@ def layout() -> html.Section:
                     dbc.Col(
                         section_card(
                             "Where it ran, and the carbon intensity used",
-                            html.Div(id=ids.PROJECT_LOCATION),
+                            TextTable(
+                                id=ids.PROJECT_LOCATION,
+                                columns=list(LOCATION_COLUMNS),
+                                empty=NO_RUNS,
+                            ),
                         ),
                         lg=7,
                     ),
                     dbc.Col(
-                        section_card("Last run", html.Div(id=ids.PROJECT_LAST_RUN)),
+                        section_card("Last run", TextLines(id=ids.PROJECT_LAST_RUN, empty=NO_RUNS)),
                         lg=5,
                     ),
                 ]
@@ -106,68 +113,66 @@ def layout() -> html.Section:
     )
 
 
-def location_table(places: pd.DataFrame) -> html.Div | dbc.Table:
-    """Places and intensity sources (``aggregate.locations``'s frame), most energy first (text
-    only: values come from CSVs)."""
-    if places.empty:
-        return html.Div("No runs in this selection.", className="text-body-secondary")
-    head = html.Thead(
-        html.Tr([html.Th(h) for h in ("Location", "Intensity", "Source", "Runs", "Energy")])
-    )
+def location_rows(places: pd.DataFrame) -> tuple[list[list], str]:
+    """The location table's rows (places and intensity sources, ``aggregate.locations``'s frame,
+    most energy first) and the note on the places left out."""
     rows = []
     for row in places.head(LOCATIONS_SHOWN).itertuples(index=False):
         where = ", ".join(short_label(p) for p in (row.country, row.region, row.cloud) if p)
         source = short_label(row.intensity_source or "not recorded")
         source += f" ({row.intensity_year})" if row.intensity_year else ""
         rows.append(
-            html.Tr(
-                [
-                    html.Td(where),
-                    html.Td(format_intensity(row.intensity_g_per_kwh)),
-                    html.Td(source, className="small"),
-                    html.Td(format_count(row.runs)),
-                    html.Td(format_energy_kwh(row.energy_kwh)),
-                ]
-            )
+            [
+                where,
+                format_intensity(row.intensity_g_per_kwh),
+                span(source, "small"),
+                format_count(row.runs),
+                format_energy_kwh(row.energy_kwh),
+            ]
         )
     more = len(places) - LOCATIONS_SHOWN
-    return html.Div(
-        [
-            dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, className="mb-0"),
-            html.Div(f"… and {more} more places", className="small") if more > 0 else None,
-        ]
-    )
+    return rows, f"… and {more} more places" if more > 0 else ""
 
 
-def last_run_summary(run: pd.Series | None) -> html.Div:
-    """The newest run: when, status, emissions, energy, duration."""
+def last_run_lines(run: pd.Series | None) -> list[dict]:
+    """The newest run's lines: when and its status, project and experiment, id, and emissions,
+    energy and duration (none when there is no run)."""
     if run is None:
-        return html.Div("No runs in this selection.", className="text-body-secondary")
+        return []
     status = str(run["status"]) or "finished"
-    return html.Div(
-        [
-            html.Div(
-                [
-                    html.Span(f"{run['timestamp']:%Y-%m-%d %H:%M} UTC", className="me-2"),
-                    dbc.Badge(short_label(status), color=STATUS_BADGE.get(status, "secondary")),
-                ],
-                className="mb-2",
-            ),
-            html.Div(
-                f"{short_label(run['project_name'])} · "
-                f"{short_label(run['experiment_id']) or 'no experiment'}",
-                title=f"{run['project_name']} · {run['experiment_id'] or 'no experiment'}",
-            ),
-            html.Div(
-                short_label(run["run_id"]), className="small font-monospace text-body-secondary"
-            ),
-            html.Div(
-                f"{format_mass_kg(run['emissions'])} · {format_energy_kwh(run['energy_consumed'])}"
-                f" · {format_duration_s(run['duration'])}",
-                className="fw-semibold mt-2",
-            ),
-        ]
-    )
+    badge = f"badge text-bg-{STATUS_BADGE.get(status, 'secondary')}"
+    return [
+        {
+            "className": "mb-2",
+            "spans": [
+                span(f"{run['timestamp']:%Y-%m-%d %H:%M} UTC", "me-2"),
+                span(short_label(status), badge),
+            ],
+        },
+        {
+            "spans": [
+                span(
+                    f"{short_label(run['project_name'])} · "
+                    f"{short_label(run['experiment_id']) or 'no experiment'}",
+                    title=f"{run['project_name']} · {run['experiment_id'] or 'no experiment'}",
+                )
+            ]
+        },
+        {
+            "className": "small font-monospace text-body-secondary",
+            "spans": [span(short_label(run["run_id"]))],
+        },
+        {
+            "className": "fw-semibold mt-2",
+            "spans": [
+                span(
+                    f"{format_mass_kg(run['emissions'])} · "
+                    f"{format_energy_kwh(run['energy_consumed'])} · "
+                    f"{format_duration_s(run['duration'])}"
+                )
+            ],
+        },
+    ]
 
 
 def register_callbacks(app: Dash, source: RunSource) -> None:
@@ -181,8 +186,9 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
         Output(ids.PROJECT_RUNS, "children"),
         Output(ids.PROJECT_DURATION, "children"),
         Output(ids.PROJECT_TOTALS, "className"),
-        Output(ids.PROJECT_LOCATION, "children"),
-        Output(ids.PROJECT_LAST_RUN, "children"),
+        Output(ids.PROJECT_LOCATION, "rows"),
+        Output(ids.PROJECT_LOCATION, "note"),
+        Output(ids.PROJECT_LAST_RUN, "lines"),
         Output(ids.EXPERIMENTS_GRAPH, "figure"),
         Output(ids.EXPERIMENTS_MORE, "children"),
         Output(ids.ENERGY_SPLIT_GRAPH, "figure"),
@@ -194,6 +200,7 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
         total = source.totals(selection)
         per_experiment = source.breakdown(selection, "experiment")
         parts = [selection.project or "All projects", selection.experiment]
+        places, more_places = location_rows(source.breakdown(selection, "place"))
         return (
             " · ".join(short_label(part) for part in parts if part),
             " · ".join(part for part in parts if part),
@@ -202,8 +209,9 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
             format_count(total.runs),
             format_duration_s(total.duration_s),
             "d-none" if repeats_the_totals(selection) else TOTALS_ROW_CLASS,
-            location_table(source.breakdown(selection, "place")),
-            last_run_summary(source.last_run(selection)),
+            places,
+            more_places,
+            last_run_lines(source.last_run(selection)),
             experiments_figure(per_experiment),
             format_more(per_experiment, TOP_GROUPS, "experiments"),
             energy_split_figure(source.breakdown(selection, "component")),

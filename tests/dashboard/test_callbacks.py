@@ -214,7 +214,7 @@ def test_comparison_and_equivalents(app) -> None:
     assert "resnet50 · resnet-0" in str(data[ids.COMPARISON_TABLE]["children"])
     out = call(
         app,
-        f"{ids.EQUIVALENTS_LIST}.children",
+        f"{ids.EQUIVALENTS_LIST}.heading",
         {f"{ids.OVERVIEW_TAB_SELECTION}.data": {}, f"{ids.DISTANCE_UNIT}.value": "mi"},
     )
     assert " mi driven by an average new car" in out.get_data(as_text=True)
@@ -228,7 +228,9 @@ def test_project_view_follows_the_selection(app) -> None:
     ).get_json()["response"]
     assert out[ids.PROJECT_TITLE]["children"] == "vision-resnet"
     assert out[ids.PROJECT_RUNS]["children"] == "20"
-    assert "Poland" in str(out[ids.PROJECT_LOCATION]["children"])
+    rows = out[ids.PROJECT_LOCATION]["rows"]
+    assert any("Poland" in row[0] for row in rows)
+    assert all(len(row) == 5 for row in rows)  # location, intensity, source, runs, energy
 
 
 def test_a_failing_callback_shows_a_notice_not_a_trace(app, caplog) -> None:

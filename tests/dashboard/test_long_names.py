@@ -118,7 +118,7 @@ def test_the_project_title_and_run_detail_are_cut(app) -> None:
         "children": short_label(LONG_PROJECT),
         "title": LONG_PROJECT,
     }
-    last_run = str(out[ids.PROJECT_LAST_RUN]["children"])
+    last_run = str(out[ids.PROJECT_LAST_RUN]["lines"])
     assert short_label(LONG_PROJECT) in last_run
     assert last_run.count(LONG_PROJECT) == 1  # once, as the tooltip
     detail = call(
@@ -167,6 +167,12 @@ def test_a_10_kb_project_name_leaves_the_page_responsive(page, base_url) -> None
     assert page.inner_text(f"#{ids.PROJECT_TITLE}") == short_label(LONG_PROJECT)
     assert page.get_attribute(f"#{ids.PROJECT_TITLE}", "title") == LONG_PROJECT
     assert unquote(page.url.split("project=", 1)[1].replace("+", " ")) == LONG_PROJECT
+    last_run = page.locator(f"#{ids.PROJECT_LAST_RUN}")
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.PROJECT_LAST_RUN}')?.innerText.includes('click')"
+    )
+    assert LINK in last_run.inner_text()  # the markup in the name, drawn as the text it is
+    assert last_run.locator("a").count() == 0
     page.wait_for_function(
         f"() => document.querySelector('#{ids.TIMELINE_GRAPH} .js-plotly-plot')?"
         "._fullData[0]?.y.length === 6"

@@ -1,0 +1,65 @@
+"""Two small page components that draw text from data: a table and a block of lines.
+
+A callback that answers with new Dash components (``children``) costs the page far more than
+their text: Dash mounts each new component and then resets its state with a store update that
+every component on the page re-reads (a location table of 40 cells made a project switch spend
+a quarter of a second on that). These components take plain data props instead, so a switch
+updates one prop. They draw every value as text (React escapes it): CSV text never becomes markup.
+
+The browser side is ``assets/text-views.js``. A cell or span is a string or
+``{"text": ..., "title": ..., "className": ...}`` (:func:`span`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from dash.development.base_component import Component
+
+NAMESPACE = "carbonboard_views"
+
+
+def span(text: str, class_name: str | None = None, title: str | None = None) -> dict[str, str]:
+    """A piece of text with an optional CSS class and tooltip, for a table cell or a line."""
+    piece = {"text": text}
+    if class_name:
+        piece["className"] = class_name
+    if title:
+        piece["title"] = title
+    return piece
+
+
+class _TextView(Component):
+    """A data-driven component of :data:`NAMESPACE`; its props are listed by each subclass."""
+
+    _namespace = NAMESPACE
+    _children_props: ClassVar[list[str]] = []  # no component props: text only
+    _base_nodes: ClassVar[list[str]] = ["children"]
+    _props: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **props: Any) -> None:
+        unknown = set(props) - set(self._props)
+        if unknown:
+            raise TypeError(f"{self._type} has no prop {sorted(unknown)}")
+        self._prop_names = list(self._props)
+        self._valid_wildcard_attributes = []
+        self.available_properties = list(self._props)
+        self.available_wildcard_properties = []
+        super().__init__(**props)
+
+
+class TextTable(_TextView):
+    """A table: ``columns`` (header texts), ``rows`` (lists of cells), ``empty`` (shown instead
+    when there are no rows) and ``note`` (a line under the table)."""
+
+    _type = "TextTable"
+    _props = ("id", "columns", "rows", "empty", "note", "className")
+
+
+class TextLines(_TextView):
+    """Lines of spans: ``lines`` is a list of ``{"spans": [...], "className": ...}`` (or plain
+    strings); ``as_list`` draws them as a list (``ul``/``li``) with ``heading`` above it;
+    ``empty`` is shown when there are no lines."""
+
+    _type = "TextLines"
+    _props = ("id", "lines", "heading", "as_list", "empty", "className")
