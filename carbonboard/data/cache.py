@@ -6,8 +6,9 @@ joined by NUL, a categorical column as its codes and its categories. One entry p
 after the file's path, so a new entry replaces the old one; it holds the key it was written for
 (loader and pandas versions, the contract's columns, path, size, mtime) and is used only when
 all of it matches. Any failure to read an entry means "parse the CSV", never an error. An entry
-is written in a background thread (``save_later``), so a first start does not wait for it; a
-``load`` of the same file in this process waits for that write, and a process ending waits too.
+is written in the background (``save_later``: a forked process, else a thread), so a first start
+does not wait for it; a ``load`` of the same file in this process waits for that write, and a
+process ending waits too.
 
 The folder is created 0700 and used only while it is a real directory owned by the user and
 closed to others: anyone who can write into it could otherwise choose what the board shows. By
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import stat
 import tempfile
@@ -33,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from carbonboard.data.loader import LOADER_VERSION, Parsed, Skipped
+from carbonboard.data.parallel import can_fork
 from carbonboard.data.paths import open_regular
 from tracker import schema
 from tracker.folders import user_cache_dir
@@ -256,7 +259,8 @@ class ParsedCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._reported = ""  # the folder problem already logged
-        self._writers: dict[Path, threading.Thread] = {}  # entry -> its latest writer
+        # entry -> its latest writer: a thread or a process
+        self._writers: dict[Path, threading.Thread | multiprocessing.process.BaseProcess] = {}
         self._writers_lock = threading.Lock()
 
     def usable(self) -> bool:
@@ -287,11 +291,15 @@ class ParsedCache:
             return None
 
     def save_later(self, path: Path, info: os.stat_result, parsed: Parsed, unlisted: int) -> None:
-        """``save`` in a background thread: writing a million rows' entry takes about a fifth
-        of a first start, which the board need not wait for. The thread is not a daemon, so the
-        interpreter lets it finish (a killed process leaves a temporary file, pruned later)."""
+        """``save`` in the background: writing a million rows' entry takes about a fifth of a
+        first start, which the board need not wait for. Written by a forked copy of this
+        process where one can be forked (:func:`carbonboard.data.parallel.can_fork`), so the
+        write does not compete with the board for the interpreter; else by a thread. Neither is
+        a daemon: the interpreter lets it finish (a killed process leaves a temporary file,
+        pruned later)."""
         snapshot = replace(parsed, header=list(parsed.header), skipped=list(parsed.skipped))
-        writer = threading.Thread(
+        kind = multiprocessing.get_context("fork").Process if can_fork() else threading.Thread
+        writer = kind(
             target=self.save,
             args=(path, info, snapshot, unlisted),
             name=f"carbonboard-cache-{path.name}",
