@@ -223,17 +223,6 @@ def fill(rollup: Rollup) -> str:
     return add_to(rollup, contributions(rollup, RUNS, 1))
 
 
-def fill_in_parallel(rollup: Rollup) -> str:
-    """:func:`fill`, the rows summed by parallel workers: a plain table written by ``CREATE
-    TABLE AS`` may be, where an ``INSERT ... SELECT`` is not. Its owner only (the table is
-    created in the schema), one at a time (the name is fixed)."""
-    sums = f"{SCHEMA}.bulk_sums"
-    return (
-        f"CREATE UNLOGGED TABLE {sums} AS {contributions(rollup, RUNS, 1)};"
-        f"{add_to(rollup, f'SELECT * FROM {sums}')}\n    DROP TABLE {sums};"
-    )
-
-
 def rollup_functions(rollup: Rollup) -> str:
     """The trigger functions that keep ``rollup``: an insert adds the new rows' sums, an update
     subtracts the old rows' and adds the new rows', a delete subtracts, a truncate empties.

@@ -165,8 +165,8 @@ def bulk_into_empty(cur: Any, table: str = ddl.RUNS) -> Iterator[bool]:
     """Whether rows written inside may go into ``table`` in bulk: true when it is empty and this
     role owns it. Then, until the transaction ends, the table is locked, its secondary indexes
     are dropped and its rollup triggers off; on leaving, the rollups are filled from the rows
-    (exact: they were empty; summed by parallel workers) and the indexes built again, sorted,
-    several times faster than row by row. False, with nothing done, when the table holds rows
+    (exact: they were empty) and the indexes built again, sorted, several times faster than
+    row by row. False, with nothing done, when the table holds rows
     or another role owns it."""
     cur.execute(
         "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass", (table,)
@@ -191,7 +191,7 @@ def bulk_into_empty(cur: Any, table: str = ddl.RUNS) -> Iterator[bool]:
     yield True
     for rollup in ddl.ROLLUPS:
         cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER {rollup.insert_trigger}")
-        cur.execute(ddl.fill_in_parallel(rollup))
+        cur.execute(ddl.fill(rollup))
     for _, definition in indexes:
         cur.execute(definition)
 
