@@ -163,11 +163,12 @@ def upsert(cur: Any, target: Target, rows: Iterable[list[object]]) -> int:
 @contextlib.contextmanager
 def bulk_into_empty(cur: Any, table: str = ddl.RUNS) -> Iterator[bool]:
     """Whether rows written inside may go into ``table`` in bulk: true when it is empty and this
-    role owns it. Then, until the transaction ends, the table is locked, its secondary indexes
-    are dropped and its rollup triggers off; on leaving, the rollups are filled from the rows
-    (exact: they were empty) and the indexes built again, sorted, several times faster than
-    row by row. False, with nothing done, when the table holds rows
-    or another role owns it."""
+    role owns it. Then, until the transaction ends, the table is locked, its indexes and key are
+    dropped and its rollup triggers off; on leaving, the rollups are filled from the rows (exact:
+    they were empty) and the key and indexes built again, sorted, several times faster than row
+    by row (rows written inside must have distinct keys, or the key fails to build and the
+    transaction with it). False, with nothing done, when the table holds rows or another role
+    owns it."""
     cur.execute(
         "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass", (table,)
     )
@@ -179,8 +180,16 @@ def bulk_into_empty(cur: Any, table: str = ddl.RUNS) -> Iterator[bool]:
         yield False
         return
     cur.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY 1",
+        (table,),
+    )
+    keys = cur.fetchall()
+    for name, _ in keys:
+        cur.execute(f"ALTER TABLE {table} DROP CONSTRAINT {ddl.ident(name)}")
+    cur.execute(  # those left: the indexes no constraint owns
         "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
-        "WHERE indrelid = %s::regclass AND NOT indisunique ORDER BY 1",
+        "WHERE indrelid = %s::regclass ORDER BY 1",
         (table,),
     )
     indexes = cur.fetchall()
@@ -192,6 +201,8 @@ def bulk_into_empty(cur: Any, table: str = ddl.RUNS) -> Iterator[bool]:
     for rollup in ddl.ROLLUPS:
         cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER {rollup.insert_trigger}")
         cur.execute(ddl.fill(rollup))
+    for name, definition in keys:
+        cur.execute(f"ALTER TABLE {table} ADD CONSTRAINT {ddl.ident(name)} {definition}")
     for _, definition in indexes:
         cur.execute(definition)
 
