@@ -323,7 +323,14 @@ def selection_update(
         name: no_update if getattr(view, name) == getattr(shown_view, name) else getattr(view, name)
         for name in VIEW_FIELDS
     }
-    if trigger in VIEW_CONTROLS:  # a toggle: only the address changes
+    # The compare dropdown (runs tab) lists the selection's newest runs: worked out only while
+    # that tab is open, or runs are picked (its value must be among its options).
+    runs_offered = view.tab == ids.TAB_RUNS or bool(selection.run_ids)
+    if trigger in VIEW_CONTROLS:  # a toggle: only the address changes, and a tab may open
+        if trigger == ids.VIEW_TABS and runs_offered:
+            answer["compare_options"] = compare_options(
+                newest_runs(source, selection), source.runs_by_id(selection.run_ids)
+            )
         return answer
     reload = from_url or trigger == ids.DATA_VERSION
     new_project = reload or trigger == ids.PROJECT_SELECT
@@ -351,9 +358,10 @@ def selection_update(
     if span:
         answer["min_date"] = f"{everything.first_run:%Y-%m-%d}"
         answer["max_date"] = f"{everything.last_run:%Y-%m-%d}"
-    answer["compare_options"] = compare_options(
-        newest_runs(source, selection), source.runs_by_id(selection.run_ids)
-    )
+    if runs_offered:
+        answer["compare_options"] = compare_options(
+            newest_runs(source, selection), source.runs_by_id(selection.run_ids)
+        )
     answer["compare"] = unless(
         controls.run_ids, [option_value(run_id) for run_id in selection.run_ids]
     )

@@ -49,7 +49,7 @@ def app(long_history):
 def test_dropdown_options_are_cut_and_keep_the_whole_name(app) -> None:
     """The label is cut, the tooltip whole; the value of a long name is its start and a digest
     (Dash's dropdown indexes values by all their substrings), which stands for the name."""
-    out = sync_answer(app, {f"{ids.URL}.search": ""})
+    out = sync_answer(app, {f"{ids.URL}.search": "?tab=runs"})
     options = {o["title"]: o for o in out[ids.PROJECT_SELECT]["options"] if "title" in o}
     long = options[LONG_PROJECT]
     assert long["value"] == option_value(LONG_PROJECT)

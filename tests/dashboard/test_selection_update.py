@@ -150,3 +150,17 @@ def test_project_and_experiment_set_together_keep_the_experiment() -> None:
     assert main_trigger(both) == ids.EXPERIMENT_SELECT
     assert main_trigger([f"{ids.PROJECT_SELECT}.value"]) == ids.PROJECT_SELECT
     assert main_trigger([]) is None and main_trigger(["."]) is None
+
+
+def test_the_compare_options_are_worked_out_only_for_the_runs_tab_or_picked_runs(source) -> None:
+    overview = selection_update(source, None, Controls(search="?project=nlp-bert"), None)
+    assert overview["compare_options"] is no_update  # its dropdown is in the runs tab
+    opened = selection_update(
+        source,
+        ids.VIEW_TABS,
+        Controls(search="?project=nlp-bert", project="nlp-bert", view={"tab": ids.TAB_RUNS}),
+        {"project": "nlp-bert"},
+    )
+    assert opened["compare_options"] and opened["search"] == "?project=nlp-bert&tab=runs"
+    picked = selection_update(source, None, Controls(search="?runs=large-000"), None)
+    assert [o["value"] for o in picked["compare_options"]][0] == "large-000"
