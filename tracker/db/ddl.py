@@ -115,7 +115,17 @@ class Rollup:
     def insert_trigger(self) -> str:
         return f"runs_{self.name}_insert"
 
+    @property
+    def summed(self) -> tuple[Measure, ...]:
+        """The measures summed from the rows: this rollup's and its coarser ones'."""
+        found: dict[str, Measure] = {}
+        for kept in (self, *self.coarser):
+            found.update({m.name: m for m in kept.measures if m.name not in found})
+        return tuple(found.values())
 
+
+# Version 2's daily rollup had triggers of its own; since version 4 it is kept from the place
+# rollup's sums (one pass over the written rows for all three).
 DAILY_ROLLUP = Rollup("daily_rollup", DAILY_KEYS, DAILY_KEY_TYPES, DAILY_MEASURES)
 _PLACE_KEYS = tuple((c, f"coalesce({c}, '')") for c in PLACE_COLUMNS)
 _PLACE_KEY_TYPES = dict.fromkeys(PLACE_COLUMNS, "text")
@@ -131,10 +141,10 @@ PLACE_ROLLUP = Rollup(
     DAILY_KEYS + _PLACE_KEYS,
     DAILY_KEY_TYPES | _PLACE_KEY_TYPES,
     PLACE_MEASURES,
-    (PLACE_TOTALS,),
+    (DAILY_ROLLUP, PLACE_TOTALS),
 )
 PLACE = PLACE_ROLLUP.table
-ROLLUPS = (DAILY_ROLLUP, PLACE_ROLLUP)  # those with triggers
+ROLLUPS = (PLACE_ROLLUP,)  # those with triggers
 KEPT = tuple(kept for rollup in ROLLUPS for kept in (rollup, *rollup.coarser))  # every one
 
 
@@ -184,7 +194,7 @@ def contributions(rollup: Rollup, table: str, sign: int) -> str:
     keys = ", ".join(f"{expr} AS {name}" for name, expr in rollup.keys)
     minus = "-" if sign < 0 else ""
     sums = ", ".join(
-        f"{minus}coalesce(sum(({m.expression})::numeric), 0) AS {m.name}" for m in rollup.measures
+        f"{minus}coalesce(sum(({m.expression})::numeric), 0) AS {m.name}" for m in rollup.summed
     )
     positions = ", ".join(str(i + 1) for i in range(len(rollup.keys)))
     return f"SELECT {keys}, {minus}count(*) AS runs, {sums} FROM {table} GROUP BY {positions}"
@@ -212,7 +222,7 @@ def add_to(rollup: Rollup, source: str) -> str:
     )
     if not rollup.coarser:
         return f"\n    {_add(rollup, f'({source})')};{emptied}"
-    names = ", ".join(["runs", *(m.name for m in rollup.measures)])
+    names = ", ".join(["runs", *(m.name for m in rollup.summed)])
     steps = [f"sums AS MATERIALIZED (SELECT {rollup.key_names}, {names} FROM ({source}) AS s)"]
     steps += [f"to_{kept.name} AS ({_add(kept, 'sums')})" for kept in rollup.coarser]
     return f"\n    WITH {', '.join(steps)}\n    {_add(rollup, 'sums')};{emptied}"
@@ -270,9 +280,9 @@ CREATE INDEX {rollup.name}_emptied ON {rollup.table} ({"day" if by_day else "run
 WHERE runs = 0;"""
 
 
-def create_rollup(rollup: Rollup) -> str:
-    """``rollup``'s table (and its coarser ones'), filled from the runs already there, its
-    functions and triggers."""
+def create_rollup(rollup: Rollup, existing: Sequence[Rollup] = ()) -> str:
+    """``rollup``'s table and its coarser ones' (but the ``existing``, which must be empty),
+    filled from the runs already there, its functions and triggers."""
     triggers = []
     for event, tables in (
         ("insert", "REFERENCING NEW TABLE AS new_rows "),
@@ -284,7 +294,9 @@ def create_rollup(rollup: Rollup) -> str:
             f"CREATE TRIGGER runs_{rollup.name}_{event} AFTER {event.upper()} ON {RUNS}\n"
             f"{tables}FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.{rollup.name}_{event}();\n"
         )
-    tables = "".join(rollup_table(kept) for kept in (rollup, *rollup.coarser))
+    tables = "".join(
+        rollup_table(kept) for kept in (rollup, *rollup.coarser) if kept not in existing
+    )
     return f"""{tables}
 {rollup_functions(rollup)}{"".join(triggers)}
 DO $body$ BEGIN{fill(rollup)}
@@ -298,10 +310,16 @@ def create_daily_rollup() -> str:
 
 
 def create_place_rollup() -> str:
-    """Version 4: the daily rollup's triggers sum per group before applying the sign, and the
-    per-place rollups (the daily key x where the energy came from, and the same over all days)
-    for the regional views."""
-    return rollup_functions(DAILY_ROLLUP) + create_rollup(PLACE_ROLLUP)
+    """Version 4: the per-place rollups (the daily key x where the energy came from, and the
+    same over all days) for the regional views; their triggers keep the daily rollup too, from
+    the same sums, in place of its own (dropped; the daily rollup made again from the runs)."""
+    events = ("insert", "update", "delete", "truncate")
+    dropped = "".join(
+        f"DROP TRIGGER runs_daily_rollup_{event} ON {RUNS};\n"
+        f"DROP FUNCTION {SCHEMA}.daily_rollup_{event}();\n"
+        for event in events
+    )
+    return f"{dropped}TRUNCATE {DAILY};\n" + create_rollup(PLACE_ROLLUP, (DAILY_ROLLUP,))
 
 
 def create_board_indexes() -> str:
