@@ -339,8 +339,10 @@ def selection_update(
     def unless(current: object, value: object) -> object:
         return no_update if current == value else value
 
-    # the page set the store to what it picked itself: only a correction is sent
-    answer["selection"] = no_update if selection == picked else selection.to_dict()
+    # The page set the store to what it picked itself: only a correction is sent, or the same
+    # selection again for new data (the views listening to the store redraw).
+    fresh = selection != picked or trigger == ids.DATA_VERSION
+    answer["selection"] = selection.to_dict() if fresh else no_update
     if from_url:
         answer["notice"] = [html.Div(short_label(n, NOTICE_MAX_CHARS)) for n in notices]
         answer["notice_open"] = bool(notices)

@@ -32,6 +32,12 @@ def test_appended_runs_appear_and_empty_state_goes(serve_app, page, tmp_path) ->
         f"() => document.querySelector('#{ids.HEADER_RUNS}')?.innerText === '2 runs'",
         timeout=15_000,
     )
+    # the open view redraws with the new run too
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.TIMELINE_GRAPH} .js-plotly-plot')?"
+        "._fullData[0]?.y.length === 2",
+        timeout=15_000,
+    )
     page.click(f"#{ids.VIEW_TABS}-{ids.TAB_RUNS}")
     page.wait_for_function(
         f"() => document.querySelector('#{ids.RUNS_COUNT}')?.innerText === '2 of 2 runs'"

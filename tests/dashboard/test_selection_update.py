@@ -109,7 +109,13 @@ def test_new_data_refreshes_the_options_but_not_the_notice(source) -> None:
     controls = Controls(search="?project=nlp-bert", project="nlp-bert", experiment=ids.ALL)
     answer = selection_update(source, ids.DATA_VERSION, controls, {"project": "nlp-bert"})
     assert {"project_options", "experiment_options", "min_date"} <= sent(answer)
-    assert answer["selection"] is no_update  # still valid: the views keep what they show
+    assert answer["selection"] == {  # the same selection again: its views redraw
+        "project": "nlp-bert",
+        "experiment": None,
+        "date_from": None,
+        "date_to": None,
+        "run_ids": [],
+    }
     assert answer["notice"] is no_update and answer["notice_open"] is no_update
     assert answer["search"] is no_update  # the address already says this
 
@@ -163,4 +169,4 @@ def test_the_compare_options_are_worked_out_only_for_the_runs_tab_or_picked_runs
     )
     assert opened["compare_options"] and opened["search"] == "?project=nlp-bert&tab=runs"
     picked = selection_update(source, None, Controls(search="?runs=large-000"), None)
-    assert [o["value"] for o in picked["compare_options"]][0] == "large-000"
+    assert picked["compare_options"][0]["value"] == "large-000"
