@@ -3,11 +3,13 @@ PostgreSQL, idempotently.
 
 Files, folders and globs are expanded as the dashboard expands them (a runs file brings its tasks
 files) and parsed by the dashboard's loader, so a row the board would skip is skipped here, with
-the same reason, and the values stored are the ones the board shows. Rows are streamed with
-``COPY`` into temporary tables, then each run's newest row (later ``timestamp``, longer
-``duration``, a final status over ``running``, then the last read: flush rows collapse to the
-run's last row) is upserted in one transaction. A row already in the database is replaced only by
-a newer one, so importing twice is importing once; an interrupted import writes nothing.
+the same reason, and the values stored are the ones the board shows. Each run's newest row (later
+``timestamp``, longer ``duration``, a final status over ``running``, then the last read: flush
+rows collapse to the run's last row) is picked as a file is staged (across files, in SQL), sent
+with binary ``COPY`` into temporary tables, and upserted in one transaction; into an empty runs
+table, in bulk (:func:`tracker.db.writes.bulk_into_empty`). A row already in the database is
+replaced only by a newer one, so importing twice is importing once; an interrupted import writes
+nothing.
 """
 
 from __future__ import annotations
@@ -64,13 +66,12 @@ def reason_kind(reason: str) -> str:
 @dataclass
 class Staged:
     """One frame ready for COPY (:func:`tracker.db.ddl.staging_tables`): its rows in
-    PostgreSQL's binary format, its combinations of text values as CSV, how many rows were kept
-    and how many staged (each key's newest), the staged keys' hashes, the rows left out."""
+    PostgreSQL's binary format (each key's newest), its combinations of text values as CSV, how
+    many rows were kept, the staged keys' hashes, the rows left out."""
 
     rows: bytes
     combos: bytes
     kept: int
-    staged: int
     key_hashes: np.ndarray
     skipped: Counter[str]
 
@@ -143,7 +144,6 @@ def stage(
         PGCOPY_HEADER + rows + PGCOPY_TRAILER,
         "".join(f"{line}\n" for line in combo_lines).encode("utf-8"),
         kept,
-        len(picked),
         hashes,
         skipped,
     )
