@@ -146,14 +146,13 @@ def date_range(runs: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp] | None:
 
 def _sums(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """runs, energy_kwh, emissions_kg, duration_s per group; grouping on the categorical codes
-    (observed groups only) keeps this fast on a million rows."""
-    grouped = runs.groupby(keys, observed=True, sort=False).agg(
-        runs=("energy_consumed", "size"),  # rows, missing values too
-        energy_kwh=("energy_consumed", "sum"),
-        emissions_kg=("emissions", "sum"),
-        duration_s=("duration", "sum"),
-    )
-    return grouped.reset_index()
+    (observed groups only) keeps this fast on a million rows, and one ``sum`` of the three
+    columns costs less than pandas' named aggregations, one pass each."""
+    grouped = runs.groupby(keys, observed=True, sort=False)
+    sums = grouped[["energy_consumed", "emissions", "duration"]].sum()
+    sums.columns = ["energy_kwh", "emissions_kg", "duration_s"]
+    sums.insert(0, "runs", grouped.size())
+    return sums.reset_index()
 
 
 def per_experiment(runs: pd.DataFrame) -> pd.DataFrame:
