@@ -66,13 +66,14 @@ from carbonboard.regional.baseline import LOCATION_KEYS, it_energy_kwh, merge_lo
 from carbonboard.selection import Selection
 from tracker import schema
 from tracker.db.ddl import (
-    DAILY,
     DAILY_ROLLUP,
+    EXPERIMENT_TOTALS,
     PLACE_COLUMNS,
     PLACE_ROLLUP,
     PLACE_TOTALS,
     RUNS,
     TASKS,
+    TOTALS,
     Rollup,
     ident,
 )
@@ -147,6 +148,13 @@ def _no_runs() -> pd.DataFrame:
 def _places(selection: Selection) -> Rollup:
     """The place rollup that answers ``selection``: over all days when it has no dates."""
     return PLACE_ROLLUP if selection.date_from or selection.date_to else PLACE_TOTALS
+
+
+def _sums(selection: Selection, keys: Sequence[str]) -> Rollup:
+    """The rollup that answers ``selection`` per ``keys``: the sums over all days when it has
+    no dates and the keys no day, else the daily rollup."""
+    dated = selection.date_from or selection.date_to or "day" in keys
+    return DAILY_ROLLUP if dated else EXPERIMENT_TOTALS
 
 
 def _utc_day_start(day: str) -> dt.datetime:
@@ -279,7 +287,7 @@ class PostgresSource:
         (marker,), _ = self._rows(
             f"SELECT ROW((SELECT max(updated_at) FROM {RUNS}), "
             f"(SELECT max(updated_at) FROM {TASKS}), "
-            f"(SELECT coalesce(sum(runs), 0) FROM {DAILY}), "
+            f"(SELECT coalesce(sum(runs), 0) FROM {TOTALS}), "
             f"(SELECT count(*) FROM {RUNS} WHERE status = 'running' "
             'AND "timestamp" < %(stale_before)s))::text',
             {"stale_before": stale_before},
@@ -370,11 +378,13 @@ class PostgresSource:
         self,
         selection: Selection,
         keys: Sequence[str],
-        kept: Rollup = DAILY_ROLLUP,
+        kept: Rollup | None = None,
         measures: Mapping[str, str] = ROLLUP_SUMS,
     ) -> pd.DataFrame:
         """The sums of rollup ``kept`` (runs and ``measures``: the rollup's sum by the column of
-        a runs row it adds up) per ``keys`` of the rollup, duplicate rank rows subtracted."""
+        a runs row it adds up; by default the daily sums, or those over all days) per ``keys``
+        of the rollup, duplicate rank rows subtracted."""
+        kept = kept or _sums(selection, keys)
         query = _Query()
         sums = ", ".join(
             f"sum({rollup})::float8 AS {ident(column)}" for column, rollup in measures.items()
@@ -415,7 +425,7 @@ class PostgresSource:
         return self._answer("describe", self._describe)
 
     def _describe(self) -> Description:
-        (stored,), _ = self._rows(f"SELECT coalesce(sum(runs), 0)::bigint FROM {DAILY}")
+        (stored,), _ = self._rows(f"SELECT coalesce(sum(runs), 0)::bigint FROM {TOTALS}")
         stored = stored[0]
         duplicates = len(self._duplicates())
         info = FileInfo(self.label, DATABASE_KIND, int(stored), 0, 0)
@@ -426,9 +436,7 @@ class PostgresSource:
         return self._answer(("filter_options", project), lambda: self._filter_options(project))
 
     def _filter_options(self, project: str | None) -> FilterOptions:
-        rows, _ = self._rows(
-            f"SELECT DISTINCT project_name, experiment_id FROM {DAILY} WHERE runs > 0"
-        )
+        rows, _ = self._rows(f"SELECT project_name, experiment_id FROM {TOTALS} WHERE runs > 0")
         projects = sorted({p for p, _ in rows if p})
         experiments = sorted({e for p, e in rows if e and (project is None or p == project)})
         (span,), _ = self._rows(f'SELECT min("timestamp"), max("timestamp") FROM {RUNS}')
@@ -444,7 +452,7 @@ class PostgresSource:
         project/experiment pairs that name either, and the picked runs that exist."""
         query = _Query()
         pairs = self._frame(
-            f"SELECT DISTINCT project_name, experiment_id FROM {DAILY} WHERE runs > 0 AND "
+            f"SELECT project_name, experiment_id FROM {TOTALS} WHERE runs > 0 AND "
             f"(project_name = {query.value(selection.project or '')} "
             f"OR experiment_id = {query.value(selection.experiment or '')})",
             query.params,

@@ -127,6 +127,15 @@ class Rollup:
 # Version 2's daily rollup had triggers of its own; since version 4 it is kept from the place
 # rollup's sums (one pass over the written rows for all three).
 DAILY_ROLLUP = Rollup("daily_rollup", DAILY_KEYS, DAILY_KEY_TYPES, DAILY_MEASURES)
+# Per project x experiment over all days: what a selection without dates (the board's first
+# page) adds up, in a few rows.
+EXPERIMENT_TOTALS = Rollup(
+    "experiment_totals",
+    DAILY_KEYS[:2],
+    {k: DAILY_KEY_TYPES[k] for k, _ in DAILY_KEYS[:2]},
+    DAILY_MEASURES,
+)
+TOTALS = EXPERIMENT_TOTALS.table
 _PLACE_KEYS = tuple((c, f"coalesce({c}, '')") for c in PLACE_COLUMNS)
 _PLACE_KEY_TYPES = dict.fromkeys(PLACE_COLUMNS, "text")
 # Per place over all days: a selection without dates (the board's first page) reads a few rows.
@@ -141,7 +150,7 @@ PLACE_ROLLUP = Rollup(
     DAILY_KEYS + _PLACE_KEYS,
     DAILY_KEY_TYPES | _PLACE_KEY_TYPES,
     PLACE_MEASURES,
-    (DAILY_ROLLUP, PLACE_TOTALS),
+    (DAILY_ROLLUP, EXPERIMENT_TOTALS, PLACE_TOTALS),
 )
 PLACE = PLACE_ROLLUP.table
 ROLLUPS = (PLACE_ROLLUP,)  # those with triggers
@@ -311,8 +320,9 @@ def create_daily_rollup() -> str:
 
 def create_place_rollup() -> str:
     """Version 4: the per-place rollups (the daily key x where the energy came from, and the
-    same over all days) for the regional views; their triggers keep the daily rollup too, from
-    the same sums, in place of its own (dropped; the daily rollup made again from the runs)."""
+    same over all days) for the regional views, and the daily rollup's sums over all days; their
+    triggers keep the daily rollup too, from the same sums, in place of its own (dropped; the
+    daily rollup made again from the runs)."""
     events = ("insert", "update", "delete", "truncate")
     dropped = "".join(
         f"DROP TRIGGER runs_daily_rollup_{event} ON {RUNS};\n"
