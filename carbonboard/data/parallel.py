@@ -21,6 +21,7 @@ from __future__ import annotations
 import mmap
 import multiprocessing
 import os
+import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -41,8 +42,13 @@ def default_workers() -> int:
 
 
 def can_fork() -> bool:
-    """Worker processes can be forked now: the platform forks, and no other thread runs."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    """Worker processes can be forked now: the platform forks safely (not macOS, whose system
+    libraries may crash a forked child), and no other thread runs."""
+    return (
+        sys.platform != "darwin"
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
 
 
 def plan_chunks(
@@ -122,7 +128,7 @@ class Prefetch:
         listed_room: int,
         workers: int,
     ) -> None:
-        self.workers = workers
+        self.workers = workers  # one once they stopped and the read went on without them
         self._start = offsets[0]
         self._header = header  # the first chunk's: None when it starts with the header line
         self._later_header = header if header is not None else planned_header
@@ -189,6 +195,7 @@ class Prefetch:
             part, unlisted = future.result()
         except BrokenProcessPool:  # a worker died (out of memory?): parse here from now on
             self.close()
+            self.workers = 1
             return None
         return (part if first else renumbered(part, line - 1)), unlisted
 

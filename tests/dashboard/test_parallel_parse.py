@@ -221,3 +221,40 @@ def test_a_file_parsed_ahead_gives_the_history_one_process_reads(tmp_path) -> No
 def test_a_file_changed_while_parsed_ahead_is_read_as_it_is_now(tmp_path) -> None:
     path = write_csv(tmp_path / "runs.csv", [run_row(run_id=str(i)) for i in range(200)])
     assert load_ahead(path, tmp_path / "cache", append=True) == [1, 1]
+
+
+DYING_WORKER_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from carbonboard.data import parallel
+    from tests.dashboard.test_parallel_parse import assert_same_read
+    from carbonboard.data.store import read_bounded
+    path = Path(sys.argv[1])
+    alone = read_bounded(path, chunk_bytes=4096)
+    real = parallel.parse_chunk
+
+    def dying(path, offset, *rest):  # a worker killed (out of memory) on its second chunk
+        if offset > 0:
+            os._exit(1)
+        return real(path, offset, *rest)
+
+    parallel.parse_chunk = dying
+    shared = read_bounded(path, chunk_bytes=4096, workers=2)
+    assert_same_read(alone, shared)
+    print(shared.processes)
+    """
+)
+
+
+def test_a_worker_that_dies_leaves_the_read_to_this_process(tmp_path) -> None:
+    path = tricky_file(tmp_path / "tricky.csv")
+    done = subprocess.run(
+        [sys.executable, "-c", DYING_WORKER_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1"]  # the workers broke: the rest was parsed here
