@@ -24,11 +24,16 @@ from carbonboard.selection import Selection
 PROJECT, EXPERIMENT = "project_name", "experiment_id"
 
 
-def _groups(codes: np.ndarray, count: int) -> list[np.ndarray]:
-    """The positions (ascending) of the rows of each code from 0 to ``count`` - 1."""
+def _groups(codes: np.ndarray, count: int) -> dict[int, np.ndarray]:
+    """The positions (ascending) of the rows of each code (0 to ``count`` - 1) that has rows.
+    Codes that fit 16 bits are sorted by NumPy's radix sort, in linear time."""
+    if count <= np.iinfo(np.int16).max:
+        codes = codes.astype(np.int16)
     order = np.argsort(codes, kind="stable")
-    bounds = np.cumsum(np.bincount(codes, minlength=count))
-    return np.split(order, bounds[:-1])
+    counts = np.bincount(codes, minlength=count)
+    present = np.flatnonzero(counts)
+    bounds = np.cumsum(counts[present])
+    return dict(zip(present.tolist(), np.split(order, bounds[:-1]), strict=True))
 
 
 class SelectionRows:
@@ -47,23 +52,16 @@ class SelectionRows:
                 projects = self.runs[PROJECT].cat
                 experiments = self.runs[EXPERIMENT].cat
                 project_codes = projects.codes.to_numpy().astype(np.int64)
-                experiment_codes = experiments.codes.to_numpy().astype(np.int64)
                 width = len(experiments.categories)
-                pairs = project_codes * width + experiment_codes
+                pairs = project_codes * width + experiments.codes.to_numpy()
+                project_names, experiment_names = projects.categories, experiments.categories
                 self._projects = {
-                    name: rows
-                    for name, rows in zip(
-                        projects.categories,
-                        _groups(project_codes, len(projects.categories)),
-                        strict=True,
-                    )
-                    if len(rows)
+                    project_names[code]: rows
+                    for code, rows in _groups(project_codes, len(project_names)).items()
                 }
-                pair_rows = _groups(pairs, len(projects.categories) * width)
                 self._experiments = {
-                    (projects.categories[pair // width], experiments.categories[pair % width]): rows
-                    for pair, rows in enumerate(pair_rows)
-                    if len(rows)
+                    (project_names[pair // width], experiment_names[pair % width]): rows
+                    for pair, rows in _groups(pairs, len(project_names) * width).items()
                 }
             return self._projects, self._experiments
 
