@@ -120,6 +120,22 @@ def stage(
     texts = [c.name for c in columns if not ddl.is_binary(c) and c.name not in per_row]
     combo_of_row, combos = combinations(frame, texts, picked)
     rows_of_frame = slice(None) if len(picked) == len(frame) else picked  # no copy when all
+    # Per-row text: each field its length (-1: NULL, for missing or empty text) and UTF-8. The
+    # leading columns whose values all have one length (a run_id's UUID, no metrics) go in the
+    # records themselves; from the first that does not, the fields are joined row by row.
+    texts = []
+    for name in per_row:
+        encoded = [v.encode("utf-8") if isinstance(v, str) else b"" for v in frame[name].to_numpy()]
+        encoded = [encoded[i] for i in picked] if len(picked) < len(frame) else encoded
+        texts.append((encoded, np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))))
+    inline = 0
+    for index, (_, sizes) in enumerate(texts):
+        if len(sizes) and sizes.min() != sizes.max():
+            break
+        fields.append((f"text_size{index}", ">i4"))
+        if len(sizes) and sizes[0]:
+            fields.append((f"text{index}", f"S{sizes[0]}"))
+        inline += 1
     binary = np.zeros(len(picked), dtype=fields)
     binary["count"] = 2 + len(fixed) + len(per_row)
     binary["ord_size"] = binary["combo_size"] = 8
@@ -128,18 +144,24 @@ def stage(
         binary[f"size{index}"] = 8
     for name, column_values in values.items():
         binary[name] = column_values[rows_of_frame]
-    parts = [_row_slices(binary)]
-    for name in per_row:  # each field: its length (-1: NULL, for missing or empty text), UTF-8
-        encoded = [v.encode("utf-8") if isinstance(v, str) else b"" for v in frame[name].to_numpy()]
-        encoded = [encoded[i] for i in picked] if len(picked) < len(frame) else encoded
-        sizes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-        parts += [_row_slices(np.where(sizes == 0, -1, sizes).astype(">i4")), encoded]
-    rows = b"".join(itertools.chain.from_iterable(zip(*parts, strict=True)))
+    for index, (encoded, sizes) in enumerate(texts[:inline]):
+        width = int(sizes[0]) if len(sizes) else 0
+        binary[f"text_size{index}"] = width or -1
+        if width:
+            binary[f"text{index}"] = encoded
+    if inline == len(texts):
+        rows = binary.tobytes()
+    else:
+        parts = [_row_slices(binary)]
+        for encoded, sizes in texts[inline:]:
+            parts += [_row_slices(np.where(sizes == 0, -1, sizes).astype(">i4")), encoded]
+        rows = b"".join(itertools.chain.from_iterable(zip(*parts, strict=True)))
     combo_lines = [
         ",".join([str(number + first_combo), *(csv_field(text) for text in texts_of_combo)])
         for number, texts_of_combo in enumerate(combos)
     ]
-    hashes = pd.util.hash_pandas_object(frame[list(key)].iloc[picked], index=False).to_numpy()
+    key_values = zip(*(frame[name].to_numpy()[picked] for name in key), strict=True)
+    hashes = np.fromiter(map(hash, key_values), dtype=np.int64, count=len(picked))
     return Staged(
         PGCOPY_HEADER + rows + PGCOPY_TRAILER,
         "".join(f"{line}\n" for line in combo_lines).encode("utf-8"),
