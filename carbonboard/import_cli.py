@@ -182,6 +182,8 @@ def newest_rows(frame: pd.DataFrame, key: Sequence[str], keep: np.ndarray) -> np
     for name in key:
         codes, uniques = pd.factorize(frame[name].to_numpy()[kept])
         groups = groups * max(len(uniques), 1) + codes
+    if len(pd.unique(groups)) == len(kept):  # each key once: nothing to pick
+        return kept
     moments = frame["timestamp"].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
     moments = moments[kept].view(np.int64)
     duration = np.nan_to_num(frame["duration"].to_numpy(dtype=float)[kept], nan=-np.inf)
