@@ -32,6 +32,8 @@ def _groups(codes: np.ndarray, count: int) -> dict[int, np.ndarray]:
     order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes, minlength=count)
     present = np.flatnonzero(counts)
+    if not len(present):  # no rows
+        return {}
     bounds = np.cumsum(counts[present])
     return dict(zip(present.tolist(), np.split(order, bounds[:-1]), strict=True))
 

@@ -123,3 +123,13 @@ def test_projects_and_experiments_are_listed_as_the_filters_list_them(store) -> 
     assert rows.experiments("nowhere") == []
     assert rows.knows("nlp-bert", "shared") and rows.knows(None, "shared")
     assert not rows.knows("vision-resnet", "shared") and not rows.knows("nowhere", None)
+
+
+def test_a_history_without_runs_has_no_rows_for_any_selection(tmp_path) -> None:
+    path = write_csv(tmp_path / "header-only.csv", [])
+    store = HistoryStore([path], disk_cache=False)
+    rows = SelectionRows(store.history().runs)
+    assert rows.projects() == [] and rows.experiments(None) == []
+    assert rows.rows(Selection(project="x")).empty
+    assert store.filter_options(Selection()).projects == ()
+    assert store.runs_page(Selection(), offset=0, limit=10).matching == 0
