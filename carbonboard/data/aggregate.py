@@ -25,7 +25,8 @@ PLACE_KEYS = (
     "carbon_intensity_source",
     "carbon_intensity_year",
 )
-SERIES_COLUMNS = ("timestamp", "emissions", "energy_consumed", "run_id", "experiment_id")
+DAILY_COLUMNS = ("timestamp", "emissions", "energy_consumed")  # emissions_series per day
+LABEL_COLUMNS = ("experiment_id", "run_id")  # and the labels of its points per run
 DAILY_ABOVE_RUNS = 3000  # time series switch from one point per run to one per day above this
 RUN_TABLE_COLUMNS = (
     "timestamp",
@@ -191,11 +192,10 @@ def emissions_series(runs: pd.DataFrame, daily_above: int = DAILY_ABOVE_RUNS) ->
     )
     if len(ordered) > daily_above:
         day = ordered["timestamp"].dt.floor("D")
-        series = ordered.groupby(day).agg(
-            emissions_kg=("emissions", "sum"),
-            energy_kwh=("energy_consumed", "sum"),
-            runs=("run_id", "size"),
-        )
+        grouped = ordered.groupby(day)
+        series = grouped[["emissions", "energy_consumed"]].sum()  # one pass, as in _sums
+        series.columns = ["emissions_kg", "energy_kwh"]
+        series["runs"] = grouped.size()
         series.index.name = "timestamp"
         series = series.reset_index()
         series["label"] = series["timestamp"].dt.strftime("%Y-%m-%d")
@@ -215,6 +215,12 @@ def emissions_series(runs: pd.DataFrame, daily_above: int = DAILY_ABOVE_RUNS) ->
         )
     series["cumulative_kg"] = series["emissions_kg"].cumsum()
     return series
+
+
+def series_columns(rows: int, daily_above: int = DAILY_ABOVE_RUNS) -> tuple[str, ...]:
+    """The columns ``emissions_series`` reads from ``rows`` runs: the labels only for points
+    per run."""
+    return DAILY_COLUMNS if rows > daily_above else DAILY_COLUMNS + LABEL_COLUMNS
 
 
 def last_run(runs: pd.DataFrame) -> pd.Series | None:

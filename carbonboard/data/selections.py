@@ -108,6 +108,11 @@ class SelectionRows:
             return None if (first, stop) == (0, len(stamps)) else np.arange(first, stop)
         return rows[first:stop]
 
+    def count(self, selection: Selection) -> int:
+        """How many runs the selection holds."""
+        positions = self.positions(selection)
+        return len(self.runs) if positions is None else len(positions)
+
     def rows(self, selection: Selection, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The selection's runs: ``columns`` of them (every column when None), or the table
         itself, not a copy, when the selection is every run."""

@@ -88,7 +88,6 @@ BREAKDOWN_OF: dict[str, Computed] = {
     ),
 }
 TOTALS: Computed = (aggregate.totals, aggregate.SUMMED)
-SERIES: Computed = (aggregate.emissions_series, aggregate.SERIES_COLUMNS)
 LOCATION_MIX: Computed = (location_mix, (*LOCATION_KEYS, "energy_consumed", "emissions", "pue"))
 T = TypeVar("T")
 
@@ -521,7 +520,15 @@ class HistoryStore:
         return self._of_selection(("breakdown", by), selection, BREAKDOWN_OF[by])
 
     def emissions_series(self, selection: Selection) -> pd.DataFrame:
-        return self._of_selection("emissions_series", selection, SERIES)
+        history = self.history()
+        picked = replace(selection, run_ids=())
+        rows = self._selection_rows(history)
+
+        def series() -> pd.DataFrame:  # the runs' labels are read only for points per run
+            columns = aggregate.series_columns(rows.count(picked))
+            return aggregate.emissions_series(rows.rows(picked, columns))
+
+        return self._answers.get(history.version, ("emissions_series", picked), series)
 
     def location_mix(self, selection: Selection) -> pd.DataFrame:
         return self._of_selection("location_mix", selection, LOCATION_MIX)

@@ -133,3 +133,23 @@ def test_a_history_without_runs_has_no_rows_for_any_selection(tmp_path) -> None:
     assert rows.rows(Selection(project="x")).empty
     assert store.filter_options(Selection()).projects == ()
     assert store.runs_page(Selection(), offset=0, limit=10).matching == 0
+
+
+def test_a_large_selection_s_daily_series_is_that_of_its_runs(tmp_path) -> None:
+    """Past DAILY_ABOVE_RUNS runs the series has a point per day, read without the runs' ids."""
+    rows = [
+        run_row(
+            run_id=f"r{index}",
+            project="big" if index % 40 else "small",
+            when=START + dt.timedelta(hours=index),
+            emissions_kg=0.001 * (index % 7 + 1),
+        )
+        for index in range(aggregate.DAILY_ABOVE_RUNS + 200)
+    ]
+    store = HistoryStore([write_csv(tmp_path / "many.csv", rows)], disk_cache=False)
+    table = store.history().runs
+    for selection in (Selection(), Selection(project="big"), Selection(project="small")):
+        expected = aggregate.emissions_series(aggregate.filter_runs(table, selection))
+        pd.testing.assert_frame_equal(store.emissions_series(selection), expected)
+    assert set(store.emissions_series(Selection(project="big"))["bucket"]) == {"day"}
+    assert set(store.emissions_series(Selection(project="small"))["bucket"]) == {"run"}
