@@ -22,6 +22,7 @@ from dash.exceptions import PreventUpdate
 
 from carbonboard import __version__, ids, page_scripts, web_security
 from carbonboard.assets_path import assets_dir
+from carbonboard.components import set_first_props
 from carbonboard.data.source import RunSource
 from carbonboard.efficiency import Budget
 from carbonboard.sections import (
@@ -51,6 +52,9 @@ TABS = [
     (ids.TAB_EFFICIENCY, "Efficiency", [efficiency]),
 ]
 SECTION_MODULES = [header, *ABOVE_TABS, *(module for *_, modules in TABS for module in modules)]
+# Sections whose first view does not depend on the address: drawn with the page, by
+# ``first_view(source)``; their callbacks only follow new data.
+FIRST_VIEW_MODULES = [header, totals, live]
 COMPRESSIBLE = (
     "application/json",
     "application/javascript",
@@ -118,7 +122,7 @@ def _page_layout(source: RunSource, refresh_interval_s: float):
     """Built on every page load, so a new visitor sees the current data version."""
 
     def layout() -> html.Div:
-        return html.Div(
+        page = html.Div(
             [
                 dcc.Location(id=ids.URL, refresh=False),
                 dcc.Store(id=ids.SELECTION),
@@ -165,6 +169,11 @@ def _page_layout(source: RunSource, refresh_interval_s: float):
                 ),
             ]
         )
+        # What does not depend on the address comes with the page: no callback for it.
+        for module in FIRST_VIEW_MODULES:
+            set_first_props(page, module.first_view(source))
+        set_first_props(page, {ids.EMPTY_STATE: {"is_open": source.describe().runs == 0}})
+        return page
 
     return layout
 
@@ -252,6 +261,10 @@ def _register_refresh(app: Dash, source: RunSource) -> None:
             raise PreventUpdate
         return version
 
-    @app.callback(Output(ids.EMPTY_STATE, "is_open"), Input(ids.DATA_VERSION, "data"))
+    @app.callback(
+        Output(ids.EMPTY_STATE, "is_open"),
+        Input(ids.DATA_VERSION, "data"),
+        prevent_initial_call=True,  # the page comes with it
+    )
     def empty_state(_version: int | None) -> bool:
         return source.describe().runs == 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, get_app, html
+from dash.development.base_component import Component
 
 from carbonboard.export import slugify
 from carbonboard.theme import placeholder_figure
@@ -55,3 +58,26 @@ def section_card(title: str, *children, section_id: str | None = None, **props) 
         **card_props,
         **props,
     )
+
+
+Target = tuple[str, str]  # (component id, prop)
+
+
+def props_by_component(
+    targets: Mapping[str, Target], values: Mapping[str, object]
+) -> dict[str, dict[str, object]]:
+    """``values`` (by output name) as ``{component id: {prop: value}}``, for
+    :func:`set_first_props`."""
+    props: dict[str, dict[str, object]] = {}
+    for name, (component_id, prop) in targets.items():
+        props.setdefault(component_id, {})[prop] = values[name]
+    return props
+
+
+def set_first_props(layout: Component, props: Mapping[str, Mapping[str, object]]) -> None:
+    """Give the components of ``layout`` with these ids their props for the first view: the page
+    draws them with the layout instead of asking a callback for them (one round trip less)."""
+    for component_id, values in props.items():
+        component = layout[component_id]
+        for prop, value in values.items():
+            setattr(component, prop, value)

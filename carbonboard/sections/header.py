@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, get_app, html
 
 from carbonboard import ids
+from carbonboard.components import props_by_component
 from carbonboard.data.source import Description, RunSource
 from carbonboard.formatting import format_count
 from carbonboard.selection import Selection
@@ -157,35 +158,51 @@ def skipped_list(history: Description) -> list:
     ]
 
 
-def register_callbacks(app: Dash, source: RunSource) -> None:
-    """Refresh the summary whenever the data version changes."""
+# What the summary sets, by name.
+OUTPUTS = {
+    "files": (ids.HEADER_FILES, "children"),
+    "runs": (ids.HEADER_RUNS, "children"),
+    "dates": (ids.HEADER_DATES, "children"),
+    "problems": (ids.SKIPPED_BADGE, "children"),
+    "problems_class": (ids.SKIPPED_BADGE, "className"),
+    "skipped": (ids.SKIPPED_LIST, "children"),
+}
 
-    @app.callback(
-        Output(ids.HEADER_FILES, "children"),
-        Output(ids.HEADER_RUNS, "children"),
-        Output(ids.HEADER_DATES, "children"),
-        Output(ids.SKIPPED_BADGE, "children"),
-        Output(ids.SKIPPED_BADGE, "className"),
-        Output(ids.SKIPPED_LIST, "children"),
-        Input(ids.DATA_VERSION, "data"),
-    )
-    def update_header(_version: int | None):
-        history = source.describe()
-        options = source.filter_options(Selection())
-        dates = (
+
+def summary(source: RunSource) -> dict[str, object]:
+    """The header's summary of the data, by :data:`OUTPUTS` name."""
+    history = source.describe()
+    options = source.filter_options(Selection())
+    problems = history.skipped_rows + len(history.unreadable)
+    return {
+        "files": files_text(history),
+        "runs": runs_text(history),
+        "dates": (
             f"{options.first_run:%Y-%m-%d} → {options.last_run:%Y-%m-%d}"
             if options.first_run is not None
             else "no runs yet"
-        )
-        problems = history.skipped_rows + len(history.unreadable)
-        return (
-            files_text(history),
-            runs_text(history),
-            dates,
-            problems_text(history),
-            "" if problems else "d-none",
-            skipped_list(history) if problems else None,
-        )
+        ),
+        "problems": problems_text(history),
+        "problems_class": "" if problems else "d-none",
+        "skipped": skipped_list(history) if problems else None,
+    }
+
+
+def first_view(source: RunSource) -> dict[str, dict[str, object]]:
+    """The summary, drawn with the page (see ``components.set_first_props``)."""
+    return props_by_component(OUTPUTS, summary(source))
+
+
+def register_callbacks(app: Dash, source: RunSource) -> None:
+    """Refresh the summary whenever the data version changes (the page comes with it)."""
+
+    @app.callback(
+        output={name: Output(*target) for name, target in OUTPUTS.items()},
+        inputs={"_version": Input(ids.DATA_VERSION, "data")},
+        prevent_initial_call=True,
+    )
+    def update_header(_version: int | None) -> dict[str, object]:
+        return summary(source)
 
     @app.callback(
         Output(ids.SKIPPED_COLLAPSE, "is_open"),

@@ -62,17 +62,30 @@ def live_list(live: pd.DataFrame) -> list:
     ]
 
 
+def now_utc() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
+def running_now(source: RunSource, clock: Callable[[], pd.Timestamp] = now_utc) -> list:
+    """The list of the runs in progress at ``clock()``."""
+    return live_list(live_runs(source.running_runs(), clock()))
+
+
+def first_view(source: RunSource) -> dict[str, dict[str, object]]:
+    """The runs in progress, drawn with the page (see ``components.set_first_props``)."""
+    return {ids.LIVE_LIST: {"children": running_now(source)}}
+
+
 def register_callbacks(
-    app: Dash,
-    source: RunSource,
-    clock: Callable[[], pd.Timestamp] = lambda: pd.Timestamp.now(tz="UTC"),
+    app: Dash, source: RunSource, clock: Callable[[], pd.Timestamp] = now_utc
 ) -> None:
-    """The list follows the polling and the data version."""
+    """The list follows the polling and the data version (the page comes with it)."""
 
     @app.callback(
         Output(ids.LIVE_LIST, "children"),
         Input(ids.REFRESH, "n_intervals"),
         Input(ids.DATA_VERSION, "data"),
+        prevent_initial_call=True,
     )
     def update(_ticks, _version) -> list:
-        return live_list(live_runs(source.running_runs(), clock()))
+        return running_now(source, clock)

@@ -102,6 +102,32 @@ def test_files_from_assets_are_compressed_and_plotly_is_the_partial_bundle(app) 
         assert len(gz.get_data()) < len(plain.get_data()) / 2.5
 
 
+def find(node, component_id: str) -> dict | None:
+    """The component with this id in a ``/_dash-layout`` answer."""
+    if isinstance(node, list):
+        return next((f for n in node if (f := find(n, component_id))), None)
+    if not isinstance(node, dict) or "props" not in node:
+        return None
+    if node["props"].get("id") == component_id:
+        return node
+    return find(node["props"].get("children"), component_id)
+
+
+def test_the_page_comes_with_what_does_not_depend_on_the_address(app) -> None:
+    """The header, the whole-history totals and the running runs are in the layout itself: the
+    first view asks no callback for them."""
+    layout = app.server.test_client().get("/_dash-layout").get_json()
+    assert find(layout, ids.HEADER_RUNS)["props"]["children"] == "42 runs"
+    assert find(layout, ids.TOTAL_RUNS)["props"]["children"] == "42"
+    figure = find(layout, ids.TOTALS_PROJECTS_GRAPH)["props"]["figure"]
+    assert set(figure["data"][0]["y"]) == {"nlp-bert", "vision-resnet"}
+    assert find(layout, ids.EMPTY_STATE)["props"]["is_open"] is False
+    assert find(layout, ids.LIVE_LIST)["props"]["children"] == []  # nothing running
+    initial = {c["output"] for c in app._callback_list if not c.get("prevent_initial_call", False)}
+    for drawn_with_the_page in (ids.HEADER_RUNS, ids.TOTAL_RUNS, ids.LIVE_LIST, ids.EMPTY_STATE):
+        assert not any(drawn_with_the_page in output for output in initial), drawn_with_the_page
+
+
 def test_url_sets_the_selection_and_controls(app) -> None:
     out = sync_answer(
         app, {f"{ids.URL}.search": "?project=nlp-bert&experiment=bert-large&runs=large-000,ghost"}

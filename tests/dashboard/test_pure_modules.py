@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DASH_MODULES = {
     "carbonboard.app",
     "carbonboard.components",
+    "carbonboard.text_views",
     "carbonboard.web_security",
     "carbonboard.wsgi",
 }
