@@ -30,14 +30,14 @@ DEFERRED_LIBRARIES: dict[str, dict[str, list[str]]] = {
 # Where dcc.Graph loads plotly.js from when the page has none (served locally, no fingerprint).
 GRAPH_PLOTLY_PATH = "/_dash-component-suites/plotly/package_data/plotly.min.js"
 # Scripts the first view is sure to need that the page asks for only once its layout is drawn
-# (dcc's lazy parts for the graphs, dropdowns and date picker, and plotly.js): fetched from the
-# start instead, so they are in the browser's cache when asked for. plotly.js, the largest, at a
-# low priority: the page's own scripts come first. (path, fetch priority)
+# (dcc's lazy parts for the graphs, dropdowns and date picker): fetched from the start instead,
+# so they are in the browser's cache when asked for. Not plotly.js: preloaded, it would run as
+# soon as the first graph is drawn, holding back the page's first requests for the figures;
+# fetched then, it runs while the server computes them.
 PRELOADED = (
-    ("_dash-component-suites/dash/dcc/async-graph.js", "auto"),
-    ("_dash-component-suites/dash/dcc/async-dropdown.js", "auto"),
-    ("_dash-component-suites/dash/dcc/async-datepicker.js", "auto"),
-    (GRAPH_PLOTLY_PATH.lstrip("/"), "low"),
+    "_dash-component-suites/dash/dcc/async-graph.js",
+    "_dash-component-suites/dash/dcc/async-dropdown.js",
+    "_dash-component-suites/dash/dcc/async-datepicker.js",
 )
 # The element holding the deferred libraries' script addresses, read by deferred-components.js.
 DEFERRED_CONFIG_ID = "carbonboard-deferred-scripts"
@@ -70,8 +70,7 @@ def defer_libraries(scripts_html: str) -> str:
 def preload_links(path_prefix: str) -> str:
     """``<link rel="preload">`` tags for :data:`PRELOADED`, under the app's ``path_prefix``."""
     return "".join(
-        f'<link rel="preload" href="{path_prefix}{path}" as="script" fetchpriority="{priority}">\n'
-        for path, priority in PRELOADED
+        f'<link rel="preload" href="{path_prefix}{path}" as="script">\n' for path in PRELOADED
     )
 
 
