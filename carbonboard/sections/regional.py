@@ -166,10 +166,9 @@ TOGGLED_PARTS = {
 }
 
 
-def figure_digest(figure) -> str:
-    """A short fingerprint of a figure as the browser receives it."""
-    payload = to_json_plotly(figure).encode()
-    return hashlib.blake2b(payload, digest_size=16).hexdigest()
+def payload_digest(payload: str) -> str:
+    """A short fingerprint of a figure as the browser receives it (its JSON)."""
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
 def skip_drawn_figures(views: dict[str, object], drawn: dict | None) -> tuple[dict, dict]:
@@ -177,16 +176,21 @@ def skip_drawn_figures(views: dict[str, object], drawn: dict | None) -> tuple[di
 
     Selections often share a view (the same countries give the same intensity map and mix):
     redrawing an identical map costs the browser far more than hashing it costs here. Returns
-    the views to send and the digests of what the browser shows afterwards, by component id."""
+    the views to send (each figure already as the JSON the browser receives: written once, for
+    its digest, not again by Dash) and the digests of what the browser shows afterwards, by
+    component id."""
     shown = dict(drawn or {})
     sent = dict(views)
     for name, value in views.items():
         component, prop = VIEW_OUTPUTS[name]
         if prop != "figure":
             continue
-        digest = figure_digest(value)
+        payload = to_json_plotly(value)
+        digest = payload_digest(payload)
         if shown.get(component) == digest:
             del sent[name]
+        else:
+            sent[name] = json.loads(payload)
         shown[component] = digest
     return sent, shown
 
