@@ -353,6 +353,9 @@ def _read_exact(
         if fields is None:
             bad.append((first + 1, CUT_ROW))
             continue
+        if len(fields) > width:  # as read_csv would say of it
+            bad.append((first + 1, f"expected {width} fields, saw {len(fields)}"))
+            continue
         rows.append(fields + [""] * (width - len(fields)))
         starts.append(first + 1)
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]

@@ -382,3 +382,13 @@ def test_every_reader_finds_the_same_rows_and_bad_lines(make_row, case) -> None:
         assert list(parsed.lines) == rows, name
     texts = {name: parsed.frame["run_id"].fillna("").tolist() for name, parsed in read.items()}
     assert texts["whole"] == texts["records"] == texts["csv"]
+
+
+def test_the_exact_reader_sets_aside_a_record_wider_than_the_header() -> None:
+    """A record more fields wide than the header (a line the splitter took whole while a writer
+    was appending) is a bad row with read_csv's reason, never an exception for the whole read."""
+    names = ["a", "b"]
+    lines = [b"1,2", b'3,"4",5', b"6"]
+    body = loader._read_exact(lines, [(0, 1), (1, 1), (2, 1)], [], names)
+    assert body.frame.to_dict("list") == {"a": ["1", "6"], "b": ["2", None]}
+    assert body.bad == [(2, "expected 2 fields, saw 3")]
