@@ -242,6 +242,24 @@ def fill(rollup: Rollup) -> str:
     return add_to(rollup, contributions(rollup, RUNS, 1))
 
 
+def fill_empty(rollup: Rollup) -> str:
+    """:func:`fill` for an empty ``rollup`` and coarser ones (an import into an empty table):
+    the runs summed once into a temporary table, each rollup written from it with a plain
+    ``INSERT``, no conflict to look for."""
+    sums = "bulk_sums"
+    steps = [f"CREATE TEMPORARY TABLE {sums} ON COMMIT DROP AS {contributions(rollup, RUNS, 1)};"]
+    for kept in (rollup, *rollup.coarser):
+        names = ", ".join(["runs", *(m.name for m in kept.measures)])
+        if kept is rollup:  # the sums are per its key already
+            source = f"SELECT {kept.key_names}, {names} FROM {sums}"
+        else:
+            totals = ", ".join(f"sum({n})" for n in names.split(", "))
+            source = f"SELECT {kept.key_names}, {totals} FROM {sums} GROUP BY {kept.key_names}"
+        steps.append(f"INSERT INTO {kept.table} ({kept.key_names}, {names}) {source};")
+    steps.append(f"DROP TABLE {sums};")
+    return "\n".join(steps)
+
+
 def rollup_functions(rollup: Rollup) -> str:
     """The trigger functions that keep ``rollup``: an insert adds the new rows' sums, an update
     subtracts the old rows' and adds the new rows', a delete subtracts, a truncate empties.

@@ -200,7 +200,7 @@ def bulk_into_empty(cur: Any, table: str = ddl.RUNS) -> Iterator[bool]:
     yield True
     for rollup in ddl.ROLLUPS:
         cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER {rollup.insert_trigger}")
-        cur.execute(ddl.fill(rollup))
+        cur.execute(ddl.fill_empty(rollup))
     for name, definition in keys:
         cur.execute(f"ALTER TABLE {table} ADD CONSTRAINT {ddl.ident(name)} {definition}")
     for _, definition in indexes:
