@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -21,7 +22,7 @@ from dash import Dash, Input, Output, State, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
 from carbonboard import __version__, ids, page_scripts, web_security
-from carbonboard.assets_path import assets_dir
+from carbonboard.assets_path import assets_dir, plotly_bundle_bytes
 from carbonboard.components import set_first_props
 from carbonboard.data.source import RunSource
 from carbonboard.efficiency import Budget
@@ -239,6 +240,13 @@ def create_app(
     tabs.register_callbacks(app)
     _register_refresh(app, source)
     page_scripts.serve_plotly_bundle(app.server)
+    # plotly.js compressed now, off the request path: the first page's charts wait for it
+    threading.Thread(
+        target=_gzip_cached,
+        args=(page_scripts.GRAPH_PLOTLY_PATH, plotly_bundle_bytes()),
+        name="carbonboard-gzip",
+        daemon=True,
+    ).start()
     app.server.after_request(_compress)
     if debug:  # without pruning, Dash installs no error page of its own (a debugger page)
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False, dev_tools_prune_errors=False)
