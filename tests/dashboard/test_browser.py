@@ -119,6 +119,49 @@ def test_switching_project_updates_figures_url_and_history(page, base_url) -> No
     assert page.failed_requests == []
 
 
+def test_a_project_switch_asks_for_the_views_without_waiting_for_the_server(page, base_url) -> None:
+    """One round trip: the overview's figures are asked for before the server's selection
+    callback has answered (Dash would hold them back were they downstream of its outputs)."""
+    events: list[tuple[str, str]] = []
+
+    def output_of(request) -> str:
+        return (request.post_data_json or {}).get("output", "")
+
+    page.on(
+        "request",
+        lambda r: "_dash-update-component" in r.url and events.append(("ask", output_of(r))),
+    )
+    page.on(
+        "requestfinished",
+        lambda r: "_dash-update-component" in r.url and events.append(("answer", output_of(r))),
+    )
+    page.goto(base_url)
+    wait_rendered(page)
+    page.wait_for_load_state("networkidle")
+    events.clear()
+    page.click(f"#{ids.PROJECT_SELECT}")
+    page.get_by_role("option", name="vision-resnet").click()
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.TIMELINE_GRAPH} .js-plotly-plot')?"
+        "._fullData[0].y.length === 20"
+    )
+    page.wait_for_load_state("networkidle")
+    asked = [output for kind, output in events if kind == "ask"]
+    selection_answered = next(
+        i
+        for i, (kind, output) in enumerate(events)
+        if kind == "answer" and ids.URL_NOTICE in output
+    )
+    timeline_asked = next(
+        i
+        for i, (kind, output) in enumerate(events)
+        if kind == "ask" and ids.TIMELINE_GRAPH in output
+    )
+    assert timeline_asked < selection_answered, events
+    assert sum(ids.URL_NOTICE in output for output in asked) == 1  # never handed back its own push
+    assert not any("export" in output for output in asked)  # nothing asked for a later save
+
+
 def test_a_url_reproduces_the_view_and_unknown_values_warn(page, base_url) -> None:
     page.goto(
         f"{base_url}/?project=nlp-bert&experiment=bert-large&runs=large-000,large-001&tab=runs"
