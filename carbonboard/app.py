@@ -21,7 +21,7 @@ import flask
 from dash import Dash, Input, Output, State, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 
-from carbonboard import __version__, ids, page_scripts, web_security
+from carbonboard import __version__, idle, ids, page_scripts, web_security
 from carbonboard.assets_path import assets_dir, plotly_bundle_bytes
 from carbonboard.components import set_first_props
 from carbonboard.data.source import RunSource
@@ -238,7 +238,12 @@ def create_app(
     for module in SECTION_MODULES:
         module.register_callbacks(app, source)
     tabs.register_callbacks(app)
-    _register_refresh(app, source)
+    requests = idle.Requests()
+    app.server.before_request(requests.started)
+    app.server.teardown_request(lambda _error: requests.finished())
+    preparer = idle.Preparer(source, requests)
+    preparer.schedule()
+    _register_refresh(app, source, preparer)
     page_scripts.serve_plotly_bundle(app.server)
     # plotly.js compressed now, off the request path: the first page's charts wait for it
     threading.Thread(
@@ -254,8 +259,9 @@ def create_app(
     return app
 
 
-def _register_refresh(app: Dash, source: RunSource) -> None:
-    """Poll the source; only a new version triggers recomputation downstream."""
+def _register_refresh(app: Dash, source: RunSource, preparer: idle.Preparer) -> None:
+    """Poll the source; only a new version triggers recomputation downstream (and the projects'
+    views are worked out again while the board is quiet)."""
 
     @app.callback(
         Output(ids.DATA_VERSION, "data"),
@@ -267,6 +273,7 @@ def _register_refresh(app: Dash, source: RunSource) -> None:
         version = source.version()
         if version == shown:
             raise PreventUpdate
+        preparer.schedule()
         return version
 
     @app.callback(

@@ -765,6 +765,10 @@ class PostgresSource:
             query.params,
         )
 
+    def prepare(self, selection: Selection) -> None:
+        """Nothing to work out ahead: every view's answer is a query on the rollups, a few
+        milliseconds (see ``RunSource.prepare``)."""
+
     def running_runs(self) -> pd.DataFrame:
         return self._answer("running", self._running_runs)
 

@@ -208,3 +208,9 @@ class RunSource(Protocol):
         Bounded: only the runs in progress (a database answers from the runs' latest rows
         filtered on status, never loading the others)."""
         ...
+
+    def prepare(self, selection: Selection) -> None:
+        """Work out ahead what the views will ask about ``selection``, so that showing it is a
+        lookup (the board calls it for each project while it is idle). A source whose answers
+        are cheap anyway (a database reading its rollups) does nothing."""
+        ...

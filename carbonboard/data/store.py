@@ -530,6 +530,21 @@ class HistoryStore:
 
         return self._answers.get(history.version, ("emissions_series", picked), series)
 
+    def prepare(self, selection: Selection) -> None:
+        """Every answer the overview and regional views read for ``selection``
+        (``sections/project.py``, ``equivalents.py``, ``filters.py``, ``regional.py``), into the
+        answer cache of the current snapshot."""
+        for answer in (
+            self.totals,
+            self.filter_options,
+            self.last_run,
+            self.emissions_series,
+            self.location_mix,
+        ):
+            answer(selection)
+        for by in ("experiment", "place", "component"):
+            self.breakdown(selection, by)
+
     def location_mix(self, selection: Selection) -> pd.DataFrame:
         return self._of_selection("location_mix", selection, LOCATION_MIX)
 

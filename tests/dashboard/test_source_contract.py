@@ -319,3 +319,18 @@ def test_running_runs_are_the_live_ones_only(served) -> None:
     running = source.running_runs()
     assert ids_of(running) == ["live"]
     assert {"run_id", "status", "duration", "cpu_power", "emissions"} <= set(running.columns)
+
+
+def test_preparing_a_selection_leaves_its_answers_as_they_are(served) -> None:
+    fresh = served.source
+    expected = (fresh.totals(ALPHA), fresh.breakdown(ALPHA, "place"), fresh.last_run(ALPHA))
+    served.add_runs([run_row(run_id="later", project="alpha", experiment="a1", when=day(7))])
+    assert served.source.prepare(ALPHA) is None
+    totals, places, last = (
+        served.source.totals(ALPHA),
+        served.source.breakdown(ALPHA, "place"),
+        served.source.last_run(ALPHA),
+    )
+    assert totals.runs == expected[0].runs + 1  # prepared for the new data, not the old
+    assert last["run_id"] == "later"
+    assert list(places.columns) == list(expected[1].columns)

@@ -1,0 +1,68 @@
+"""Work done while the board is idle (``carbonboard.idle``): each project's views prepared
+ahead, never while a request is in flight."""
+
+from __future__ import annotations
+
+import time
+
+from carbonboard import idle
+from carbonboard.data.store import HistoryStore
+from carbonboard.selection import Selection
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_quiet_means_nothing_in_flight_for_a_while() -> None:
+    clock = Clock()
+    requests = idle.Requests(clock)
+    assert not requests.quiet()  # just started
+    clock.now += idle.QUIET_S
+    assert requests.quiet()
+    requests.started()
+    clock.now += 10
+    assert not requests.quiet()  # a slow request is still in flight
+    requests.finished()
+    assert not requests.quiet()
+    clock.now += idle.QUIET_S
+    assert requests.quiet()
+
+
+class RecordingStore(HistoryStore):
+    """A real store that also notes what it was asked to prepare, and when."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepared: list[tuple[Selection, bool]] = []
+        self.requests: idle.Requests | None = None
+
+    def prepare(self, selection: Selection) -> None:
+        self.prepared.append((selection, self.requests.quiet()))
+        super().prepare(selection)
+
+
+def test_every_project_is_prepared_largest_first_once_quiet(history_files) -> None:
+    store = RecordingStore(list(history_files), disk_cache=False)
+    requests = store.requests = idle.Requests()
+    requests.started()  # a page is being drawn
+    idle.Preparer(store, requests).schedule()
+    time.sleep(3 * idle.QUIET_S)
+    assert store.prepared == []  # nothing while the request is in flight
+    requests.finished()
+    deadline = time.monotonic() + 10
+    projects = list(store.breakdown(Selection(), "project")["project"])
+    while len(store.prepared) < len(projects) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [selection.project for selection, _ in store.prepared] == projects
+    assert all(quiet for _, quiet in store.prepared)
+    # a prepared answer is the answer
+    fresh = HistoryStore(list(history_files), disk_cache=False)
+    for project in projects:
+        chosen = Selection(project=project)
+        assert store.totals(chosen) == fresh.totals(chosen)
+        assert store.breakdown(chosen, "place").equals(fresh.breakdown(chosen, "place"))
