@@ -113,6 +113,11 @@ class _DashboardDash(Dash):
         return super().interpolate_index(**kwargs)
 
 
+def _compress_plotly_when_quiet(requests: idle.Requests) -> None:
+    requests.wait_quiet()
+    _gzip_cached(page_scripts.GRAPH_PLOTLY_PATH, plotly_bundle_bytes())
+
+
 def _on_error(error: Exception) -> None:
     """A failing callback logs its traceback on the server and shows a notice, never a trace."""
     log.error("callback failed", exc_info=error)
@@ -245,12 +250,10 @@ def create_app(
     preparer.schedule()
     _register_refresh(app, source, preparer)
     page_scripts.serve_plotly_bundle(app.server)
-    # plotly.js compressed now, off the request path: the first page's charts wait for it
+    # plotly.js compressed ahead, off the request path (the first page's charts wait for it)
+    # once the server has answered and is quiet
     threading.Thread(
-        target=_gzip_cached,
-        args=(page_scripts.GRAPH_PLOTLY_PATH, plotly_bundle_bytes()),
-        name="carbonboard-gzip",
-        daemon=True,
+        target=_compress_plotly_when_quiet, args=(requests,), name="carbonboard-gzip", daemon=True
     ).start()
     app.server.after_request(_compress)
     if debug:  # without pruning, Dash installs no error page of its own (a debugger page)

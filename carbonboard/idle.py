@@ -31,6 +31,7 @@ class Requests:
         self._clock = clock
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._served = 0
         self._since = clock()
 
     def started(self) -> None:
@@ -41,12 +42,16 @@ class Requests:
     def finished(self) -> None:
         with self._lock:
             self._in_flight = max(self._in_flight - 1, 0)
+            self._served += 1
             self._since = self._clock()
 
     def quiet(self) -> bool:
-        """No request in flight, none for :data:`QUIET_S`."""
+        """A request has been served (the server is up: a start is not slowed), none is in
+        flight, and none for :data:`QUIET_S`."""
         with self._lock:
-            return self._in_flight == 0 and self._clock() - self._since >= QUIET_S
+            return (
+                self._served > 0 and self._in_flight == 0 and self._clock() - self._since >= QUIET_S
+            )
 
     def wait_quiet(self, poll_s: float = 0.05) -> None:
         while not self.quiet():

@@ -22,6 +22,10 @@ def test_quiet_means_nothing_in_flight_for_a_while() -> None:
     clock = Clock()
     requests = idle.Requests(clock)
     assert not requests.quiet()  # just started
+    clock.now += 10
+    assert not requests.quiet()  # not even serving yet: a start is never slowed
+    requests.started()
+    requests.finished()
     clock.now += idle.QUIET_S
     assert requests.quiet()
     requests.started()
@@ -49,7 +53,7 @@ class RecordingStore(HistoryStore):
 def test_every_project_is_prepared_largest_first_once_quiet(history_files) -> None:
     store = RecordingStore(list(history_files), disk_cache=False)
     requests = store.requests = idle.Requests()
-    requests.started()  # a page is being drawn
+    requests.started()  # the first page is being drawn
     idle.Preparer(store, requests).schedule()
     time.sleep(3 * idle.QUIET_S)
     assert store.prepared == []  # nothing while the request is in flight
