@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Dash, Input, Output, html
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, ctx, html, no_update
 
 from carbonboard import ids
 from carbonboard.components import graph, section_card, stat_card
@@ -175,54 +176,70 @@ def last_run_lines(run: pd.Series | None) -> list[dict]:
     ]
 
 
+# What the view sets, by name.
+OUTPUTS = {
+    "title": (ids.PROJECT_TITLE, "children"),
+    "title_whole": (ids.PROJECT_TITLE, "title"),
+    "emissions": (ids.PROJECT_EMISSIONS, "children"),
+    "energy": (ids.PROJECT_ENERGY, "children"),
+    "runs": (ids.PROJECT_RUNS, "children"),
+    "duration": (ids.PROJECT_DURATION, "children"),
+    "totals_class": (ids.PROJECT_TOTALS, "className"),
+    "places": (ids.PROJECT_LOCATION, "rows"),
+    "more_places": (ids.PROJECT_LOCATION, "note"),
+    "last_run": (ids.PROJECT_LAST_RUN, "lines"),
+    "timeline": (ids.TIMELINE_GRAPH, "figure"),
+    "experiments": (ids.EXPERIMENTS_GRAPH, "figure"),
+    "more_experiments": (ids.EXPERIMENTS_MORE, "children"),
+    "split": (ids.ENERGY_SPLIT_GRAPH, "figure"),
+}
+
+
+def timeline(source: RunSource, selection: Selection, cumulative: bool) -> go.Figure:
+    """Emissions over time, per run (or day) or cumulative."""
+    return emissions_over_time_figure(source.emissions_series(selection), cumulative=cumulative)
+
+
+def project_view(source: RunSource, selection: Selection, cumulative: bool) -> dict[str, object]:
+    """Everything the view shows for ``selection``, by :data:`OUTPUTS` name."""
+    total = source.totals(selection)
+    per_experiment = source.breakdown(selection, "experiment")
+    parts = [selection.project or "All projects", selection.experiment]
+    places, more_places = location_rows(source.breakdown(selection, "place"))
+    return {
+        "title": " · ".join(short_label(part) for part in parts if part),
+        "title_whole": " · ".join(part for part in parts if part),
+        "emissions": format_mass_kg(total.emissions_kg),
+        "energy": format_energy_kwh(total.energy_kwh),
+        "runs": format_count(total.runs),
+        "duration": format_duration_s(total.duration_s),
+        "totals_class": "d-none" if repeats_the_totals(selection) else TOTALS_ROW_CLASS,
+        "places": places,
+        "more_places": more_places,
+        "last_run": last_run_lines(source.last_run(selection)),
+        "timeline": timeline(source, selection, cumulative),
+        "experiments": experiments_figure(per_experiment),
+        "more_experiments": format_more(per_experiment, TOP_GROUPS, "experiments"),
+        "split": energy_split_figure(source.breakdown(selection, "component")),
+    }
+
+
 def register_callbacks(app: Dash, source: RunSource) -> None:
-    """Everything in the view follows the selection."""
+    """Everything in the view follows the selection, in one answer (each callback costs the
+    page its own round of work); the cumulative switch redraws the timeline alone."""
 
     @app.callback(
-        Output(ids.PROJECT_TITLE, "children"),
-        Output(ids.PROJECT_TITLE, "title"),
-        Output(ids.PROJECT_EMISSIONS, "children"),
-        Output(ids.PROJECT_ENERGY, "children"),
-        Output(ids.PROJECT_RUNS, "children"),
-        Output(ids.PROJECT_DURATION, "children"),
-        Output(ids.PROJECT_TOTALS, "className"),
-        Output(ids.PROJECT_LOCATION, "rows"),
-        Output(ids.PROJECT_LOCATION, "note"),
-        Output(ids.PROJECT_LAST_RUN, "lines"),
-        Output(ids.EXPERIMENTS_GRAPH, "figure"),
-        Output(ids.EXPERIMENTS_MORE, "children"),
-        Output(ids.ENERGY_SPLIT_GRAPH, "figure"),
-        Input(ids.OVERVIEW_TAB_SELECTION, "data"),
+        output={name: Output(*target) for name, target in OUTPUTS.items()},
+        inputs={
+            "selection_data": Input(ids.OVERVIEW_TAB_SELECTION, "data"),
+            "cumulative": Input(ids.TIMELINE_CUMULATIVE, "value"),
+        },
         prevent_initial_call=True,  # filled when the tab opens
     )
-    def update_project(selection_data: dict | None):
+    def update_project(selection_data: dict | None, cumulative: bool | None) -> dict[str, object]:
         selection = Selection.from_dict(selection_data)
-        total = source.totals(selection)
-        per_experiment = source.breakdown(selection, "experiment")
-        parts = [selection.project or "All projects", selection.experiment]
-        places, more_places = location_rows(source.breakdown(selection, "place"))
-        return (
-            " · ".join(short_label(part) for part in parts if part),
-            " · ".join(part for part in parts if part),
-            format_mass_kg(total.emissions_kg),
-            format_energy_kwh(total.energy_kwh),
-            format_count(total.runs),
-            format_duration_s(total.duration_s),
-            "d-none" if repeats_the_totals(selection) else TOTALS_ROW_CLASS,
-            places,
-            more_places,
-            last_run_lines(source.last_run(selection)),
-            experiments_figure(per_experiment),
-            format_more(per_experiment, TOP_GROUPS, "experiments"),
-            energy_split_figure(source.breakdown(selection, "component")),
-        )
-
-    @app.callback(
-        Output(ids.TIMELINE_GRAPH, "figure"),
-        Input(ids.OVERVIEW_TAB_SELECTION, "data"),
-        Input(ids.TIMELINE_CUMULATIVE, "value"),
-        prevent_initial_call=True,  # filled when the tab opens
-    )
-    def update_timeline(selection_data: dict | None, cumulative: bool):
-        series = source.emissions_series(Selection.from_dict(selection_data))
-        return emissions_over_time_figure(series, cumulative=cumulative)
+        if ctx.triggered_id == ids.TIMELINE_CUMULATIVE:
+            answer = dict.fromkeys(OUTPUTS, no_update)
+            answer["timeline"] = timeline(source, selection, bool(cumulative))
+            return answer
+        return project_view(source, selection, bool(cumulative))
