@@ -260,6 +260,20 @@ def test_project_view_follows_the_selection(app) -> None:
     assert all(len(row) == 5 for row in rows)  # location, intensity, source, runs, energy
 
 
+def test_the_cumulative_switch_redraws_the_timeline_alone(app) -> None:
+    values = {
+        f"{ids.OVERVIEW_TAB_SELECTION}.data": {"project": "vision-resnet"},
+        f"{ids.TIMELINE_CUMULATIVE}.value": True,
+    }
+    out = call(
+        app, f"{ids.PROJECT_TITLE}.children", values, [f"{ids.TIMELINE_CUMULATIVE}.value"]
+    ).get_json()["response"]
+    assert list(out) == [ids.TIMELINE_GRAPH]
+    assert out[ids.TIMELINE_GRAPH]["figure"]["layout"]["title"]["text"] == "Cumulative emissions"
+    everything = call(app, f"{ids.PROJECT_TITLE}.children", values).get_json()["response"]
+    assert {ids.PROJECT_TITLE, ids.TIMELINE_GRAPH, ids.EXPERIMENTS_GRAPH} <= set(everything)
+
+
 def test_a_failing_callback_shows_a_notice_not_a_trace(app, caplog) -> None:
     response = call(
         app, f"{ids.RUNS_TABLE}.getRowsResponse", {f"{ids.RUNS_TABLE}.getRowsRequest": "abc"}
