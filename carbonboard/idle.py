@@ -3,9 +3,9 @@
 A view's first showing costs its source's answers (tens of milliseconds for a project at 100,000
 runs, a fifth of a second at a million; more for the whole history); once worked out they are
 cached until the data changes. So after a start, and after new data, the board asks its source
-to prepare (``RunSource.prepare``) the whole history, which every page shows first, as soon as
-the server is up, then each project, one at a time and only while no request has been in flight
-for :data:`QUIET_S`: a page being drawn does not wait for the projects.
+to prepare (``RunSource.prepare``) the whole history, which every page shows first, then each
+project, one at a time and only while no request has been in flight for :data:`QUIET_S`: a page
+being drawn does not wait for this work.
 """
 
 from __future__ import annotations
@@ -54,17 +54,8 @@ class Requests:
                 self._served > 0 and self._in_flight == 0 and self._clock() - self._since >= QUIET_S
             )
 
-    def served(self) -> bool:
-        """A request has been answered: the server is up."""
-        with self._lock:
-            return self._served > 0
-
     def wait_quiet(self, poll_s: float = 0.05) -> None:
         while not self.quiet():
-            time.sleep(poll_s)
-
-    def wait_served(self, poll_s: float = 0.05) -> None:
-        while not self.served():
             time.sleep(poll_s)
 
 
@@ -100,9 +91,9 @@ class Preparer:
                 self._again = False
 
     def prepare_projects(self) -> None:
-        """The whole history (every page's first view) as soon as the server is up, then each
-        project, largest first, each once the board is quiet."""
-        self._requests.wait_served()
+        """The whole history (every page's first view), then each project, largest first, each
+        once the board is quiet."""
+        self._requests.wait_quiet()
         self._source.prepare(Selection())
         projects = self._source.breakdown(Selection(), "project")["project"]
         for project in list(projects)[:PREPARED_PROJECTS_MAX]:
