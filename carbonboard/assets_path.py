@@ -19,12 +19,12 @@ def assets_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "assets"
 
 
-@lru_cache(maxsize=1)
-def plotly_bundle_js() -> str:
-    """The partial plotly.js bundle's source, to inline into a standalone report."""
-    return (assets_dir() / PLOTLY_BUNDLE).read_text(encoding="utf-8")
-
-
 def plotly_bundle_bytes() -> bytes:
     """The partial plotly.js bundle as the page is sent it."""
     return (assets_dir() / PLOTLY_BUNDLE).read_bytes()
+
+
+@lru_cache(maxsize=1)
+def plotly_bundle_js() -> str:
+    """The partial plotly.js bundle's source, to inline into a standalone report."""
+    return plotly_bundle_bytes().decode("utf-8")

@@ -116,14 +116,6 @@ JOB_ROWS = (
     "job_id IS NOT NULL AND hostname IS NOT NULL AND (measurement_scope = 'node' OR "
     "(measurement_scope IS NULL AND tracking_mode IS DISTINCT FROM 'process'))"
 )
-PLACE_KEYS = (
-    "country_name",
-    "region",
-    "cloud_provider",
-    "cloud_region",
-    "carbon_intensity_source",
-    "carbon_intensity_year",
-)
 RUN_COLUMNS = tuple(c.name for c in schema.COLUMNS)
 TASK_COLUMNS = schema.TASK_FIELDNAMES
 
@@ -534,9 +526,9 @@ class PostgresSource:
 
     def _per_place(self, selection: Selection) -> pd.DataFrame:
         """``aggregate.locations`` from the place rollup."""
-        grouped = self._rollup(selection, PLACE_KEYS, _places(selection), PLACE_SUMS).rename(
-            columns={"energy_consumed": "energy_kwh", "emissions": "emissions_kg"}
-        )
+        grouped = self._rollup(
+            selection, aggregate.PLACE_KEYS, _places(selection), PLACE_SUMS
+        ).rename(columns={"energy_consumed": "energy_kwh", "emissions": "emissions_kg"})
         cloud = grouped["cloud_provider"] + " " + grouped["cloud_region"]
         places = pd.DataFrame(
             {
