@@ -295,7 +295,6 @@ def selection_update(
     Only what changed is sent: re-rendering controls is what the browser spends time on."""
     shown_view = _view_from_controls({name: controls.view.get(name) for name in VIEW_FIELDS})
     answer: dict[str, object] = dict.fromkeys(OUTPUTS, no_update)
-    answer["view"] = dict.fromkeys(VIEW_FIELDS, no_update)
     everything = source.filter_options(Selection())
     from_url = trigger in (None, ids.URL)
     if from_url:
@@ -326,11 +325,12 @@ def selection_update(
     # The compare dropdown (runs tab) lists the selection's newest runs: worked out only while
     # that tab is open, or runs are picked (its value must be among its options).
     runs_offered = view.tab == ids.TAB_RUNS or bool(selection.run_ids)
-    if trigger in VIEW_CONTROLS:  # a toggle: only the address changes, and a tab may open
-        if trigger == ids.VIEW_TABS and runs_offered:
-            answer["compare_options"] = compare_options(
-                newest_runs(source, selection), source.runs_by_id(selection.run_ids)
-            )
+    toggled = trigger in VIEW_CONTROLS
+    if runs_offered and (not toggled or trigger == ids.VIEW_TABS):  # a toggle may open the tab
+        answer["compare_options"] = compare_options(
+            newest_runs(source, selection), source.runs_by_id(selection.run_ids)
+        )
+    if toggled:  # a toggle: only the address changes (and the options of a tab it opens)
         return answer
     reload = from_url or trigger == ids.DATA_VERSION
     new_project = reload or trigger == ids.PROJECT_SELECT
@@ -360,10 +360,6 @@ def selection_update(
     if span:
         answer["min_date"] = f"{everything.first_run:%Y-%m-%d}"
         answer["max_date"] = f"{everything.last_run:%Y-%m-%d}"
-    if runs_offered:
-        answer["compare_options"] = compare_options(
-            newest_runs(source, selection), source.runs_by_id(selection.run_ids)
-        )
     answer["compare"] = unless(
         controls.run_ids, [option_value(run_id) for run_id in selection.run_ids]
     )
