@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import dash_bootstrap_components as dbc
 import flask
@@ -40,6 +41,7 @@ from carbonboard.sections import (
     totals,
 )
 from carbonboard.sections import export as export_section
+from carbonboard.selection import Selection
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,11 @@ SECTION_MODULES = [header, *ABOVE_TABS, *(module for *_, modules in TABS for mod
 # Sections whose first view does not depend on the address: drawn with the page, by
 # ``first_view(source)``; their callbacks only follow new data.
 FIRST_VIEW_MODULES = [header, totals, live]
+# Sections whose first view is the default address's (no query: the whole history, the overview
+# tab): a page opened there comes with the selection stores filled and these sections drawn, so
+# no callback runs before its charts are drawn. A page opened at another address comes without
+# them, and its selection fills them as before.
+DEFAULT_ADDRESS_MODULES = [project, equivalents]
 COMPRESSIBLE = (
     "application/json",
     "application/javascript",
@@ -178,10 +185,28 @@ def _page_layout(source: RunSource, refresh_interval_s: float):
         # What does not depend on the address comes with the page: no callback for it.
         for module in FIRST_VIEW_MODULES:
             set_first_props(page, module.first_view(source))
+        if _opened_at_default_address():
+            default = Selection().to_dict()
+            set_first_props(
+                page,
+                {ids.SELECTION: {"data": default}, ids.OVERVIEW_TAB_SELECTION: {"data": default}},
+            )
+            for module in DEFAULT_ADDRESS_MODULES:
+                set_first_props(page, module.first_view(source))
         set_first_props(page, {ids.EMPTY_STATE: {"is_open": source.describe().runs == 0}})
         return page
 
     return layout
+
+
+def _opened_at_default_address() -> bool:
+    """Whether the page asking for its layout was opened at an address without a query. The
+    renderer asks for the layout from that page, which the request names as its ``Referer``;
+    without one the default is assumed (a page opened elsewhere is then drawn once more, by its
+    callbacks, for its address)."""
+    if not flask.has_request_context():
+        return True
+    return not urlsplit(flask.request.referrer or "").query
 
 
 def _tabs() -> dcc.Tabs:

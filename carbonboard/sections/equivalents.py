@@ -14,6 +14,7 @@ from carbonboard.selection import Selection
 from carbonboard.text_views import TextLines, span
 
 NO_EMISSIONS = "No emissions in this selection."
+UNIT_FIRST = "km"  # the distance unit when the page opens
 
 
 def layout() -> html.Section:
@@ -25,7 +26,7 @@ def layout() -> html.Section:
             dbc.RadioItems(
                 id=ids.DISTANCE_UNIT,
                 options=[{"label": "km", "value": "km"}, {"label": "miles", "value": "mi"}],
-                value="km",
+                value=UNIT_FIRST,
                 inline=True,
                 className="mb-2 small",
             ),
@@ -56,6 +57,13 @@ def equivalent_lines(emissions_kg: float, unit: str) -> tuple[str, list[dict]]:
     return f"{format_mass_kg(emissions_kg)} is about as much as:", lines
 
 
+def first_view(source: RunSource) -> dict[str, dict[str, object]]:
+    """The whole history's equivalents, listed with a page opened at the default address (see
+    ``app.DEFAULT_ADDRESS_MODULES``)."""
+    heading, lines = equivalent_lines(source.totals(Selection()).emissions_kg, UNIT_FIRST)
+    return {ids.EQUIVALENTS_LIST: {"heading": heading, "lines": lines}}
+
+
 def register_callbacks(app: Dash, source: RunSource) -> None:
     """Follow the selection and the distance unit."""
 
@@ -68,4 +76,4 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
     )
     def update_equivalents(selection_data: dict | None, unit: str | None):
         emissions_kg = source.totals(Selection.from_dict(selection_data)).emissions_kg
-        return equivalent_lines(emissions_kg, unit or "km")
+        return equivalent_lines(emissions_kg, unit or UNIT_FIRST)

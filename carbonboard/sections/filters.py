@@ -360,8 +360,8 @@ def selection_update(
     if span:
         answer["min_date"] = f"{everything.first_run:%Y-%m-%d}"
         answer["max_date"] = f"{everything.last_run:%Y-%m-%d}"
-    answer["compare"] = unless(
-        controls.run_ids, [option_value(run_id) for run_id in selection.run_ids]
+    answer["compare"] = unless(  # an empty dropdown holds None: no runs, as []
+        list(controls.run_ids or []), [option_value(run_id) for run_id in selection.run_ids]
     )
     return answer
 

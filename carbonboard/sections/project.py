@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, ctx, html, no_update
 
 from carbonboard import ids
-from carbonboard.components import graph, section_card, stat_card
+from carbonboard.components import graph, props_by_component, section_card, stat_card
 from carbonboard.data.source import RunSource
 from carbonboard.figures import (
     TOP_GROUPS,
@@ -34,6 +34,7 @@ LOCATIONS_SHOWN = 6
 LOCATION_COLUMNS = ("Location", "Intensity", "Source", "Runs", "Energy")
 NO_RUNS = "No runs in this selection."
 TOTALS_ROW_CLASS = "g-3 mb-3"
+CUMULATIVE_FIRST = False  # the timeline's switch when the page opens
 
 
 def repeats_the_totals(selection: Selection) -> bool:
@@ -84,7 +85,7 @@ def layout() -> html.Section:
                 dbc.Switch(
                     id=ids.TIMELINE_CUMULATIVE,
                     label="Cumulative",
-                    value=False,
+                    value=CUMULATIVE_FIRST,
                     className="mb-2",
                 ),
                 graph(ids.TIMELINE_GRAPH, filename="carbonboard_emissions-over-time"),
@@ -222,6 +223,12 @@ def project_view(source: RunSource, selection: Selection, cumulative: bool) -> d
         "more_experiments": format_more(per_experiment, TOP_GROUPS, "experiments"),
         "split": energy_split_figure(source.breakdown(selection, "component")),
     }
+
+
+def first_view(source: RunSource) -> dict[str, dict[str, object]]:
+    """The view of the whole history, drawn with a page opened at the default address (see
+    ``app.DEFAULT_ADDRESS_MODULES``)."""
+    return props_by_component(OUTPUTS, project_view(source, Selection(), CUMULATIVE_FIRST))
 
 
 def register_callbacks(app: Dash, source: RunSource) -> None:

@@ -44,4 +44,7 @@ def register_callbacks(app: Dash) -> None:
         [Output(store_id, "data") for store_id in TAB_SELECTIONS.values()],
         Input(ids.SELECTION, "data"),
         Input(ids.VIEW_TABS, "value"),
+        # A page comes either with its open tab's store filled (the default address: see
+        # app.DEFAULT_ADDRESS_MODULES) or without a selection yet: nothing to forward on load.
+        prevent_initial_call=True,
     )

@@ -162,6 +162,29 @@ def test_a_project_switch_asks_for_the_views_without_waiting_for_the_server(page
     assert not any("export" in output for output in asked)  # nothing asked for a later save
 
 
+def test_the_first_page_draws_without_asking_for_its_figures(page, base_url) -> None:
+    """At the default address the overview comes with the page: a first load asks for none of
+    its figures, and for the server's check of the address once (setting the controls does not
+    trigger a second one)."""
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            "_dash-update-component" in r.url
+            and asked.append((r.post_data_json or {}).get("output", ""))
+        ),
+    )
+    page.goto(base_url)
+    wait_rendered(page)
+    page.wait_for_load_state("networkidle")
+    assert points(page, ids.TIMELINE_GRAPH) == 42
+    assert page.inner_text(f"#{ids.PROJECT_TITLE}") == "All projects"
+    overview = [o for o in asked if ids.PROJECT_TITLE in o or ids.EQUIVALENTS_LIST in o]
+    assert overview == [], asked  # (the page's periodic polls for new data may be asked)
+    assert sum(ids.URL_NOTICE in output for output in asked) == 1, asked
+    assert page.console_errors == []
+
+
 def test_a_url_reproduces_the_view_and_unknown_values_warn(page, base_url) -> None:
     page.goto(
         f"{base_url}/?project=nlp-bert&experiment=bert-large&runs=large-000,large-001&tab=runs"
@@ -172,6 +195,8 @@ def test_a_url_reproduces_the_view_and_unknown_values_warn(page, base_url) -> No
         f"() => document.querySelector('#{ids.PROJECT_TITLE}')?.innerText"
         " === 'nlp-bert · bert-large'"
     )
+    # the overview's address is pushed once the server answers: going back before would leave
+    page.wait_for_function("() => !window.location.search.includes('tab=')")
     page.go_back()
     page.wait_for_selector(f"#{ids.COMPARISON_GRAPH} .main-svg")
     assert "large-000"[:8] in page.inner_text(f"#{ids.COMPARISON_TABLE}")

@@ -10,6 +10,7 @@ import pytest
 from carbonboard import ids, page_scripts
 from carbonboard.app import create_app
 from carbonboard.data.store import HistoryStore
+from carbonboard.selection import Selection
 
 from .conftest import write_csv
 
@@ -127,6 +128,36 @@ def test_the_page_comes_with_what_does_not_depend_on_the_address(app) -> None:
     initial = {c["output"] for c in app._callback_list if not c.get("prevent_initial_call", False)}
     for drawn_with_the_page in (ids.HEADER_RUNS, ids.TOTAL_RUNS, ids.LIVE_LIST, ids.EMPTY_STATE):
         assert not any(drawn_with_the_page in output for output in initial), drawn_with_the_page
+
+
+def test_a_page_at_the_default_address_comes_with_its_overview(app) -> None:
+    """Opened without a query (the layout's Referer), the page holds the whole history's
+    selection in its stores and the overview drawn for it, exactly as its callbacks would
+    answer: no callback runs before its charts draw. Opened at another address, its stores are
+    empty and its charts placeholders: the page's own selection fills them."""
+    client = app.server.test_client()
+    page = "http://127.0.0.1:3333/"
+    layout = client.get("/_dash-layout", headers={"Referer": page}).get_json()
+    default = Selection().to_dict()
+    assert find(layout, ids.SELECTION)["props"]["data"] == default
+    assert find(layout, ids.OVERVIEW_TAB_SELECTION)["props"]["data"] == default
+    asked = call(
+        app,
+        f"{ids.PROJECT_TITLE}.children",
+        {f"{ids.OVERVIEW_TAB_SELECTION}.data": default, f"{ids.TIMELINE_CUMULATIVE}.value": False},
+        [f"{ids.OVERVIEW_TAB_SELECTION}.data"],
+    ).get_json()["response"]
+    assert asked[ids.PROJECT_RUNS]["children"] == "42"
+    for component, props in asked.items():
+        for prop, value in props.items():
+            assert find(layout, component)["props"][prop] == value, (component, prop)
+    lines = find(layout, ids.EQUIVALENTS_LIST)["props"]["lines"]
+    assert lines and "driven" in lines[0]["spans"][0]["text"]  # km, the unit the page opens with
+    elsewhere = client.get("/_dash-layout", headers={"Referer": f"{page}?project=nlp-bert"})
+    deep = elsewhere.get_json()
+    assert "data" not in find(deep, ids.SELECTION)["props"]
+    assert "data" not in find(deep, ids.OVERVIEW_TAB_SELECTION)["props"]
+    assert find(deep, ids.TIMELINE_GRAPH)["props"]["figure"]["data"] == []
 
 
 def test_url_sets_the_selection_and_controls(app) -> None:
