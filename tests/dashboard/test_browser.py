@@ -80,6 +80,9 @@ def test_the_page_renders_every_section_offline(page, base_url, artifacts_dir) -
     traces = page.evaluate("() => Object.keys(window.Plotly.PlotSchema.get().traces).sort()")
     assert traces == ["bar", "choropleth", "pie", "scatter", "scattergeo"]
     assert page.evaluate("() => window.Plotly.version") == get_plotlyjs_version()
+    # Dash's lazy components need the generator runtime the page no longer takes from the
+    # polyfill (page_scripts.UNUSED_SCRIPTS): a page script still defines it
+    assert page.evaluate("() => typeof window.regeneratorRuntime.wrap") == "function"
     assert page.console_errors == []
     assert page.failed_requests == []
 

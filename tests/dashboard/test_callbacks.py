@@ -80,6 +80,8 @@ def test_files_from_assets_are_compressed_and_plotly_is_the_partial_bundle(app) 
     # plotly.js is not a page script: dcc.Graph loads it when a chart is first drawn, from
     # the address below, which the app answers with the partial bundle
     assert not re.findall(r'<script src="[^"]*plotly[^"]*"', html)
+    # nor are scripts the page never needs: old browsers' polyfill, dash_table's bundle
+    assert not re.findall(r'<script src="[^"]*(polyfill|dash_table)[^"]*"', html)
     preloaded = re.findall(r'<link rel="preload" href="([^"]+)" as="script"', html)
     assert any("async-graph" in url for url in preloaded)  # dcc's graph code, fetched early
     assert page_scripts.GRAPH_PLOTLY_PATH not in preloaded  # fetched by the first chart
