@@ -183,17 +183,21 @@ def _page_layout(source: RunSource, refresh_interval_s: float):
             ]
         )
         # What does not depend on the address comes with the page: no callback for it.
+        first: dict[str, dict[str, object]] = {}
+
+        def add(props: dict[str, dict[str, object]]) -> None:
+            for component_id, values in props.items():
+                first.setdefault(component_id, {}).update(values)
+
+        add({ids.EMPTY_STATE: {"is_open": source.describe().runs == 0}})
         for module in FIRST_VIEW_MODULES:
-            set_first_props(page, module.first_view(source))
+            add(module.first_view(source))
         if _opened_at_default_address():
             default = Selection().to_dict()
-            set_first_props(
-                page,
-                {ids.SELECTION: {"data": default}, ids.OVERVIEW_TAB_SELECTION: {"data": default}},
-            )
+            add({ids.SELECTION: {"data": default}, ids.OVERVIEW_TAB_SELECTION: {"data": default}})
             for module in DEFAULT_ADDRESS_MODULES:
-                set_first_props(page, module.first_view(source))
-        set_first_props(page, {ids.EMPTY_STATE: {"is_open": source.describe().runs == 0}})
+                add(module.first_view(source))
+        set_first_props(page, first)
         return page
 
     return layout

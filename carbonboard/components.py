@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
@@ -29,10 +30,17 @@ def graph(
     }
     return dcc.Graph(
         id=component_id,
-        figure=figure if figure is not None else placeholder_figure(),
+        figure=figure if figure is not None else _empty_figure(),
         config=config,
         **graph_props,
     )
+
+
+@lru_cache(maxsize=1)
+def _empty_figure() -> dict:
+    """The placeholder a graph holds until its first figure: built once, shared by every graph of
+    every page (a plain dict, which no one changes: a new figure replaces it)."""
+    return placeholder_figure().to_plotly_json()
 
 
 def stat_card(label: str, value_id: str, value: str = "–", hint: str = "") -> dbc.Card:
@@ -76,8 +84,15 @@ def props_by_component(
 
 def set_first_props(layout: Component, props: Mapping[str, Mapping[str, object]]) -> None:
     """Give the components of ``layout`` with these ids their props for the first view: the page
-    draws them with the layout instead of asking a callback for them (one round trip less)."""
-    for component_id, values in props.items():
-        component = layout[component_id]
-        for prop, value in values.items():
-            setattr(component, prop, value)
+    draws them with the layout instead of asking a callback for them (one round trip less).
+    One walk through the layout for all of them (a lookup by id walks it each time); an id the
+    layout lacks is a ``KeyError``, as a lookup would raise."""
+    missing = set(props)
+    for component in (layout, *layout._traverse()):
+        component_id = getattr(component, "id", None)
+        if isinstance(component_id, str) and component_id in missing:
+            missing.discard(component_id)
+            for prop, value in props[component_id].items():
+                setattr(component, prop, value)
+    if missing:
+        raise KeyError(f"not in the layout: {sorted(missing)}")
