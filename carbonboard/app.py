@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -120,8 +119,7 @@ class _DashboardDash(Dash):
         return super().interpolate_index(**kwargs)
 
 
-def _compress_plotly_when_quiet(requests: idle.Requests) -> None:
-    requests.wait_quiet()
+def _compress_plotly() -> None:
     _gzip_cached(page_scripts.GRAPH_PLOTLY_PATH, plotly_bundle_bytes())
 
 
@@ -275,15 +273,12 @@ def create_app(
     requests = idle.Requests()
     app.server.before_request(requests.started)
     app.server.teardown_request(lambda _error: requests.finished())
-    preparer = idle.Preparer(source, requests)
+    # plotly.js compressed ahead, off the request path (the first page's charts wait for it),
+    # once the server has answered and is quiet; then the views worked out ahead
+    preparer = idle.Preparer(source, requests, once=[_compress_plotly])
     preparer.schedule()
     _register_refresh(app, source, preparer)
     page_scripts.serve_plotly_bundle(app.server)
-    # plotly.js compressed ahead, off the request path (the first page's charts wait for it)
-    # once the server has answered and is quiet
-    threading.Thread(
-        target=_compress_plotly_when_quiet, args=(requests,), name="carbonboard-gzip", daemon=True
-    ).start()
     app.server.after_request(_compress)
     if debug:  # without pruning, Dash installs no error page of its own (a debugger page)
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False, dev_tools_prune_errors=False)

@@ -1,11 +1,14 @@
-"""Work the board does while nobody waits for it: each project's views, worked out ahead.
+"""Work the board does while nobody waits for it, in one background thread: tasks to do once
+after a start (compressing a bundle the first page will ask for), then each project's views,
+worked out ahead.
 
 A view's first showing costs its source's answers (tens of milliseconds for a project at 100,000
 runs, a fifth of a second at a million; more for the whole history); once worked out they are
 cached until the data changes. So after a start, and after new data, the board asks its source
 to prepare (``RunSource.prepare``) the whole history, which every page shows first, then each
-project, one at a time and only while no request has been in flight for :data:`QUIET_S`: a page
-being drawn does not wait for this work.
+project. Every step waits until no request has been in flight for :data:`QUIET_S`: a page being
+drawn does not wait for this work. A source whose answers are cheap anyway
+(``RunSource.prepares_ahead`` false: a database reading its rollups) is not asked.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from carbonboard.data.source import RunSource
 from carbonboard.selection import Selection
@@ -60,12 +63,16 @@ class Requests:
 
 
 class Preparer:
-    """Prepares every project of the source's current data, in a background thread, while the
-    board is quiet; asked again (new data) while at it, it starts over once done."""
+    """The board's idle work, in a background thread, each step while the board is quiet: the
+    ``once`` tasks after a start, then every project of the source's current data; asked again
+    (new data) while at it, it starts over once done."""
 
-    def __init__(self, source: RunSource, requests: Requests) -> None:
+    def __init__(
+        self, source: RunSource, requests: Requests, once: Sequence[Callable[[], object]] = ()
+    ) -> None:
         self._source = source
         self._requests = requests
+        self._once = list(once)  # only the worker thread takes from it
         self._lock = threading.Lock()
         self._running = False
         self._again = False
@@ -80,8 +87,16 @@ class Preparer:
 
     def _run(self) -> None:
         while True:
+            while self._once:
+                self._requests.wait_quiet()
+                task = self._once.pop(0)
+                try:
+                    task()
+                except Exception:  # what it would have done ahead is done when asked for
+                    log.debug("idle task failed", exc_info=True)
             try:
-                self.prepare_projects()
+                if self._source.prepares_ahead:
+                    self.prepare_projects()
             except Exception:  # the views work it out on visit instead
                 log.debug("preparing the projects' views failed", exc_info=True)
             with self._lock:

@@ -173,6 +173,8 @@ class PostgresSource:
     gives the time that decides which ``running`` runs have crashed.
     """
 
+    prepares_ahead = False  # every answer is a query on the rollups (see ``prepare``)
+
     def __init__(
         self,
         connect: Callable[[], Any],

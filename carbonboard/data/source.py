@@ -209,8 +209,12 @@ class RunSource(Protocol):
         filtered on status, never loading the others)."""
         ...
 
+    # Whether ``prepare`` works anything out: the board asks only a source that does.
+    prepares_ahead: bool
+
     def prepare(self, selection: Selection) -> None:
         """Work out ahead what the views will ask about ``selection``, so that showing it is a
         lookup (the board calls it for each project while it is idle). A source whose answers
-        are cheap anyway (a database reading its rollups) does nothing."""
+        are cheap anyway (a database reading its rollups) does nothing, and says so with
+        ``prepares_ahead`` false."""
         ...

@@ -375,6 +375,8 @@ class HistoryStore:
     ``--filepath`` values.
     """
 
+    prepares_ahead = True  # a view's answers are computed from the rows: worth working out ahead
+
     def __init__(
         self,
         paths: Sequence[str | os.PathLike | PathSpec],

@@ -75,3 +75,53 @@ def test_the_first_view_then_every_project_largest_first_once_quiet(history_file
         chosen = Selection(project=project)
         assert store.totals(chosen) == fresh.totals(chosen)
         assert store.breakdown(chosen, "place").equals(fresh.breakdown(chosen, "place"))
+
+
+def wait_for(condition, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_tasks_to_do_once_come_first_each_when_quiet_and_a_failure_stops_nothing(
+    history_files,
+) -> None:
+    store = RecordingStore(list(history_files), disk_cache=False)
+    requests = store.requests = idle.Requests()
+    done: list[tuple[str, bool, int]] = []
+
+    def task(name: str):
+        def run() -> None:
+            done.append((name, requests.quiet(), len(store.prepared)))
+            if name == "failing":
+                raise OSError("disk full")
+
+        return run
+
+    idle.Preparer(store, requests, once=[task("failing"), task("compress")]).schedule()
+    time.sleep(2 * idle.QUIET_S)
+    assert done == []  # not before the server has answered a first request
+    requests.started()
+    requests.finished()
+    wait_for(lambda: len(store.prepared) > 1)
+    assert done == [("failing", True, 0), ("compress", True, 0)]  # before any preparing
+    assert store.prepared[0][0] == Selection()
+
+
+class CheapStore(RecordingStore):
+    """A store whose answers are cheap anyway, as a database's are: nothing to work out ahead."""
+
+    prepares_ahead = False
+
+
+def test_a_source_that_prepares_nothing_ahead_is_not_asked(history_files) -> None:
+    store = CheapStore(list(history_files), disk_cache=False)
+    requests = store.requests = idle.Requests()
+    done: list[str] = []
+    idle.Preparer(store, requests, once=[lambda: done.append("compressed")]).schedule()
+    requests.started()
+    requests.finished()
+    wait_for(lambda: done)
+    time.sleep(2 * idle.QUIET_S)
+    assert done == ["compressed"]  # the tasks to do once still run
+    assert store.prepared == []

@@ -117,6 +117,8 @@ def ids_of(frame: pd.DataFrame) -> list[str]:
 
 def test_every_implementation_is_a_run_source(source) -> None:
     assert isinstance(source, RunSource)
+    # the board's idle worker asks only a source that works its answers out ahead
+    assert source.prepares_ahead is isinstance(source, HistoryStore)
 
 
 def test_the_version_holds_still_until_runs_are_added(served) -> None:
