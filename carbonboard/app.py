@@ -62,6 +62,11 @@ FIRST_VIEW_MODULES = [header, totals, live]
 # no callback runs before its charts are drawn. A page opened at another address comes without
 # them, and its selection fills them as before.
 DEFAULT_ADDRESS_MODULES = [project, equivalents]
+# The views the board works out ahead for the whole history and each project while it is idle,
+# so that switching to one is a lookup: the overview as a filter change draws it.
+PREPARED_VIEWS = [
+    lambda source, selection: project.project_view(source, selection, project.CUMULATIVE_FIRST)
+]
 COMPRESSIBLE = (
     "application/json",
     "application/javascript",
@@ -275,7 +280,7 @@ def create_app(
     app.server.teardown_request(lambda _error: requests.finished())
     # plotly.js compressed ahead, off the request path (the first page's charts wait for it),
     # once the server has answered and is quiet; then the views worked out ahead
-    preparer = idle.Preparer(source, requests, once=[_compress_plotly])
+    preparer = idle.Preparer(source, requests, once=[_compress_plotly], views=PREPARED_VIEWS)
     preparer.schedule()
     _register_refresh(app, source, preparer)
     page_scripts.serve_plotly_bundle(app.server)

@@ -8,7 +8,9 @@ cached until the data changes. So after a start, and after new data, the board a
 to prepare (``RunSource.prepare``) the whole history, which every page shows first, then each
 project. Every step waits until no request has been in flight for :data:`QUIET_S`: a page being
 drawn does not wait for this work. A source whose answers are cheap anyway
-(``RunSource.prepares_ahead`` false: a database reading its rollups) is not asked.
+(``RunSource.prepares_ahead`` false: a database reading its rollups) is not asked to prepare; the
+views the board builds from its answers (figures and all: :class:`carbonboard.data.versioned.
+ViewCache`) are worked out ahead for every source.
 """
 
 from __future__ import annotations
@@ -68,11 +70,16 @@ class Preparer:
     (new data) while at it, it starts over once done."""
 
     def __init__(
-        self, source: RunSource, requests: Requests, once: Sequence[Callable[[], object]] = ()
+        self,
+        source: RunSource,
+        requests: Requests,
+        once: Sequence[Callable[[], object]] = (),
+        views: Sequence[Callable[[RunSource, Selection], object]] = (),
     ) -> None:
         self._source = source
         self._requests = requests
         self._once = list(once)  # only the worker thread takes from it
+        self._views = tuple(views)
         self._lock = threading.Lock()
         self._running = False
         self._again = False
@@ -95,8 +102,7 @@ class Preparer:
                 except Exception:  # what it would have done ahead is done when asked for
                     log.debug("idle task failed", exc_info=True)
             try:
-                if self._source.prepares_ahead:
-                    self.prepare_projects()
+                self.prepare_projects()
             except Exception:  # the views work it out on visit instead
                 log.debug("preparing the projects' views failed", exc_info=True)
             with self._lock:
@@ -107,10 +113,19 @@ class Preparer:
 
     def prepare_projects(self) -> None:
         """The whole history (every page's first view), then each project, largest first, each
-        once the board is quiet."""
-        self._requests.wait_quiet()
-        self._source.prepare(Selection())
+        once the board is quiet: the source's answers (where it works them out ahead), then the
+        ``views`` built from them."""
+        if not (self._source.prepares_ahead or self._views):
+            return
+        self._prepare(Selection())
         projects = self._source.breakdown(Selection(), "project")["project"]
         for project in list(projects)[:PREPARED_PROJECTS_MAX]:
+            self._prepare(Selection(project=str(project)))
+
+    def _prepare(self, selection: Selection) -> None:
+        self._requests.wait_quiet()
+        if self._source.prepares_ahead:
+            self._source.prepare(selection)
+        for view in self._views:
             self._requests.wait_quiet()
-            self._source.prepare(Selection(project=str(project)))
+            view(self._source, selection)

@@ -27,9 +27,7 @@ import logging
 import os
 import stat
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -64,6 +62,7 @@ from carbonboard.data.source import (
     RunDetail,
     RunsPage,
 )
+from carbonboard.data.versioned import VersionCache
 from carbonboard.regional.baseline import LOCATION_KEYS, location_mix
 from carbonboard.selection import Selection
 from tracker.schema import is_tasks_header
@@ -263,62 +262,7 @@ def _read_chunks(
     return BoundedRead(Parsed(kind, header or [], frame, skipped, offset, line), unlisted, error)
 
 
-class _VersionCache:
-    """Answers computed once per key for the newest data version, the last ``size`` kept.
-
-    The sections of a page ask the same questions at the same moment: the first caller computes
-    and the others wait for its result (an error reaches them all, and is not kept). A caller
-    still on an older snapshot computes for itself and keeps nothing.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._version = 0
-        self._entries: OrderedDict[Hashable, Future] = OrderedDict()
-
-    def get(self, version: int, key: Hashable, compute: Callable[[], T]) -> T:
-        mine: Future = Future()
-        with self._lock:
-            if version > self._version:
-                self._entries.clear()
-                self._version = version
-            newest = version == self._version
-            found = self._entries.get(key) if newest else None
-            if found is not None:
-                self._entries.move_to_end(key)
-            elif newest:
-                self._entries[key] = mine
-        if found is not None:
-            return found.result()
-        try:
-            value = compute()
-        except BaseException as error:
-            mine.set_exception(error)  # the callers waiting for it raise too
-            with self._lock:
-                if self._entries.get(key) is mine:
-                    del self._entries[key]
-            raise
-        mine.set_result(value)
-        with self._lock:
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-            self._trim()
-        return value
-
-    def _done(self) -> list[tuple[Hashable, object]]:
-        """The answers computed without error, least recently used first."""
-        return [
-            (key, future.result())
-            for key, future in self._entries.items()
-            if future.done() and future.exception() is None
-        ]
-
-    def _trim(self) -> None:
-        """A further bound, called under the lock after each answer."""
-
-
-class _SelectionCache(_VersionCache):
+class _SelectionCache(VersionCache):
     """The runs of the last few selections, each filtered once. Bounded twice:
     SELECTION_CACHE_SIZE selections, and filtered copies of at most the table's row count in all
     (a selection of everything is the table itself, shared, and costs nothing)."""
@@ -409,7 +353,7 @@ class HistoryStore:
         self._version = 0
         self._crash_check_at: pd.Timestamp | None = None
         self._selected = _SelectionCache()
-        self._answers = _VersionCache(ANSWER_CACHE_SIZE)
+        self._answers = VersionCache(ANSWER_CACHE_SIZE)
         self._rows_lock = threading.Lock()
         self._rows: SelectionRows | None = None  # of the newest history seen
         self._rows_version = 0

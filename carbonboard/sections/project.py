@@ -3,6 +3,8 @@ split by component, and emissions over time (per run or cumulative)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,6 +13,7 @@ from dash import Dash, Input, Output, ctx, html, no_update
 from carbonboard import ids
 from carbonboard.components import graph, props_by_component, section_card, stat_card
 from carbonboard.data.source import RunSource
+from carbonboard.data.versioned import ViewCache
 from carbonboard.figures import (
     TOP_GROUPS,
     emissions_over_time_figure,
@@ -202,7 +205,13 @@ def timeline(source: RunSource, selection: Selection, cumulative: bool) -> go.Fi
 
 
 def project_view(source: RunSource, selection: Selection, cumulative: bool) -> dict[str, object]:
-    """Everything the view shows for ``selection``, by :data:`OUTPUTS` name."""
+    """Everything the view shows for ``selection``, by :data:`OUTPUTS` name: worked out once
+    per data version (a project shown again, or worked out ahead while the board was idle, is a
+    lookup). The runs picked for comparison play no part in it."""
+    return dict(_VIEWS(source, replace(selection, run_ids=()), cumulative))
+
+
+def _project_view(source: RunSource, selection: Selection, cumulative: bool) -> dict[str, object]:
     total = source.totals(selection)
     per_experiment = source.breakdown(selection, "experiment")
     parts = [selection.project or "All projects", selection.experiment]
@@ -223,6 +232,9 @@ def project_view(source: RunSource, selection: Selection, cumulative: bool) -> d
         "more_experiments": format_more(per_experiment, TOP_GROUPS, "experiments"),
         "split": energy_split_figure(source.breakdown(selection, "component")),
     }
+
+
+_VIEWS = ViewCache(_project_view)
 
 
 def first_view(source: RunSource) -> dict[str, dict[str, object]]:

@@ -125,3 +125,29 @@ def test_a_source_that_prepares_nothing_ahead_is_not_asked(history_files) -> Non
     time.sleep(2 * idle.QUIET_S)
     assert done == ["compressed"]  # the tasks to do once still run
     assert store.prepared == []
+
+
+def test_views_are_worked_out_ahead_for_every_source_after_its_answers(history_files) -> None:
+    for store in (
+        RecordingStore(list(history_files), disk_cache=False),
+        CheapStore(list(history_files), disk_cache=False),
+    ):
+        requests = store.requests = idle.Requests()
+        built: list[tuple[Selection, int]] = []
+
+        def view(source, selection: Selection, store=store, built=built) -> None:
+            built.append((selection, len(store.prepared)))
+
+        idle.Preparer(store, requests, views=[view]).schedule()
+        requests.started()
+        requests.finished()
+        projects = list(store.breakdown(Selection(), "project")["project"])
+        wait_for(lambda built=built, projects=projects: len(built) == len(projects) + 1)
+        assert [selection for selection, _ in built] == [
+            Selection(),
+            *(Selection(project=project) for project in projects),
+        ]
+        if store.prepares_ahead:  # each view once its source's answers are worked out
+            assert [prepared for _, prepared in built] == list(range(1, len(projects) + 2))
+        else:
+            assert store.prepared == []
