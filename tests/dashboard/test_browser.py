@@ -8,6 +8,8 @@ from plotly.offline import get_plotlyjs_version
 from carbonboard import ids, page_scripts
 from carbonboard.sections.runs import PAGE_SIZE
 
+from .conftest import run_row, write_csv
+
 pytestmark = pytest.mark.browser
 
 SECTIONS = (ids.HEADER, ids.TOTALS_SECTION, ids.FILTERS_SECTION)  # above the tabs
@@ -297,4 +299,47 @@ def test_the_runs_table_keeps_its_page_and_filter_over_a_reload(page, base_url) 
         f"() => document.querySelector('#{ids.RUNS_COUNT}')?.innerText === '20 of 42 runs'"
     )
     wait_runs_page(page, 1, 2)
+    assert page.console_errors == []
+
+
+def test_a_chart_whose_height_changes_is_drawn_once(page, serve_app, tmp_path) -> None:
+    """dcc.Graph asks plotly to fit a chart to its box whenever the box changes size, even when
+    the change is the chart's own new height (the experiments chart is as tall as its bars):
+    plotly would redraw it in full 100 ms later, to the same size. The page's plotly.js answers
+    such a resize at once (``assets/src/plotly/entry.js``): each chart is drawn once a switch."""
+    rows = [
+        run_row(project="many", experiment=f"exp-{n:02d}", run_id=f"many-{n}", gpu_kwh=1 + n)
+        for n in range(10)
+    ]
+    rows.append(run_row(project="few", experiment="only", run_id="few-0"))
+    url = serve_app([write_csv(tmp_path / "emissions.csv", rows)], refresh_interval_s=0)
+    page.goto(url)
+    wait_rendered(page)
+    page.wait_for_load_state("networkidle")
+    chart = f"document.querySelector('#{ids.EXPERIMENTS_GRAPH} .js-plotly-plot')"
+    height = f"() => {chart}._fullLayout.height"
+    before = page.evaluate(height)
+    page.evaluate(
+        """() => { window.drawn = {};
+            for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+                const id = gd.parentElement.id;
+                gd.on('plotly_afterplot', () => {
+                    window.drawn[id] = (window.drawn[id] || 0) + 1;
+                });
+            } }"""
+    )
+    page.click(f"#{ids.PROJECT_SELECT}")
+    page.get_by_role("option", name="few", exact=True).click()
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.TIMELINE_GRAPH} .js-plotly-plot')?"
+        "._fullData[0].y.length === 1"
+    )
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(500)  # plotly's own resize would redraw 100 ms after the switch
+    assert page.evaluate(height) < before  # the box did change size
+    assert page.evaluate("() => window.drawn") == {
+        ids.TIMELINE_GRAPH: 1,
+        ids.EXPERIMENTS_GRAPH: 1,
+        ids.ENERGY_SPLIT_GRAPH: 1,
+    }
     assert page.console_errors == []
