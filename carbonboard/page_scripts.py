@@ -31,14 +31,19 @@ DEFERRED_LIBRARIES: dict[str, dict[str, list[str]]] = {
 GRAPH_PLOTLY_PATH = "/_dash-component-suites/plotly/package_data/plotly.min.js"
 # Scripts the first view is sure to need that the page asks for only once its layout is drawn
 # (dcc's lazy parts for the graphs, dropdowns and date picker): fetched from the start instead,
-# so they are in the browser's cache when asked for. Not plotly.js: preloaded, it would run as
-# soon as the first graph is drawn, holding back the page's first requests for the figures;
-# fetched then, it runs while the server computes them.
+# so they are in the browser's cache when asked for. (Not plotly.js: a preload only fetches, and
+# fetching it is quick; compiling it, which takes long, starts when the first graph asks for it
+# either way.)
 PRELOADED = (
     "_dash-component-suites/dash/dcc/async-graph.js",
     "_dash-component-suites/dash/dcc/async-dropdown.js",
     "_dash-component-suites/dash/dcc/async-datepicker.js",
 )
+# The renderer's first two requests, which it makes only once the page's scripts have run: asked
+# for with the page instead, so the server works out the layout (with the first view's figures)
+# while the browser compiles the scripts. The renderer's own requests take the preloaded answers
+# (same address, mode and credentials): each is asked for once.
+PRELOADED_DATA = ("_dash-layout", "_dash-dependencies")
 # Scripts Dash lists that the page never needs: @babel/polyfill (ES2015+ for browsers that
 # predate it: 130 ms of a first load's main thread on a small machine; the one part of it Dash's
 # own scripts use, the generator runtime ``regeneratorRuntime``, dash-bootstrap-components'
@@ -76,8 +81,13 @@ def defer_libraries(scripts_html: str) -> str:
 
 
 def preload_links(path_prefix: str) -> str:
-    """``<link rel="preload">`` tags for :data:`PRELOADED`, under the app's ``path_prefix``."""
-    return "".join(
+    """``<link rel="preload">`` tags for :data:`PRELOADED_DATA` and :data:`PRELOADED`, under the
+    app's ``path_prefix``."""
+    data = "".join(
+        f'<link rel="preload" href="{path_prefix}{path}" as="fetch" crossorigin="anonymous">\n'
+        for path in PRELOADED_DATA
+    )
+    return data + "".join(
         f'<link rel="preload" href="{path_prefix}{path}" as="script">\n' for path in PRELOADED
     )
 

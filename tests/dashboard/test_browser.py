@@ -75,6 +75,10 @@ def test_the_page_renders_every_section_offline(page, base_url, artifacts_dir) -
     assert page.locator(f"#{ids.REGIONAL_SECTION}").is_visible()
     requested = page.evaluate("() => performance.getEntriesByType('resource').map(e => e.name)")
     assert all(url.startswith(base_url) for url in requested), requested
+    # the layout, preloaded with the page, is the one the renderer uses: asked for once
+    assert [url for url in requested if url.endswith("/_dash-layout")] == [
+        f"{base_url}/_dash-layout"
+    ]
     # plotly.js is loaded by the first chart, from the app: the partial bundle from assets/ (only
     # the trace types carbonboard draws), of the version plotly.py writes figures for
     plotly_requests = [url for url in requested if "plotly" in url]

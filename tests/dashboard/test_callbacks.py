@@ -84,6 +84,9 @@ def test_files_from_assets_are_compressed_and_plotly_is_the_partial_bundle(app) 
     assert not re.findall(r'<script src="[^"]*(polyfill|dash_table)[^"]*"', html)
     preloaded = re.findall(r'<link rel="preload" href="([^"]+)" as="script"', html)
     assert any("async-graph" in url for url in preloaded)  # dcc's graph code, fetched early
+    # and the renderer's first requests, asked for with the page
+    data = re.findall(r'<link rel="preload" href="([^"]+)" as="fetch" crossorigin', html)
+    assert data == ["/_dash-layout", "/_dash-dependencies"]
     assert page_scripts.GRAPH_PLOTLY_PATH not in preloaded  # fetched by the first chart
     assert all(client.get(url).status_code == 200 for url in preloaded)
     assert "/assets/src/" not in html  # the bundle's build recipe is not a page script
