@@ -63,9 +63,11 @@ FIRST_VIEW_MODULES = [header, totals, live]
 # them, and its selection fills them as before.
 DEFAULT_ADDRESS_MODULES = [project, equivalents]
 # The views the board works out ahead for the whole history and each project while it is idle,
-# so that switching to one is a lookup: the overview as a filter change draws it.
+# so that switching to one is a lookup: the overview and the regional tab, as a filter change
+# draws them.
 PREPARED_VIEWS = [
-    lambda source, selection: project.project_view(source, selection, project.CUMULATIVE_FIRST)
+    lambda source, selection: project.project_view(source, selection, project.CUMULATIVE_FIRST),
+    regional.source_views,
 ]
 COMPRESSIBLE = (
     "application/json",

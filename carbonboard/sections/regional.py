@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
+from typing import NamedTuple
 
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
@@ -18,9 +18,10 @@ from plotly.io.json import to_json_plotly
 from carbonboard import ids
 from carbonboard.components import graph, section_card
 from carbonboard.data.source import RunSource
+from carbonboard.data.versioned import ViewCache
 from carbonboard.regional.baseline import Baseline, baseline, with_intensity
 from carbonboard.regional.tables import PROVIDER_NAMES
-from carbonboard.regional.views import PARTS, regional_views
+from carbonboard.regional.views import PARTS, regional_views, subnational_countries
 from carbonboard.selection import Selection
 
 MAP_MODE_OPTIONS = [
@@ -114,31 +115,17 @@ def layout() -> html.Section:
     )
 
 
-class _BaselineCache:
-    """The last few selections' baselines per data version: a toggle (map colour, provider,
-    country) redraws its view without grouping the runs again, and only the small baselines are
-    kept. Runs picked for comparison, when there are some, are what is replayed."""
+def _baseline(source: RunSource, picked: Selection) -> Baseline:
+    """The selection reduced to its energy per location: the runs picked for comparison, when
+    there are some, else the selection's sums (never its runs)."""
+    if picked.run_ids:
+        return baseline(source.runs_by_id(picked.run_ids))
+    return Baseline(with_intensity(source.location_mix(picked)))
 
-    def __init__(self, size: int = 16) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[int, str], Baseline] = {}
 
-    def get(self, source: RunSource, selection: dict | None) -> Baseline:
-        picked = Selection.from_dict(selection)
-        key = (source.version(), json.dumps(picked.to_dict(), sort_keys=True))
-        with self._lock:  # held while computing: two pages asking at once group the runs once
-            cached = self._entries.get(key)
-            if cached is not None:
-                return cached
-            base = self._entries[key] = (
-                baseline(source.runs_by_id(picked.run_ids))
-                if picked.run_ids
-                else Baseline(with_intensity(source.location_mix(picked)))  # sums, not runs
-            )
-            while len(self._entries) > self._size:
-                del self._entries[next(iter(self._entries))]
-        return base
+# Per data version: a toggle (map colour, provider, country) redraws its view without grouping
+# the runs again; only the small baselines are kept.
+_BASELINES = ViewCache(_baseline, size=16)
 
 
 # Each view (``regional.views.PARTS``) and where the page shows it, in the order Dash lists them.
@@ -166,33 +153,57 @@ TOGGLED_PARTS = {
 }
 
 
+class SentFigure(NamedTuple):
+    """A figure as the browser receives it (its JSON, parsed: Dash writes it again cheaply) and
+    the digest of that JSON."""
+
+    data: dict
+    digest: str
+
+
 def payload_digest(payload: str) -> str:
     """A short fingerprint of a figure as the browser receives it (its JSON)."""
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
 def skip_drawn_figures(views: dict[str, object], drawn: dict | None) -> tuple[dict, dict]:
-    """Leave out each figure identical to the one the browser already shows.
+    """Leave out each figure (a :class:`SentFigure`) identical to the one the browser already
+    shows.
 
     Selections often share a view (the same countries give the same intensity map and mix):
-    redrawing an identical map costs the browser far more than hashing it costs here. Returns
-    the views to send (each figure already as the JSON the browser receives: written once, for
-    its digest, not again by Dash) and the digests of what the browser shows afterwards, by
-    component id."""
+    redrawing an identical map costs the browser far more than comparing digests costs here.
+    Returns the views to send (each figure as the JSON the browser receives) and the digests of
+    what the browser shows afterwards, by component id."""
     shown = dict(drawn or {})
     sent = dict(views)
     for name, value in views.items():
-        component, prop = VIEW_OUTPUTS[name]
-        if prop != "figure":
+        if not isinstance(value, SentFigure):
             continue
-        payload = to_json_plotly(value)
-        digest = payload_digest(payload)
-        if shown.get(component) == digest:
+        component = VIEW_OUTPUTS[name][0]
+        if shown.get(component) == value.digest:
             del sent[name]
         else:
-            sent[name] = json.loads(payload)
-        shown[component] = digest
+            sent[name] = value.data
+        shown[component] = value.digest
     return sent, shown
+
+
+def sent_views(
+    base: Baseline, parts: tuple[str, ...], mode: str, country: str | None, provider: str
+) -> dict[str, object]:
+    """``regional_views`` with each figure as a :class:`SentFigure`: written once, for its
+    digest, and not again by Dash."""
+    views = regional_views(base, parts, mode=mode, country=country, provider=provider)
+    for name, value in views.items():
+        if VIEW_OUTPUTS[name][1] == "figure":
+            payload = to_json_plotly(value)
+            views[name] = SentFigure(json.loads(payload), payload_digest(payload))
+    return views
+
+
+def parts_for(trigger: str | None) -> tuple[str, ...]:
+    """A toggle redraws its own part; anything else (a new selection) every part."""
+    return (TOGGLED_PARTS[trigger],) if trigger in TOGGLED_PARTS else tuple(PARTS)
 
 
 def regional_update(
@@ -206,18 +217,54 @@ def regional_update(
     """What the tab's callback answers, by output name: every view after a new selection, only
     the toggled one's after a toggle, figures the browser already shows left as they are, and the
     digests of what it shows afterwards (``drawn``)."""
-    parts = (TOGGLED_PARTS[trigger],) if trigger in TOGGLED_PARTS else tuple(PARTS)
-    views = regional_views(
-        base, parts, mode=mode or "intensity", country=country, provider=provider or "all"
-    )
+    views = sent_views(base, parts_for(trigger), mode or "intensity", country, provider or "all")
+    return answer(views, drawn)
+
+
+def answer(views: dict[str, object], drawn: dict | None) -> dict[str, object]:
+    """The callback's answer for ``sent_views``: the figures the browser does not show yet."""
     sent, shown = skip_drawn_figures(views, drawn)
     return {**dict.fromkeys(VIEW_OUTPUTS, no_update), **sent, "drawn": shown}
+
+
+def _source_views(
+    source: RunSource,
+    picked: Selection,
+    parts: tuple[str, ...],
+    mode: str,
+    country: str | None,
+    provider: str,
+) -> dict[str, object]:
+    return sent_views(_BASELINES(source, picked), parts, mode, country, provider)
+
+
+# Per data version: a selection shown again, or worked out ahead while the board was idle
+# (``prepared_views``), is a lookup.
+_VIEWS = ViewCache(_source_views)
+
+
+def source_views(
+    source: RunSource,
+    selection: Selection,
+    trigger: str | None = None,
+    mode: str | None = None,
+    country: str | None = None,
+    provider: str | None = None,
+) -> dict[str, object]:
+    """``sent_views`` for ``selection``'s baseline, worked out once per data version. A country
+    that is the selection's first with sub-national data (or none of its countries) is the
+    default: the views are the same."""
+    if country is not None:
+        available = subnational_countries(_BASELINES(source, selection))
+        country = country if country in available[1:] else None
+    return _VIEWS(
+        source, selection, parts_for(trigger), mode or "intensity", country, provider or "all"
+    )
 
 
 def register_callbacks(app: Dash, source: RunSource) -> None:
     """One callback for the tab: a new selection redraws every view from one baseline in one
     response (the browser draws them in one pass); a toggle redraws only its own view."""
-    cache = _BaselineCache()
 
     @app.callback(
         output={
@@ -234,5 +281,6 @@ def register_callbacks(app: Dash, source: RunSource) -> None:
         prevent_initial_call=True,  # filled when the tab opens
     )
     def update(selection, mode, country, provider, drawn):
-        base = cache.get(source, selection)
-        return regional_update(base, ctx.triggered_id, mode, country, provider, drawn)
+        picked = Selection.from_dict(selection)
+        views = source_views(source, picked, ctx.triggered_id, mode, country, provider)
+        return answer(views, drawn)
