@@ -65,5 +65,36 @@
     );
   }
 
-  window.carbonboard_views = { TextTable: TextTable, TextLines: TextLines };
+  function StatCards(props) {
+    return h(
+      "div",
+      { id: props.id, className: "row " + (props.className || "") },
+      (props.cards || []).map((card, i) =>
+        h(
+          "div",
+          { key: i, className: "col-sm-6 col-md-3" },
+          h(
+            "div",
+            { className: "card h-100 shadow-sm" },
+            h(
+              "div",
+              { className: "card-body" },
+              h(
+                "div",
+                { className: "text-body-secondary small text-uppercase stat-label" },
+                String(card.label || "")
+              ),
+              h(
+                "div",
+                { id: card.id, className: "fs-3 fw-semibold stat-value" },
+                card.value === null || card.value === undefined ? "" : String(card.value)
+              )
+            )
+          )
+        )
+      )
+    );
+  }
+
+  window.carbonboard_views = { TextTable: TextTable, TextLines: TextLines, StatCards: StatCards };
 })();

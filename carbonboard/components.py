@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import dash_bootstrap_components as dbc
@@ -10,7 +10,15 @@ import plotly.graph_objects as go
 from dash import dcc, get_app, html
 from dash.development.base_component import Component
 
+from carbonboard.data.aggregate import Totals
 from carbonboard.export import slugify
+from carbonboard.formatting import (
+    format_count,
+    format_duration_s,
+    format_energy_kwh,
+    format_mass_kg,
+)
+from carbonboard.text_views import stat
 from carbonboard.theme import placeholder_figure
 
 
@@ -43,18 +51,24 @@ def _empty_figure() -> dict:
     return placeholder_figure().to_plotly_json()
 
 
-def stat_card(label: str, value_id: str, value: str = "–", hint: str = "") -> dbc.Card:
-    """A big number with its label, e.g. total emissions."""
-    return dbc.Card(
-        dbc.CardBody(
-            [
-                html.Div(label, className="text-body-secondary small text-uppercase stat-label"),
-                html.Div(value, id=value_id, className="fs-3 fw-semibold stat-value"),
-                html.Div(hint, className="text-body-secondary small") if hint else None,
-            ]
-        ),
-        className="h-100 shadow-sm",
+def totals_cards(total: Totals | None, value_ids: Sequence[str]) -> list[dict[str, str]]:
+    """The four headline numbers of ``total`` (emissions, energy, runs, compute time) as the
+    cards of a :class:`~carbonboard.text_views.StatCards` row, their values' elements with these
+    ids; "–" before there is a total."""
+    values = (
+        (
+            format_mass_kg(total.emissions_kg),
+            format_energy_kwh(total.energy_kwh),
+            format_count(total.runs),
+            format_duration_s(total.duration_s),
+        )
+        if total is not None
+        else ("–",) * len(STAT_LABELS)
     )
+    return [
+        stat(label, value_id, value)
+        for label, value_id, value in zip(STAT_LABELS, value_ids, values, strict=True)
+    ]
 
 
 def section_card(title: str, *children, section_id: str | None = None, **props) -> dbc.Card:
@@ -68,6 +82,7 @@ def section_card(title: str, *children, section_id: str | None = None, **props) 
     )
 
 
+STAT_LABELS = ("Emissions", "Energy", "Runs", "Compute time")
 Target = tuple[str, str]  # (component id, prop)
 
 

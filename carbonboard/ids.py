@@ -33,6 +33,7 @@ EMPTY_STATE = "empty-state"
 
 # --- totals across all projects -----------------------------------------------------------------
 TOTALS_SECTION = "totals-section"
+TOTALS_CARDS = "totals-cards"  # text_views.StatCards; each card's value has its id below
 TOTAL_ENERGY = "total-energy"
 TOTAL_EMISSIONS = "total-emissions"
 TOTAL_RUNS = "total-runs"

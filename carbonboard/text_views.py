@@ -1,4 +1,4 @@
-"""Two small page components that draw text from data: a table and a block of lines.
+"""Small page components that draw text from data: a table, a block of lines, a row of cards.
 
 A callback that answers with new Dash components (``children``) costs the page far more than
 their text: Dash mounts each new component and then resets its state with a store update that
@@ -54,6 +54,21 @@ class TextTable(_TextView):
 
     _type = "TextTable"
     _props = ("id", "columns", "rows", "empty", "note", "className")
+
+
+def stat(label: str, value_id: str, value: str = "–") -> dict[str, str]:
+    """One card of a :class:`StatCards` row: a big number with its label; ``value_id`` is the
+    value's element id on the page."""
+    return {"label": label, "id": value_id, "value": value}
+
+
+class StatCards(_TextView):
+    """A row of headline numbers, one card each: ``cards`` is a list of :func:`stat`. One
+    component for the row (it was 21: a row, and a column, card, body, label and value per
+    card), so the page mounts and re-reads fewer."""
+
+    _type = "StatCards"
+    _props = ("id", "cards", "className")
 
 
 class TextLines(_TextView):

@@ -11,7 +11,8 @@ import plotly.graph_objects as go
 from dash import Dash, Input, Output, ctx, html, no_update
 
 from carbonboard import ids
-from carbonboard.components import graph, props_by_component, section_card, stat_card
+from carbonboard.components import graph, props_by_component, section_card, totals_cards
+from carbonboard.data.aggregate import Totals
 from carbonboard.data.source import RunSource
 from carbonboard.data.versioned import ViewCache
 from carbonboard.figures import (
@@ -30,7 +31,7 @@ from carbonboard.formatting import (
     short_label,
 )
 from carbonboard.selection import Selection
-from carbonboard.text_views import TextLines, TextTable, span
+from carbonboard.text_views import StatCards, TextLines, TextTable, span
 from carbonboard.theme import STATUS_BADGE
 
 LOCATIONS_SHOWN = 6
@@ -48,22 +49,20 @@ def repeats_the_totals(selection: Selection) -> bool:
     )
 
 
+def cards(total: Totals | None = None) -> list[dict[str, str]]:
+    """The selection's four headline numbers ("–" before there is a selection)."""
+    return totals_cards(
+        total, (ids.PROJECT_EMISSIONS, ids.PROJECT_ENERGY, ids.PROJECT_RUNS, ids.PROJECT_DURATION)
+    )
+
+
 def layout() -> html.Section:
     """Cards, location table and the three charts of the selection."""
     return html.Section(
         id=ids.PROJECT_SECTION,
         children=[
             html.H2(id=ids.PROJECT_TITLE, className="h4 mb-3"),
-            dbc.Row(
-                id=ids.PROJECT_TOTALS,
-                className=TOTALS_ROW_CLASS,
-                children=[
-                    dbc.Col(stat_card("Emissions", ids.PROJECT_EMISSIONS), md=3, sm=6),
-                    dbc.Col(stat_card("Energy", ids.PROJECT_ENERGY), md=3, sm=6),
-                    dbc.Col(stat_card("Runs", ids.PROJECT_RUNS), md=3, sm=6),
-                    dbc.Col(stat_card("Compute time", ids.PROJECT_DURATION), md=3, sm=6),
-                ],
-            ),
+            StatCards(id=ids.PROJECT_TOTALS, cards=cards(), className=TOTALS_ROW_CLASS),
             dbc.Row(
                 [
                     dbc.Col(
@@ -184,10 +183,7 @@ def last_run_lines(run: pd.Series | None) -> list[dict]:
 OUTPUTS = {
     "title": (ids.PROJECT_TITLE, "children"),
     "title_whole": (ids.PROJECT_TITLE, "title"),
-    "emissions": (ids.PROJECT_EMISSIONS, "children"),
-    "energy": (ids.PROJECT_ENERGY, "children"),
-    "runs": (ids.PROJECT_RUNS, "children"),
-    "duration": (ids.PROJECT_DURATION, "children"),
+    "cards": (ids.PROJECT_TOTALS, "cards"),
     "totals_class": (ids.PROJECT_TOTALS, "className"),
     "places": (ids.PROJECT_LOCATION, "rows"),
     "more_places": (ids.PROJECT_LOCATION, "note"),
@@ -219,10 +215,7 @@ def _project_view(source: RunSource, selection: Selection, cumulative: bool) -> 
     return {
         "title": " · ".join(short_label(part) for part in parts if part),
         "title_whole": " · ".join(part for part in parts if part),
-        "emissions": format_mass_kg(total.emissions_kg),
-        "energy": format_energy_kwh(total.energy_kwh),
-        "runs": format_count(total.runs),
-        "duration": format_duration_s(total.duration_s),
+        "cards": cards(total),
         "totals_class": "d-none" if repeats_the_totals(selection) else TOTALS_ROW_CLASS,
         "places": places,
         "more_places": more_places,

@@ -6,17 +6,15 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, html
 
 from carbonboard import ids
-from carbonboard.components import graph, props_by_component, stat_card
+from carbonboard.components import graph, props_by_component, totals_cards
+from carbonboard.data.aggregate import Totals
 from carbonboard.data.source import RunSource
 from carbonboard.figures import TOP_GROUPS, projects_figure
 from carbonboard.formatting import (
-    format_count,
-    format_duration_s,
-    format_energy_kwh,
-    format_mass_kg,
     format_more,
 )
 from carbonboard.selection import Selection
+from carbonboard.text_views import StatCards
 
 
 def layout() -> html.Section:
@@ -26,15 +24,7 @@ def layout() -> html.Section:
         className="mb-4",
         children=[
             html.H2("Whole history, all projects", className="h5 text-body-secondary"),
-            dbc.Row(
-                [
-                    dbc.Col(stat_card("Emissions", ids.TOTAL_EMISSIONS), md=3, sm=6),
-                    dbc.Col(stat_card("Energy", ids.TOTAL_ENERGY), md=3, sm=6),
-                    dbc.Col(stat_card("Runs", ids.TOTAL_RUNS), md=3, sm=6),
-                    dbc.Col(stat_card("Compute time", ids.TOTAL_DURATION), md=3, sm=6),
-                ],
-                className="g-3 mb-3",
-            ),
+            StatCards(id=ids.TOTALS_CARDS, cards=cards(), className="g-3 mb-3"),
             dbc.Card(
                 dbc.CardBody(
                     [
@@ -65,12 +55,16 @@ def layout() -> html.Section:
     )
 
 
+def cards(total: Totals | None = None) -> list[dict[str, str]]:
+    """The four headline numbers of ``total`` ("–" before there is one)."""
+    return totals_cards(
+        total, (ids.TOTAL_EMISSIONS, ids.TOTAL_ENERGY, ids.TOTAL_RUNS, ids.TOTAL_DURATION)
+    )
+
+
 # What the totals set, by name.
 OUTPUTS = {
-    "emissions": (ids.TOTAL_EMISSIONS, "children"),
-    "energy": (ids.TOTAL_ENERGY, "children"),
-    "runs": (ids.TOTAL_RUNS, "children"),
-    "duration": (ids.TOTAL_DURATION, "children"),
+    "cards": (ids.TOTALS_CARDS, "cards"),
     "figure": (ids.TOTALS_PROJECTS_GRAPH, "figure"),
     "more": (ids.TOTALS_PROJECTS_MORE, "children"),
 }
@@ -84,10 +78,7 @@ def whole_history(source: RunSource, show_all: bool = False) -> dict[str, object
     per_project = source.breakdown(everything, "project")
     top = None if show_all else TOP_GROUPS
     return {
-        "emissions": format_mass_kg(total.emissions_kg),
-        "energy": format_energy_kwh(total.energy_kwh),
-        "runs": format_count(total.runs),
-        "duration": format_duration_s(total.duration_s),
+        "cards": cards(total),
         "figure": projects_figure(per_project, top),
         "more": format_more(per_project, top, "projects"),
     }

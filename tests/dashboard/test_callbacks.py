@@ -120,18 +120,23 @@ def find(node, component_id: str) -> dict | None:
     return find(node["props"].get("children"), component_id)
 
 
+def card(cards: list[dict], value_id: str) -> str:
+    """The value of the card whose value element has ``value_id`` (a StatCards row's)."""
+    return next(c["value"] for c in cards if c["id"] == value_id)
+
+
 def test_the_page_comes_with_what_does_not_depend_on_the_address(app) -> None:
     """The header, the whole-history totals and the running runs are in the layout itself: the
     first view asks no callback for them."""
     layout = app.server.test_client().get("/_dash-layout").get_json()
     assert find(layout, ids.HEADER_RUNS)["props"]["children"] == "42 runs"
-    assert find(layout, ids.TOTAL_RUNS)["props"]["children"] == "42"
+    assert card(find(layout, ids.TOTALS_CARDS)["props"]["cards"], ids.TOTAL_RUNS) == "42"
     figure = find(layout, ids.TOTALS_PROJECTS_GRAPH)["props"]["figure"]
     assert set(figure["data"][0]["y"]) == {"nlp-bert", "vision-resnet"}
     assert find(layout, ids.EMPTY_STATE)["props"]["is_open"] is False
     assert find(layout, ids.LIVE_LIST)["props"]["children"] == []  # nothing running
     initial = {c["output"] for c in app._callback_list if not c.get("prevent_initial_call", False)}
-    for drawn_with_the_page in (ids.HEADER_RUNS, ids.TOTAL_RUNS, ids.LIVE_LIST, ids.EMPTY_STATE):
+    for drawn_with_the_page in (ids.HEADER_RUNS, ids.TOTALS_CARDS, ids.LIVE_LIST, ids.EMPTY_STATE):
         assert not any(drawn_with_the_page in output for output in initial), drawn_with_the_page
 
 
@@ -152,7 +157,7 @@ def test_a_page_at_the_default_address_comes_with_its_overview(app) -> None:
         {f"{ids.OVERVIEW_TAB_SELECTION}.data": default, f"{ids.TIMELINE_CUMULATIVE}.value": False},
         [f"{ids.OVERVIEW_TAB_SELECTION}.data"],
     ).get_json()["response"]
-    assert asked[ids.PROJECT_RUNS]["children"] == "42"
+    assert card(asked[ids.PROJECT_TOTALS]["cards"], ids.PROJECT_RUNS) == "42"
     for component, props in asked.items():
         for prop, value in props.items():
             assert find(layout, component)["props"][prop] == value, (component, prop)
@@ -290,7 +295,7 @@ def test_project_view_follows_the_selection(app) -> None:
         {f"{ids.OVERVIEW_TAB_SELECTION}.data": {"project": "vision-resnet"}},
     ).get_json()["response"]
     assert out[ids.PROJECT_TITLE]["children"] == "vision-resnet"
-    assert out[ids.PROJECT_RUNS]["children"] == "20"
+    assert card(out[ids.PROJECT_TOTALS]["cards"], ids.PROJECT_RUNS) == "20"
     rows = out[ids.PROJECT_LOCATION]["rows"]
     assert any("Poland" in row[0] for row in rows)
     assert all(len(row) == 5 for row in rows)  # location, intensity, source, runs, energy
@@ -342,7 +347,7 @@ def test_a_header_only_file_gives_empty_views_not_errors(tmp_path) -> None:
         empty, f"{ids.PROJECT_TITLE}.children", {f"{ids.OVERVIEW_TAB_SELECTION}.data": {}}
     ).get_json()
     assert "sideUpdate" not in project
-    assert project["response"][ids.PROJECT_RUNS]["children"] == "0"
+    assert card(project["response"][ids.PROJECT_TOTALS]["cards"], ids.PROJECT_RUNS) == "0"
 
 
 def test_the_regional_tab_redraws_everything_on_a_selection_and_one_view_on_a_toggle(app) -> None:

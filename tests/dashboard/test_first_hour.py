@@ -104,7 +104,7 @@ def test_the_totals_chart_shows_every_project_on_demand(tmp_path) -> None:
     def totals(show_all: bool) -> dict:
         return call(
             many,
-            f"{ids.TOTAL_EMISSIONS}.children",
+            f"{ids.TOTALS_CARDS}.cards",
             {f"{ids.DATA_VERSION}.data": 1, f"{ids.TOTALS_SHOW_ALL}.value": show_all},
         ).get_json()["response"]
 

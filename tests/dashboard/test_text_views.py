@@ -6,9 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from carbonboard.components import totals_cards
+from carbonboard.data.aggregate import Totals
 from carbonboard.sections.equivalents import equivalent_lines
 from carbonboard.sections.project import LOCATIONS_SHOWN, last_run_lines, location_rows
-from carbonboard.text_views import NAMESPACE, TextLines, TextTable, span
+from carbonboard.text_views import NAMESPACE, StatCards, TextLines, TextTable, span, stat
 
 
 def test_a_span_carries_only_what_it_is_given() -> None:
@@ -25,6 +27,22 @@ def test_the_components_take_only_their_props_and_serialise_as_data() -> None:
     }
     with pytest.raises(TypeError, match="no prop"):
         TextLines(id="l", children="markup is not a prop")
+
+
+def test_a_row_of_cards_is_one_component_with_each_value_named() -> None:
+    cards = totals_cards(
+        Totals(energy_kwh=1200.0, emissions_kg=2.5, runs=42, duration_s=7200.0),
+        ("e", "k", "r", "d"),
+    )
+    assert cards == [
+        stat("Emissions", "e", "2.5 kg CO₂eq"),
+        stat("Energy", "k", "1.2 MWh"),
+        stat("Runs", "r", "42"),
+        stat("Compute time", "d", "2 h"),
+    ]
+    assert [c["value"] for c in totals_cards(None, ("e", "k", "r", "d"))] == ["–"] * 4
+    row = StatCards(id="row", cards=cards, className="g-3")
+    assert row.to_plotly_json()["props"] == {"id": "row", "cards": cards, "className": "g-3"}
 
 
 def places(count: int) -> pd.DataFrame:
