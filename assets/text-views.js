@@ -96,5 +96,23 @@
     );
   }
 
-  window.carbonboard_views = { TextTable: TextTable, TextLines: TextLines, StatCards: StatCards };
+  function SectionCard(props) {
+    return h(
+      "div",
+      { id: props.id, className: "card mb-4 shadow-sm " + (props.className || "") },
+      h(
+        "div",
+        { className: "card-header" },
+        h("h2", { className: "h6 mb-0" }, String(props.title || ""))
+      ),
+      h("div", { className: "card-body" }, props.children)
+    );
+  }
+
+  window.carbonboard_views = {
+    TextTable: TextTable,
+    TextLines: TextLines,
+    StatCards: StatCards,
+    SectionCard: SectionCard,
+  };
 })();

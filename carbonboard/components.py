@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import dcc, get_app, html
+from dash import dcc, get_app
 from dash.development.base_component import Component
 
 from carbonboard.data.aggregate import Totals
@@ -18,7 +17,7 @@ from carbonboard.formatting import (
     format_energy_kwh,
     format_mass_kg,
 )
-from carbonboard.text_views import stat
+from carbonboard.text_views import SectionCard, stat
 from carbonboard.theme import placeholder_figure
 
 
@@ -71,15 +70,9 @@ def totals_cards(total: Totals | None, value_ids: Sequence[str]) -> list[dict[st
     ]
 
 
-def section_card(title: str, *children, section_id: str | None = None, **props) -> dbc.Card:
+def section_card(title: str, *children: Component) -> SectionCard:
     """A titled card wrapping one part of a section."""
-    card_props = {"id": section_id} if section_id else {}
-    return dbc.Card(
-        [dbc.CardHeader(html.H2(title, className="h6 mb-0")), dbc.CardBody(list(children))],
-        className="mb-4 shadow-sm",
-        **card_props,
-        **props,
-    )
+    return SectionCard(title=title, children=list(children))
 
 
 STAT_LABELS = ("Emissions", "Energy", "Runs", "Compute time")

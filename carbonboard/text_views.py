@@ -1,4 +1,5 @@
-"""Small page components that draw text from data: a table, a block of lines, a row of cards.
+"""Small page components of carbonboard's own: text drawn from data (a table, a block of lines,
+a row of cards) and a titled card around other components.
 
 A callback that answers with new Dash components (``children``) costs the page far more than
 their text: Dash mounts each new component and then resets its state with a store update that
@@ -78,3 +79,24 @@ class TextLines(_TextView):
 
     _type = "TextLines"
     _props = ("id", "lines", "heading", "as_list", "empty", "className")
+
+
+class SectionCard(Component):
+    """A card with a ``title`` over its ``children`` (Bootstrap's card, header and body): one
+    component where it took four (card, header, heading, body)."""
+
+    _namespace = NAMESPACE
+    _type = "SectionCard"
+    _children_props: ClassVar[list[str]] = []
+    _base_nodes: ClassVar[list[str]] = ["children"]
+    _props: ClassVar[tuple[str, ...]] = ("children", "id", "title", "className")
+
+    def __init__(self, children: Any = None, **props: Any) -> None:
+        unknown = set(props) - set(self._props)
+        if unknown:
+            raise TypeError(f"SectionCard has no prop {sorted(unknown)}")
+        self._prop_names = list(self._props)
+        self._valid_wildcard_attributes = []
+        self.available_properties = list(self._props)
+        self.available_wildcard_properties = []
+        super().__init__(children=children, **props)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from carbonboard.components import totals_cards
+from carbonboard.components import section_card, totals_cards
 from carbonboard.data.aggregate import Totals
 from carbonboard.sections.equivalents import equivalent_lines
 from carbonboard.sections.project import LOCATIONS_SHOWN, last_run_lines, location_rows
@@ -43,6 +43,15 @@ def test_a_row_of_cards_is_one_component_with_each_value_named() -> None:
     assert [c["value"] for c in totals_cards(None, ("e", "k", "r", "d"))] == ["–"] * 4
     row = StatCards(id="row", cards=cards, className="g-3")
     assert row.to_plotly_json()["props"] == {"id": "row", "cards": cards, "className": "g-3"}
+
+
+def test_a_section_card_is_one_component_around_its_children() -> None:
+    inside = TextLines(id="inside")
+    card = section_card("Last run", inside)
+    assert card.to_plotly_json()["props"] == {"title": "Last run", "children": [inside]}
+    assert card["inside"] is inside  # its children are the layout's, found by id
+    with pytest.raises(TypeError, match="no prop"):
+        section_card("x").__class__(title="x", style={"color": "red"})
 
 
 def places(count: int) -> pd.DataFrame:
