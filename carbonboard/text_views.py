@@ -31,7 +31,7 @@ def span(text: str, class_name: str | None = None, title: str | None = None) -> 
 
 
 class _TextView(Component):
-    """A data-driven component of :data:`NAMESPACE`; its props are listed by each subclass."""
+    """A component of :data:`NAMESPACE`; its props are listed by each subclass."""
 
     _namespace = NAMESPACE
     _children_props: ClassVar[list[str]] = []  # no component props: text only
@@ -81,22 +81,12 @@ class TextLines(_TextView):
     _props = ("id", "lines", "heading", "as_list", "empty", "className")
 
 
-class SectionCard(Component):
+class SectionCard(_TextView):
     """A card with a ``title`` over its ``children`` (Bootstrap's card, header and body): one
     component where it took four (card, header, heading, body)."""
 
-    _namespace = NAMESPACE
     _type = "SectionCard"
-    _children_props: ClassVar[list[str]] = []
-    _base_nodes: ClassVar[list[str]] = ["children"]
-    _props: ClassVar[tuple[str, ...]] = ("children", "id", "title", "className")
+    _props = ("children", "id", "title", "className")
 
     def __init__(self, children: Any = None, **props: Any) -> None:
-        unknown = set(props) - set(self._props)
-        if unknown:
-            raise TypeError(f"SectionCard has no prop {sorted(unknown)}")
-        self._prop_names = list(self._props)
-        self._valid_wildcard_attributes = []
-        self.available_properties = list(self._props)
-        self.available_wildcard_properties = []
         super().__init__(children=children, **props)
