@@ -75,8 +75,11 @@ MAX_LISTED_SKIPPED = 1000  # bad rows listed per file; all of them are counted
 STALE_AFTER_S = 30 * 60.0  # a "running" run silent for longer than this has crashed
 SELECTION_CACHE_SIZE = 8  # selections kept per data version
 ANSWER_CACHE_SIZE = 256  # small answers (totals, breakdowns, series) kept per data version
-# What each answer computes from a selection's runs, and the columns of them it reads.
-Computed = tuple[Callable[[pd.DataFrame], object], tuple[str, ...]]
+# What each answer computes from a selection's runs, and the columns of them it reads (or, given
+# how many runs the selection holds, which).
+Computed = tuple[
+    Callable[[pd.DataFrame], object], tuple[str, ...] | Callable[[int], tuple[str, ...]]
+]
 BREAKDOWN_OF: dict[str, Computed] = {
     "project": (aggregate.per_project, ("project_name", *aggregate.SUMMED)),
     "experiment": (aggregate.per_experiment, ("experiment_id", *aggregate.SUMMED)),
@@ -87,6 +90,7 @@ BREAKDOWN_OF: dict[str, Computed] = {
     ),
 }
 TOTALS: Computed = (aggregate.totals, aggregate.SUMMED)
+SERIES: Computed = (aggregate.emissions_series, aggregate.series_columns)  # labels per run only
 LOCATION_MIX: Computed = (location_mix, (*LOCATION_KEYS, "energy_consumed", "emissions", "pue"))
 T = TypeVar("T")
 
@@ -466,15 +470,7 @@ class HistoryStore:
         return self._of_selection(("breakdown", by), selection, BREAKDOWN_OF[by])
 
     def emissions_series(self, selection: Selection) -> pd.DataFrame:
-        history = self.history()
-        picked = replace(selection, run_ids=())
-        rows = self._selection_rows(history)
-
-        def series() -> pd.DataFrame:  # the runs' labels are read only for points per run
-            columns = aggregate.series_columns(rows.count(picked))
-            return aggregate.emissions_series(rows.rows(picked, columns))
-
-        return self._answers.get(history.version, ("emissions_series", picked), series)
+        return self._of_selection("emissions_series", selection, SERIES)
 
     def prepare(self, selection: Selection) -> None:
         """Every answer the overview and regional views read for ``selection``
@@ -577,9 +573,12 @@ class HistoryStore:
         picked = replace(selection, run_ids=())  # the runs picked play no part
         compute, columns = computed
         rows = self._selection_rows(history)
-        return self._answers.get(
-            history.version, (key, picked), lambda: compute(rows.rows(picked, columns))
-        )
+
+        def answer() -> object:
+            read = columns(rows.count(picked)) if callable(columns) else columns
+            return compute(rows.rows(picked, read))
+
+        return self._answers.get(history.version, (key, picked), answer)
 
     def _selection_rows(self, history: History) -> SelectionRows:
         """Where each selection's runs are in ``history``, listed once per data version."""
