@@ -137,16 +137,9 @@ def _no_runs() -> pd.DataFrame:
     return normalise(pd.DataFrame({name: [] for name in RUN_COLUMNS}), "runs", DATABASE_KIND)
 
 
-def _places(selection: Selection) -> Rollup:
-    """The place rollup that answers ``selection``: over all days when it has no dates."""
-    return PLACE_ROLLUP if selection.date_from or selection.date_to else PLACE_TOTALS
-
-
-def _sums(selection: Selection, keys: Sequence[str]) -> Rollup:
-    """The rollup that answers ``selection`` per ``keys``: the sums over all days when it has
-    no dates and the keys no day, else the daily rollup."""
-    dated = selection.date_from or selection.date_to or "day" in keys
-    return DAILY_ROLLUP if dated else EXPERIMENT_TOTALS
+# A rollup's two forms, per day and over all days (the first page's few rows).
+DAILY_FORMS = (DAILY_ROLLUP, EXPERIMENT_TOTALS)
+PLACE_FORMS = (PLACE_ROLLUP, PLACE_TOTALS)
 
 
 def _utc_day_start(day: str) -> dt.datetime:
@@ -372,13 +365,16 @@ class PostgresSource:
         self,
         selection: Selection,
         keys: Sequence[str],
-        kept: Rollup | None = None,
+        forms: tuple[Rollup, Rollup] = DAILY_FORMS,
         measures: Mapping[str, str] = ROLLUP_SUMS,
     ) -> pd.DataFrame:
-        """The sums of rollup ``kept`` (runs and ``measures``: the rollup's sum by the column of
-        a runs row it adds up; by default the daily sums, or those over all days) per ``keys``
-        of the rollup, duplicate rank rows subtracted."""
-        kept = kept or _sums(selection, keys)
+        """The sums of a rollup (runs and ``measures``: the rollup's sum by the column of a runs
+        row it adds up) per ``keys`` of the rollup, duplicate rank rows subtracted. Of its two
+        ``forms`` (per day, over all days), the one over all days when the selection has no
+        dates and the keys no day: a few rows."""
+        daily, over_all_days = forms
+        dated = selection.date_from or selection.date_to or "day" in keys
+        kept = daily if dated else over_all_days
         query = _Query()
         sums = ", ".join(
             f"sum({rollup})::float8 AS {ident(column)}" for column, rollup in measures.items()
@@ -529,7 +525,10 @@ class PostgresSource:
     def _per_place(self, selection: Selection) -> pd.DataFrame:
         """``aggregate.locations`` from the place rollup."""
         grouped = self._rollup(
-            selection, aggregate.PLACE_KEYS, _places(selection), PLACE_SUMS
+            selection,
+            aggregate.PLACE_KEYS,
+            PLACE_FORMS,
+            PLACE_SUMS,
         ).rename(columns={"energy_consumed": "energy_kwh", "emissions": "emissions_kg"})
         cloud = grouped["cloud_provider"] + " " + grouped["cloud_region"]
         places = pd.DataFrame(
@@ -554,7 +553,7 @@ class PostgresSource:
     def _location_mix(self, selection: Selection) -> pd.DataFrame:
         """``regional.baseline.location_mix`` from the place rollup, finished by the same
         function (IT energy: the energy over a positive PUE, as ``baseline.it_energy_kwh``)."""
-        grouped = self._rollup(selection, LOCATION_KEYS, _places(selection), PLACE_SUMS)
+        grouped = self._rollup(selection, LOCATION_KEYS, PLACE_FORMS, PLACE_SUMS)
         raw = pd.DataFrame(
             {
                 **{k: grouped[k].astype(object) for k in LOCATION_KEYS},
