@@ -24,6 +24,8 @@ from carbonboard.regional.tables import PROVIDER_NAMES
 from carbonboard.regional.views import PARTS, regional_views, subnational_countries
 from carbonboard.selection import Selection
 
+MAP_MODE_FIRST = "intensity"  # the map's colouring when the tab opens
+PROVIDER_FIRST = "all"  # the cloud providers compared when the tab opens
 MAP_MODE_OPTIONS = [
     {"label": "Grid intensity", "value": "intensity"},
     {"label": "Your emissions there", "value": "emissions"},
@@ -58,7 +60,7 @@ def layout() -> html.Section:
                 dbc.RadioItems(
                     id=ids.REGIONAL_MAP_MODE,
                     options=MAP_MODE_OPTIONS,
-                    value="intensity",
+                    value=MAP_MODE_FIRST,
                     inline=True,
                     className="mb-2",
                 ),
@@ -98,7 +100,7 @@ def layout() -> html.Section:
                         dbc.RadioItems(
                             id=ids.REGIONAL_CLOUD_PROVIDER,
                             options=PROVIDER_OPTIONS,
-                            value="all",
+                            value=PROVIDER_FIRST,
                             inline=True,
                             className="mb-2",
                         ),
@@ -206,23 +208,10 @@ def parts_for(trigger: str | None) -> tuple[str, ...]:
     return (TOGGLED_PARTS[trigger],) if trigger in TOGGLED_PARTS else tuple(PARTS)
 
 
-def regional_update(
-    base: Baseline,
-    trigger: str | None,
-    mode: str | None,
-    country: str | None,
-    provider: str | None,
-    drawn: dict | None,
-) -> dict[str, object]:
-    """What the tab's callback answers, by output name: every view after a new selection, only
-    the toggled one's after a toggle, figures the browser already shows left as they are, and the
-    digests of what it shows afterwards (``drawn``)."""
-    views = sent_views(base, parts_for(trigger), mode or "intensity", country, provider or "all")
-    return answer(views, drawn)
-
-
 def answer(views: dict[str, object], drawn: dict | None) -> dict[str, object]:
-    """The callback's answer for ``sent_views``: the figures the browser does not show yet."""
+    """What the tab's callback answers for ``sent_views``, by output name: the figures the
+    browser does not show yet (the others left as they are), and the digests of what it shows
+    afterwards (``drawn``)."""
     sent, shown = skip_drawn_figures(views, drawn)
     return {**dict.fromkeys(VIEW_OUTPUTS, no_update), **sent, "drawn": shown}
 
@@ -239,7 +228,7 @@ def _source_views(
 
 
 # Per data version: a selection shown again, or worked out ahead while the board was idle
-# (``prepared_views``), is a lookup.
+# (``app.PREPARED_VIEWS``), is a lookup.
 _VIEWS = ViewCache(_source_views)
 
 
@@ -258,7 +247,12 @@ def source_views(
         available = subnational_countries(_BASELINES(source, selection))
         country = country if country in available[1:] else None
     return _VIEWS(
-        source, selection, parts_for(trigger), mode or "intensity", country, provider or "all"
+        source,
+        selection,
+        parts_for(trigger),
+        mode or MAP_MODE_FIRST,
+        country,
+        provider or PROVIDER_FIRST,
     )
 
 

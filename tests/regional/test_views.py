@@ -13,7 +13,14 @@ from carbonboard.regional import baseline as rbase
 from carbonboard.regional import tables as rtab
 from carbonboard.regional import text as rtext
 from carbonboard.regional.views import NO_SUBNATIONAL, PARTS, regional_views
-from carbonboard.sections.regional import VIEW_OUTPUTS, regional_update
+from carbonboard.sections.regional import (
+    MAP_MODE_FIRST,
+    PROVIDER_FIRST,
+    VIEW_OUTPUTS,
+    answer,
+    parts_for,
+    sent_views,
+)
 
 
 def base_of(*places: tuple[str, str, str, str, float]) -> rbase.Baseline:
@@ -91,8 +98,17 @@ def test_subnational_picks_the_asked_country_or_the_first_available():
     assert nowhere["subnational_figure"].layout.annotations[0].text == NO_SUBNATIONAL
 
 
-def sent(answer: dict) -> set[str]:
-    return {name for name, value in answer.items() if value is not no_update}
+def sent(answered: dict) -> set[str]:
+    return {name for name, value in answered.items() if value is not no_update}
+
+
+def regional_update(base, trigger, mode, country, provider, drawn) -> dict:
+    """The tab's answer as its callback gives it: the views of the parts ``trigger`` redraws,
+    with the controls' values (``MAP_MODE_FIRST`` and ``PROVIDER_FIRST`` where given none)."""
+    views = sent_views(
+        base, parts_for(trigger), mode or MAP_MODE_FIRST, country, provider or PROVIDER_FIRST
+    )
+    return answer(views, drawn)
 
 
 def test_a_new_selection_redraws_every_view_and_a_toggle_only_its_own():
