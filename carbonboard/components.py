@@ -50,6 +50,9 @@ def _empty_figure() -> dict:
     return placeholder_figure().to_plotly_json()
 
 
+STAT_LABELS = ("Emissions", "Energy", "Runs", "Compute time")  # the cards of totals_cards
+
+
 def totals_cards(total: Totals | None, value_ids: Sequence[str]) -> list[dict[str, str]]:
     """The four headline numbers of ``total`` (emissions, energy, runs, compute time) as the
     cards of a :class:`~carbonboard.text_views.StatCards` row, their values' elements with these
@@ -75,7 +78,6 @@ def section_card(title: str, *children: Component) -> SectionCard:
     return SectionCard(title=title, children=list(children))
 
 
-STAT_LABELS = ("Emissions", "Energy", "Runs", "Compute time")
 Target = tuple[str, str]  # (component id, prop)
 
 

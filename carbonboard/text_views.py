@@ -34,7 +34,7 @@ class _TextView(Component):
     """A component of :data:`NAMESPACE`; its props are listed by each subclass."""
 
     _namespace = NAMESPACE
-    _children_props: ClassVar[list[str]] = []  # no component props: text only
+    _children_props: ClassVar[list[str]] = []  # no prop but ``children`` holds components
     _base_nodes: ClassVar[list[str]] = ["children"]
     _props: ClassVar[tuple[str, ...]] = ()
 
