@@ -1,5 +1,6 @@
-/* The page components of carbonboard/text_views.py: text drawn from data props. Every value is
- * a React text child, so it is escaped; nothing here builds markup from strings. */
+/* The page components of carbonboard/text_views.py: text drawn from data props, and the date
+ * range control. Every value is a React text child or an attribute, so it is escaped; nothing
+ * here builds markup from strings. */
 (function () {
   "use strict";
 
@@ -109,7 +110,89 @@
     );
   }
 
+  /* The day of a date prop ("YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS"), "" for none. */
+  function day(value) {
+    return value ? String(value).slice(0, 10) : "";
+  }
+
+  /* A native date input showing the day ``value``. It is not a controlled input: React would put
+   * the last day back as soon as a part of it is rubbed out to be typed again. The page's value
+   * is written into it when it changes; ``onDay`` hears each whole day typed or picked, and ""
+   * when the input is emptied. While a day is only partly typed the input's value is "" and its
+   * validity says so: that is not a change. */
+  function DateInput(props) {
+    const ref = React.useRef(null);
+    React.useEffect(() => {
+      const input = ref.current;
+      if (input && (input.value !== props.value || input.validity.badInput)) {
+        input.value = props.value;
+      }
+    }, [props.value]);
+    return h("input", {
+      ref: ref,
+      type: "date",
+      id: props.id,
+      className: "form-control " + props.className,
+      "aria-label": props.label,
+      defaultValue: props.value,
+      min: props.min || undefined,
+      max: props.max || undefined,
+      onChange: (event) => {
+        const input = event.target;
+        if (input.value || !input.validity.badInput) {
+          props.onDay(input.value);
+        }
+      },
+    });
+  }
+
+  /* The date filter: from and to (each bounded by the other), and a button clearing both. */
+  function DateRange(props) {
+    const start = day(props.start_date);
+    const end = day(props.end_date);
+    const lowest = day(props.min_date_allowed);
+    const highest = day(props.max_date_allowed);
+    const set = (name) => (value) => props.setProps({ [name]: value || null });
+    return h(
+      "div",
+      { id: props.id, className: "input-group date-range " + (props.className || "") },
+      h(DateInput, {
+        id: props.id + "-start",
+        className: "date-range-start",
+        label: "From",
+        value: start,
+        min: lowest,
+        max: end || highest,
+        onDay: set("start_date"),
+      }),
+      h("span", { className: "input-group-text" }, "to"),
+      h(DateInput, {
+        id: props.id + "-end",
+        className: "date-range-end",
+        label: "To",
+        value: end,
+        min: start || lowest,
+        max: highest,
+        onDay: set("end_date"),
+      }),
+      start || end
+        ? h(
+            "button",
+            {
+              type: "button",
+              className: "btn btn-outline-secondary date-range-clear",
+              title: "Clear the dates",
+              "aria-label": "Clear the dates",
+              onClick: () => props.setProps({ start_date: null, end_date: null }),
+            },
+            "\u00d7"
+          )
+        : null
+    );
+  }
+
   window.carbonboard_views = {
+    DateRange: DateRange,
     TextTable: TextTable,
     TextLines: TextLines,
     StatCards: StatCards,

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from carbonboard.data.loader import TEXT_DTYPE, column_dtype
+from carbonboard.data.parallel import default_workers
 from carbonboard.data.paths import expand_paths, os_reason
 from carbonboard.data.store import read_bounded
 from tracker import schema
@@ -296,7 +297,7 @@ class Importer:
     def add_file(self, path: Path) -> None:
         """Parse ``path`` as the board does and COPY each run's newest row into staging."""
         try:
-            read = read_bounded(path)
+            read = read_bounded(path, workers=default_workers())
         except Exception as error:
             self.summary.file_problems.append(f"{path}: {os_reason(error)}")
             return

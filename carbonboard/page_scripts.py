@@ -30,14 +30,13 @@ DEFERRED_LIBRARIES: dict[str, dict[str, list[str]]] = {
 # Where dcc.Graph loads plotly.js from when the page has none (served locally, no fingerprint).
 GRAPH_PLOTLY_PATH = "/_dash-component-suites/plotly/package_data/plotly.min.js"
 # Scripts the first view is sure to need that the page asks for only once its layout is drawn
-# (dcc's lazy parts for the graphs, dropdowns and date picker): fetched from the start instead,
+# (dcc's lazy parts for the graphs and dropdowns): fetched from the start instead,
 # so they are in the browser's cache when asked for. (Not plotly.js: a preload only fetches, and
 # fetching it is quick; compiling it, which takes long, starts when the first graph asks for it
 # either way.)
 PRELOADED = (
     "_dash-component-suites/dash/dcc/async-graph.js",
     "_dash-component-suites/dash/dcc/async-dropdown.js",
-    "_dash-component-suites/dash/dcc/async-datepicker.js",
 )
 # The renderer's first two requests, which it makes only once the page's scripts have run: asked
 # for with the page instead, so the server works out the layout (with the first view's figures)

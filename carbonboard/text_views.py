@@ -1,5 +1,5 @@
 """Small page components of carbonboard's own: text drawn from data (a table, a block of lines,
-a row of cards) and a titled card around other components.
+a row of cards), a titled card around other components, and the date range control.
 
 A callback that answers with new Dash components (``children``) costs the page far more than
 their text: Dash mounts each new component and then resets its state with a store update that
@@ -90,3 +90,13 @@ class SectionCard(_TextView):
 
     def __init__(self, children: Any = None, **props: Any) -> None:
         super().__init__(children=children, **props)
+
+
+class DateRange(_TextView):
+    """The date filter: two native date inputs (``start_date``, ``end_date``: "YYYY-MM-DD" or
+    None), each bounded by ``min_date_allowed`` / ``max_date_allowed`` and by the other, and a
+    button that clears both. The browser's own date input: dcc.DatePickerRange's calendar
+    library took about a tenth of a first page load to mount."""
+
+    _type = "DateRange"
+    _props = ("id", "start_date", "end_date", "min_date_allowed", "max_date_allowed", "className")

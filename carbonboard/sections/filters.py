@@ -37,6 +37,7 @@ from carbonboard.selection import (
     to_query,
     view_from_query,
 )
+from carbonboard.text_views import DateRange
 
 ALL_PROJECTS = "All projects"
 ALL_EXPERIMENTS = "All experiments"
@@ -55,14 +56,8 @@ def layout() -> html.Section:
                 _choice("Experiment", ids.EXPERIMENT_SELECT, ALL_EXPERIMENTS),
                 dbc.Col(
                     [
-                        dbc.Label("Dates", html_for=ids.DATE_RANGE, className="small mb-1 d-block"),
-                        dcc.DatePickerRange(
-                            id=ids.DATE_RANGE,
-                            display_format="YYYY-MM-DD",
-                            clearable=True,
-                            start_date_placeholder_text="from",
-                            end_date_placeholder_text="to",
-                        ),
+                        dbc.Label("Dates", html_for=f"{ids.DATE_RANGE}-start", className="small mb-1 d-block"),
+                        DateRange(id=ids.DATE_RANGE),
                     ],
                     md=4,
                 ),
@@ -122,7 +117,7 @@ def _choice(label: str, component_id: str, everything: str) -> dbc.Col:
 
 
 def _day(value: str | None) -> str | None:
-    """DatePickerRange may send ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM:SS``."""
+    """A date prop's day: ``YYYY-MM-DD``, or the day of ``YYYY-MM-DDTHH:MM:SS``."""
     return value[:10] if value else None
 
 

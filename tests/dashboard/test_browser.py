@@ -219,6 +219,40 @@ def test_a_url_reproduces_the_view_and_unknown_values_warn(page, base_url) -> No
     assert page.console_errors == []
 
 
+def test_the_date_range_filters_the_runs_and_clears(page, base_url) -> None:
+    page.goto(f"{base_url}/?project=vision-resnet")
+    wait_rendered(page)
+    start, end = f"#{ids.DATE_RANGE}-start", f"#{ids.DATE_RANGE}-end"
+    bounds = page.evaluate(
+        f"() => [...document.querySelectorAll('#{ids.DATE_RANGE} input')].map(i => [i.min, i.max])"
+    )
+    first, last = bounds[0][0], bounds[1][1]
+    assert first and last and first <= last  # the history's days bound both inputs
+    page.fill(start, "2026-03-10")
+    page.wait_for_function("() => location.search.includes('from=2026-03-10')")
+    assert page.get_attribute(end, "min") == "2026-03-10"  # "to" cannot come before "from"
+    page.focus(start)  # a part of the date rubbed out: not a date yet, and not a change
+    page.keyboard.press("Backspace")
+    assert page.evaluate(f"() => document.querySelector('{start}').validity.badInput")
+    page.fill(end, "2026-03-12")
+    page.wait_for_function("() => location.search.includes('to=2026-03-12')")
+    assert "from=2026-03-10" in page.evaluate("() => location.search")
+    assert page.get_attribute(start, "max") == "2026-03-12"
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.TIMELINE_GRAPH} .js-plotly-plot')?"
+        "._fullData[0].y.length < 20"
+    )
+    page.click(f"#{ids.DATE_RANGE} .date-range-clear")
+    page.wait_for_function("() => location.search === '?project=vision-resnet'")
+    assert page.input_value(start) == page.input_value(end) == ""
+    assert page.locator(f"#{ids.DATE_RANGE} .date-range-clear").count() == 0
+    page.wait_for_function(
+        f"() => document.querySelector('#{ids.TIMELINE_GRAPH} .js-plotly-plot')?"
+        "._fullData[0].y.length === 20"
+    )
+    assert page.console_errors == []
+
+
 def test_clicking_a_run_opens_its_detail(page, base_url) -> None:
     page.goto(base_url)
     wait_rendered(page)
@@ -241,8 +275,8 @@ def test_every_overview_control_survives_a_reload(page, base_url) -> None:
     wait_rendered(page)
     assert page.is_checked(f"#{ids.TIMELINE_CUMULATIVE}")
     assert page.is_checked(f"#{ids.DISTANCE_UNIT} input[value=mi]")
-    assert page.input_value(".dash-datepicker-start-date") == "2026-03-02"
-    assert page.input_value(".dash-datepicker-end-date") == "2026-03-20"
+    assert page.input_value(f"#{ids.DATE_RANGE}-start") == "2026-03-02"
+    assert page.input_value(f"#{ids.DATE_RANGE}-end") == "2026-03-20"
     assert page.inner_text(f"#{ids.PROJECT_TITLE}") == "nlp-bert"
     page.wait_for_function(
         f"() => document.querySelector('#{ids.TIMELINE_GRAPH} .js-plotly-plot')?"
