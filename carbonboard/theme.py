@@ -71,6 +71,10 @@ def _axis() -> dict:
         "tickcolor": BORDER_COLOR,
         "title": {"font": {"color": MUTED_COLOR}},
         "automargin": True,
+        # plotly's default on number and date axes ("hide past div") measures every tick label
+        # again for each label it places: a third of a first page's chart drawing. The margins
+        # (automargin) keep labels inside the chart.
+        "ticklabeloverflow": "allow",
     }
 
 

@@ -56,7 +56,11 @@ def layout() -> html.Section:
                 _choice("Experiment", ids.EXPERIMENT_SELECT, ALL_EXPERIMENTS),
                 dbc.Col(
                     [
-                        dbc.Label("Dates", html_for=f"{ids.DATE_RANGE}-start", className="small mb-1 d-block"),
+                        dbc.Label(
+                            "Dates",
+                            html_for=f"{ids.DATE_RANGE}-start",
+                            className="small mb-1 d-block",
+                        ),
                         DateRange(id=ids.DATE_RANGE),
                     ],
                     md=4,

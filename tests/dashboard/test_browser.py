@@ -63,6 +63,14 @@ def test_the_page_renders_every_section_offline(page, base_url, artifacts_dir) -
     assert page.inner_text(f"#{ids.HEADER_RUNS}") == "42 runs"
     assert page.inner_text(f"#{ids.TOTAL_RUNS}") == "42"
     assert points(page, ids.TIMELINE_GRAPH) == 42
+    overflow = page.evaluate(  # the template's: tick labels placed without measuring them again
+        """ids => ids.map(id => {
+            const layout = document.querySelector('#' + id + ' .js-plotly-plot')._fullLayout;
+            return [layout.xaxis.ticklabeloverflow, layout.yaxis.ticklabeloverflow];
+        })""",
+        [ids.TIMELINE_GRAPH, ids.EXPERIMENTS_GRAPH],
+    )
+    assert overflow == [["allow", "allow"]] * 2
     page.screenshot(path=str(artifacts_dir / "dashboard.png"), full_page=True)
     open_runs_tab(page)
     for section in TAB_SECTIONS[ids.TAB_RUNS]:

@@ -137,3 +137,11 @@ def test_the_dashed_line_at_your_emissions_is_the_highlight(name) -> None:
     figure = regional_figures()[name]
     (line,) = figure.layout.shapes
     assert line.line.dash == "dash" and line.line.color == theme.HIGHLIGHT_COLOR
+
+
+def test_every_axis_lets_its_tick_labels_be_placed_once() -> None:
+    """plotly's default overflow rule on number and date axes measures every tick label again for
+    each label placed; the template turns it off, and keeps the margins fitting the labels."""
+    layout = theme.build_template().layout
+    assert layout.xaxis.ticklabeloverflow == layout.yaxis.ticklabeloverflow == "allow"
+    assert layout.xaxis.automargin and layout.yaxis.automargin
