@@ -23,7 +23,7 @@ from carbonboard.formatting import (
     plot_labels,
     plot_text,
 )
-from carbonboard.theme import COMPONENT_COLORS, placeholder_figure, themed_figure
+from carbonboard.theme import COMPONENT_COLORS, category_margin, placeholder_figure, themed_figure
 
 NO_DATA = "No runs in this selection"
 TOP_GROUPS = 15  # bars in a per-project or per-experiment chart unless all are asked for
@@ -122,10 +122,11 @@ def _group_bars(
     ``hover(row)`` is the hover text of one group."""
     shown = shown.iloc[::-1]
     factor, unit = axis_unit(shown["emissions_kg"], MASS_UNITS_KG)
+    labels = plot_labels(shown[label])
     bars = {
         "type": "bar",
         "x": (shown["emissions_kg"] / factor).to_numpy(dtype=float),
-        "y": plot_labels(shown[label]),
+        "y": labels,
         "orientation": "h",
         "hovertext": [hover(row) for row in shown.itertuples(index=False)],
         "hoverinfo": "text",
@@ -136,6 +137,7 @@ def _group_bars(
         height=max(min_height, 60 + 28 * len(shown)),
         xaxis={"title": {"text": f"{unit} CO₂eq"}},
         yaxis={"type": "category"},
+        margin={"l": category_margin(labels)},
     )
 
 
@@ -192,10 +194,11 @@ def tasks_figure(tasks: pd.DataFrame) -> go.Figure:
     if tasks.empty:
         return placeholder_figure("No tasks recorded for this run")
     factor, unit = axis_unit(tasks["emissions"], MASS_UNITS_KG)
+    labels = plot_labels(tasks["task_name"])
     bars = {
         "type": "bar",
         "x": (tasks["emissions"] / factor).to_numpy(dtype=float),
-        "y": plot_labels(tasks["task_name"]),
+        "y": labels,
         "orientation": "h",
         "hovertext": [
             f"{format_mass_kg(kg)} · {format_energy_kwh(kwh)} · {format_duration_s(s)}"
@@ -211,6 +214,7 @@ def tasks_figure(tasks: pd.DataFrame) -> go.Figure:
         height=max(220, 60 + 28 * len(tasks)),
         xaxis={"title": {"text": f"{unit} CO₂eq"}},
         yaxis={"type": "category", "autorange": "reversed"},
+        margin={"l": category_margin(labels)},
     )
 
 

@@ -9,6 +9,9 @@ must read on both backgrounds (the tests check the contrast).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import plotly.graph_objects as go
 import plotly.io as pio
 
@@ -63,6 +66,22 @@ STATUS_BADGE = {
 }
 
 
+# The charts' margins. Wide enough for a number axis with its title, and a title under the x
+# axis: plotly widens a margin its labels do not fit in (automargin), but only by drawing the
+# chart a second time, which a first load pays for each chart.
+MARGIN = {"l": 64, "r": 16, "t": 36, "b": 48}
+LABEL_CHAR_PX = 7.5  # a generous mean width of one character of a 13 px tick label
+LABEL_PAD_PX = 24  # the tick, the label's standoff and the chart's edge
+
+
+def category_margin(labels: Sequence[str], least: int = MARGIN["l"]) -> int:
+    """A left margin, in pixels, that the category labels of a horizontal bar chart fit in,
+    from their length: automargin then has nothing to widen and draws the chart once. Wider
+    characters than most (CJK) still fit, by automargin's second drawing."""
+    longest = max((len(label) for label in labels), default=0)
+    return max(least, math.ceil(longest * LABEL_CHAR_PX) + LABEL_PAD_PX)
+
+
 def _axis() -> dict:
     return {
         "gridcolor": GRID_COLOR,
@@ -88,7 +107,7 @@ def build_template() -> go.layout.Template:
             "plot_bgcolor": BACKGROUNDS["light"],
             "xaxis": _axis(),
             "yaxis": _axis(),
-            "margin": {"l": 48, "r": 16, "t": 36, "b": 40},
+            "margin": dict(MARGIN),
             "hoverlabel": {"font": {"family": FONT_FAMILY}},
             "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
             "title": {"font": {"size": 15}, "x": 0, "xanchor": "left"},

@@ -32,10 +32,12 @@ from carbonboard.regional.text import mass_text
 from carbonboard.theme import (
     HIGHLIGHT_COLOR,
     MAP_BORDER_COLOR,
+    MARGIN,
     MIX_COLORS,
     NEUTRAL_COLOR,
     PROVIDER_COLORS,
     RANKING_COLORS,
+    category_margin,
     placeholder_figure,
     themed_figure,
 )
@@ -184,9 +186,10 @@ def _emission_bars(
     """Sorted horizontal bars of masses (first on top), optionally with a dashed line at the
     selection's own emissions."""
     factor, unit = axis_unit(emissions_kg, MASS_UNITS_KG)
+    shown = plot_labels(labels)
     bars = {
         "type": "bar",
-        "y": plot_labels(labels),
+        "y": shown,
         "x": np.asarray(emissions_kg, dtype=float) / factor,
         "orientation": "h",
         "marker": {"color": colors},
@@ -198,7 +201,7 @@ def _emission_bars(
     layout = {
         "xaxis": {"title": {"text": f"{unit} CO2e {x_title}"}},
         "yaxis": {"autorange": "reversed", "automargin": True},
-        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "margin": {"l": category_margin(shown, least=10), "r": 10, "t": 30, "b": MARGIN["b"]},
         "height": max(320, (28 if text else 16) * len(labels) + 100),
         "bargap": 0.15,
     }

@@ -71,6 +71,15 @@ def test_the_page_renders_every_section_offline(page, base_url, artifacts_dir) -
         [ids.TIMELINE_GRAPH, ids.EXPERIMENTS_GRAPH],
     )
     assert overflow == [["allow", "allow"]] * 2
+    # each chart's labels fit the margins it was given: plotly widened none (which it does by
+    # drawing the chart again)
+    widened = page.evaluate(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].filter(gd => {
+            const {margin, _size: size} = gd._fullLayout;
+            return ['l', 'r', 't', 'b'].some(side => size[side] !== margin[side]);
+        }).map(gd => gd.parentElement.id)"""
+    )
+    assert widened == []
     page.screenshot(path=str(artifacts_dir / "dashboard.png"), full_page=True)
     open_runs_tab(page)
     for section in TAB_SECTIONS[ids.TAB_RUNS]:

@@ -145,3 +145,10 @@ def test_every_axis_lets_its_tick_labels_be_placed_once() -> None:
     layout = theme.build_template().layout
     assert layout.xaxis.ticklabeloverflow == layout.yaxis.ticklabeloverflow == "allow"
     assert layout.xaxis.automargin and layout.yaxis.automargin
+
+
+def test_a_category_margin_grows_with_the_longest_label_from_the_least_given() -> None:
+    short, long = ["a", "bb"], ["a", "x" * 40]
+    assert theme.category_margin([]) == theme.category_margin(short) == theme.MARGIN["l"]
+    assert theme.category_margin(short, least=10) < theme.MARGIN["l"]
+    assert theme.category_margin(long) >= 40 * theme.LABEL_CHAR_PX
