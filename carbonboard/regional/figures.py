@@ -42,6 +42,7 @@ from carbonboard.theme import (
     themed_figure,
 )
 
+MAP_COLORBAR_PX = 120
 MIX_LABELS = {source: source.replace("_", " ") for source in MIX_SOURCES}  # as hover shows them
 MAP_MODES = ("intensity", "emissions", "low_carbon")
 # Colour scales: low is good (green) for intensity and emissions, high is good for low-carbon share.
@@ -135,9 +136,10 @@ def world_map_figure(base: Baseline, countries: pd.DataFrame, mode: str = "inten
         "showland": True,  # places without data stay visible, in the land colour
         "lataxis": {"range": [-58, 85]},
     }
-    return themed_figure(
-        traces, {"geo": geo, "margin": {"l": 0, "r": 0, "t": 10, "b": 0}, "height": 460}
-    )
+    # room on the right for the colour bar, its numbers and title (plotly would otherwise widen
+    # the margin by drawing the map a second time)
+    margin = {"l": 0, "r": MAP_COLORBAR_PX, "t": 10, "b": 0}
+    return themed_figure(traces, {"geo": geo, "margin": margin, "height": 460})
 
 
 def energy_mix_figure(countries: pd.DataFrame, iso3s: list[str]) -> go.Figure:

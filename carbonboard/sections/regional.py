@@ -216,20 +216,23 @@ def answer(views: dict[str, object], drawn: dict | None) -> dict[str, object]:
     return {**dict.fromkeys(VIEW_OUTPUTS, no_update), **sent, "drawn": shown}
 
 
-def _source_views(
-    source: RunSource,
-    picked: Selection,
-    parts: tuple[str, ...],
-    mode: str,
-    country: str | None,
-    provider: str,
+# The page control each part of the tab depends on (the ranking and its mix, on none).
+PART_CONTROL = {"map": "mode", "ranking": None, "subnational": "country", "cloud": "provider"}
+
+
+def _part_views(
+    source: RunSource, picked: Selection, part: str, control: str | None
 ) -> dict[str, object]:
-    return sent_views(_BASELINES(source, picked), parts, mode, country, provider)
+    """One part's views for ``picked``, its own control set to ``control``."""
+    given = {PART_CONTROL[part]: control} if PART_CONTROL[part] else {}
+    controls = {"mode": MAP_MODE_FIRST, "country": None, "provider": PROVIDER_FIRST, **given}
+    return sent_views(_BASELINES(source, picked), (part,), **controls)
 
 
-# Per data version: a selection shown again, or worked out ahead while the board was idle
-# (``app.PREPARED_VIEWS``), is a lookup.
-_VIEWS = ViewCache(_source_views)
+# Per data version and part: a selection shown again, or worked out ahead while the board was
+# idle (``app.PREPARED_VIEWS``), is a lookup. A part is kept with its own control alone, so a
+# country picked on one project's tab costs the next project only its sub-national view.
+_VIEWS = ViewCache(_part_views, size=256)
 
 
 def source_views(
@@ -240,20 +243,22 @@ def source_views(
     country: str | None = None,
     provider: str | None = None,
 ) -> dict[str, object]:
-    """``sent_views`` for ``selection``'s baseline, worked out once per data version. A country
-    that is the selection's first with sub-national data (or none of its countries) is the
-    default: the views are the same."""
+    """``sent_views`` for ``selection``'s baseline, each part worked out once per data version.
+    A country that is the selection's first with sub-national data (or none of its countries)
+    is the default: the views are the same."""
     if country is not None:
         available = subnational_countries(_BASELINES(source, selection))
         country = country if country in available[1:] else None
-    return _VIEWS(
-        source,
-        selection,
-        parts_for(trigger),
-        mode or MAP_MODE_FIRST,
-        country,
-        provider or PROVIDER_FIRST,
-    )
+    controls = {
+        "map": mode or MAP_MODE_FIRST,
+        "ranking": None,
+        "subnational": country,
+        "cloud": provider or PROVIDER_FIRST,
+    }
+    views: dict[str, object] = {}
+    for part in parts_for(trigger):
+        views.update(_VIEWS(source, selection, part, controls[part]))
+    return views
 
 
 def register_callbacks(app: Dash, source: RunSource) -> None:

@@ -9,6 +9,7 @@ import pytest
 from dash import no_update
 
 from carbonboard import ids
+from carbonboard.data.store import HistoryStore
 from carbonboard.regional import baseline as rbase
 from carbonboard.regional import tables as rtab
 from carbonboard.regional import text as rtext
@@ -20,7 +21,10 @@ from carbonboard.sections.regional import (
     answer,
     parts_for,
     sent_views,
+    source_views,
 )
+from carbonboard.selection import Selection
+from tests.dashboard.conftest import run_row, write_csv
 
 
 def base_of(*places: tuple[str, str, str, str, float]) -> rbase.Baseline:
@@ -149,3 +153,25 @@ def test_a_tab_says_where_the_runs_ran_and_the_energy_replayed_once():
     for sentence in said_once:
         assert [sentence in note for note in notes] == [True, False, False, False]
     assert "data years" in views["subnational_note"] and "PUE" in views["cloud_note"]
+
+
+def test_a_country_picked_on_the_tab_costs_a_new_selection_only_its_sub_national_view(tmp_path):
+    rows = [
+        run_row(project=project, country=country, region=region)
+        for project in ("a", "b")
+        for country, region in ((("United States", "USA"), "texas"), (("Sweden", "SWE"), "SE3"))
+    ]
+    source = HistoryStore.from_arguments([str(write_csv(tmp_path / "emissions.csv", rows))])
+    selection = Selection(project="b")
+    prepared = source_views(source, selection)  # as the board works it out while idle
+    first = prepared["subnational_country"]
+    other = next(o["value"] for o in prepared["subnational_options"] if o["value"] != first)
+    # the country the page still shows from project "a", sent with the switch to "b"
+    switched = source_views(source, selection, ids.REGIONAL_TAB_SELECTION, None, other, None)
+    assert switched["subnational_country"] == other
+    assert switched["subnational_figure"] is not prepared["subnational_figure"]
+    for part in ("map", "ranking", "cloud"):  # the other parts: the views worked out ahead
+        for name in PARTS[part]:
+            assert switched[name] is prepared[name], name
+    default = source_views(source, selection, ids.REGIONAL_TAB_SELECTION, None, first, None)
+    assert all(default[name] is prepared[name] for name in VIEW_OUTPUTS)
