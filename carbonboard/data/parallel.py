@@ -31,6 +31,17 @@ from carbonboard.data.loader import LINE_DTYPE, Parsed, parse, split_header
 from carbonboard.data.paths import open_regular
 
 MAX_WORKERS = 8  # each holds a chunk and its parse (a few times the chunk) while it works
+# A read is cut into parts of an eighth of what it reads, none over the chunk size nor under
+# MIN_PART_BYTES (smaller parts cost more to hand out than their parse): a 50 MB history is
+# parsed on every core too. The cuts depend only on the bytes read, never on how many
+# processes parse them, so every read of the same bytes gives the same rows.
+PARTS_PER_READ = 8
+MIN_PART_BYTES = 8 * 1024 * 1024
+
+
+def part_bytes(size: int, chunk_bytes: int, min_part_bytes: int = MIN_PART_BYTES) -> int:
+    """The bytes of each part of a read of ``size`` bytes (see :data:`PARTS_PER_READ`)."""
+    return min(chunk_bytes, max(min_part_bytes, -(-size // PARTS_PER_READ)))
 
 
 def default_workers() -> int:
@@ -129,6 +140,7 @@ class Prefetch:
         workers: int,
     ) -> None:
         self.workers = workers  # one once they stopped and the read went on without them
+        self.chunk_bytes = chunk_bytes
         self._start = offsets[0]
         self._header = header  # the first chunk's: None when it starts with the header line
         self._later_header = header if header is not None else planned_header

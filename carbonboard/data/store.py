@@ -41,7 +41,7 @@ from carbonboard.data.cache import ParsedCache
 from carbonboard.data.history import FileInfo, History, build_history, next_crash_check
 from carbonboard.data.jobs import job_totals
 from carbonboard.data.loader import Parsed, Skipped, concat, empty_frame, parse
-from carbonboard.data.parallel import Prefetch, default_workers
+from carbonboard.data.parallel import MIN_PART_BYTES, Prefetch, default_workers, part_bytes
 from carbonboard.data.paths import (
     NOT_REGULAR,
     PathSpec,
@@ -70,7 +70,9 @@ from tracker.schema import is_tasks_header
 log = logging.getLogger(__name__)
 
 DISK_CACHE_MIN_BYTES = 8 * 1024 * 1024  # smaller files parse faster than a cache round trip
-CHUNK_BYTES = 64 * 1024 * 1024  # the most read into memory at once (a longer line is skipped)
+# The largest part a read is cut into (parallel.part_bytes), the most read into memory at once:
+# a line longer than its part is skipped.
+CHUNK_BYTES = 64 * 1024 * 1024
 MAX_LISTED_SKIPPED = 1000  # bad rows listed per file; all of them are counted
 STALE_AFTER_S = 30 * 60.0  # a "running" run silent for longer than this has crashed
 SELECTION_CACHE_SIZE = 8  # selections kept per data version
@@ -169,16 +171,21 @@ def read_bounded(
     listed_room: int = MAX_LISTED_SKIPPED,
     workers: int = 1,
     prefetch: Prefetch | None = None,
+    min_part_bytes: int = MIN_PART_BYTES,
 ) -> BoundedRead:
-    """``parse`` ``path`` from ``start_offset`` to its end, at most ``chunk_bytes`` in memory at a
-    time (plus the rows kept): a line longer than that is skipped and reported, and at most
-    ``listed_room`` bad rows are listed, the others only counted. An exception stops the read
-    there: the rows before it are kept, the reason is in ``error``. With ``workers`` > 1, a file
-    of several chunks has them parsed at once by that many processes where they can be forked
-    (:mod:`carbonboard.data.parallel`), or by ``prefetch``, started earlier for this read and
-    closed by it; the read is the same."""
+    """``parse`` ``path`` from ``start_offset`` to its end, part by part (:func:`~carbonboard.
+    data.parallel.part_bytes`: at most ``chunk_bytes``, an eighth of the bytes read when that is
+    smaller but not under ``min_part_bytes``), one part in memory at a time (plus the rows
+    kept): a line longer than a part is skipped and reported, and at most ``listed_room`` bad
+    rows are listed, the others only counted. An exception stops the read there: the rows
+    before it are kept, the reason is in ``error``. With ``workers`` > 1, the parts are parsed
+    at once by that many processes where they can be forked (:mod:`carbonboard.data.parallel`),
+    or by ``prefetch``, started earlier for this read and closed by it; the read is the same."""
     end = os.stat(path).st_size
-    if prefetch is None:
+    if prefetch is not None:
+        chunk_bytes = prefetch.chunk_bytes
+    else:
+        chunk_bytes = part_bytes(end - start_offset, chunk_bytes, min_part_bytes)
         prefetch = Prefetch.start(
             path,
             start_offset=start_offset,
@@ -406,7 +413,7 @@ class HistoryStore:
                         start_offset=0,
                         header=None,
                         first_line=2,
-                        chunk_bytes=self.chunk_bytes,
+                        chunk_bytes=part_bytes(info.st_size, self.chunk_bytes),
                         listed_room=MAX_LISTED_SKIPPED,
                         workers=self.parse_workers,
                     )

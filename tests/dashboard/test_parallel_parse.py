@@ -16,7 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from carbonboard.data.loader import Parsed, Skipped
-from carbonboard.data.parallel import plan_chunks, renumbered
+from carbonboard.data.parallel import (
+    MIN_PART_BYTES,
+    PARTS_PER_READ,
+    part_bytes,
+    plan_chunks,
+    renumbered,
+)
 from carbonboard.data.store import BoundedRead, read_bounded
 
 from .conftest import FIELDNAMES, REPO, run_row, write_csv
@@ -26,9 +32,10 @@ COMPARE_SCRIPT = textwrap.dedent(
     import sys
     from pathlib import Path
     from tests.dashboard.test_parallel_parse import compare_reads
-    path, chunk_bytes, listed_room, start, first_line = sys.argv[1:6]
+    path, chunk_bytes, listed_room, start, first_line, min_part = sys.argv[1:7]
     processes = compare_reads(
-        Path(path), int(chunk_bytes), int(listed_room), int(start), int(first_line)
+        Path(path), int(chunk_bytes), int(listed_room), int(start), int(first_line),
+        int(min_part),
     )
     print(processes)
     """
@@ -50,7 +57,12 @@ def assert_same_read(one: BoundedRead, other: BoundedRead) -> None:
 
 
 def compare_reads(
-    path: Path, chunk_bytes: int, listed_room: int, start: int = 0, first_line: int = 2
+    path: Path,
+    chunk_bytes: int,
+    listed_room: int,
+    start: int = 0,
+    first_line: int = 2,
+    min_part_bytes: int = MIN_PART_BYTES,
 ) -> int:
     """Read ``path`` in one process and with two workers, check both reads are the same and
     return how many processes the second used."""
@@ -61,6 +73,7 @@ def compare_reads(
         "first_line": first_line,
         "chunk_bytes": chunk_bytes,
         "listed_room": listed_room,
+        "min_part_bytes": min_part_bytes,
     }
     alone = read_bounded(path, **common)
     shared = read_bounded(path, **common, workers=2)
@@ -70,9 +83,14 @@ def compare_reads(
 
 
 def processes_comparing(
-    path: Path, chunk_bytes: int, listed_room: int = 1000, start: int = 0, first_line: int = 2
+    path: Path,
+    chunk_bytes: int,
+    listed_room: int = 1000,
+    start: int = 0,
+    first_line: int = 2,
+    min_part_bytes: int = MIN_PART_BYTES,
 ) -> int:
-    arguments = [path, chunk_bytes, listed_room, start, first_line]
+    arguments = [path, chunk_bytes, listed_room, start, first_line, min_part_bytes]
     done = subprocess.run(
         [sys.executable, "-c", COMPARE_SCRIPT, *map(str, arguments)],
         capture_output=True,
@@ -156,6 +174,22 @@ def test_a_line_longer_than_a_chunk_is_read_by_one_process(tmp_path) -> None:
     write_csv(path, [run_row(run_id="after")], mode="a")
     assert plan_chunks(path, 0, path.stat().st_size, 4096) is None
     assert processes_comparing(path, chunk_bytes=4096) == 1
+
+
+def test_a_file_of_one_chunk_is_read_in_parts_by_every_worker(tmp_path) -> None:
+    path = tricky_file(tmp_path / "emissions.csv")
+    size = path.stat().st_size
+    assert size < 1_000_000  # one chunk
+    assert processes_comparing(path, chunk_bytes=1_000_000, min_part_bytes=4096) == 2
+    assert processes_comparing(path, chunk_bytes=1_000_000, min_part_bytes=size) == 1
+
+
+def test_a_part_is_an_eighth_of_the_read_within_the_chunk_and_never_tiny() -> None:
+    assert PARTS_PER_READ == 8
+    assert part_bytes(8000, chunk_bytes=640, min_part_bytes=8) == 640  # large: whole chunks
+    assert part_bytes(800, chunk_bytes=640, min_part_bytes=8) == 100  # an eighth
+    assert part_bytes(801, chunk_bytes=640, min_part_bytes=8) == 101  # rounded up
+    assert part_bytes(40, chunk_bytes=640, min_part_bytes=8) == 8  # never tiny
 
 
 def test_the_plan_starts_each_chunk_after_the_last_line_end_of_the_one_before(tmp_path) -> None:
