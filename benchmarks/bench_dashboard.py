@@ -289,16 +289,20 @@ def wait_browser_idle(
     in a renderer of its own: about a second of CPU, which on a two-core machine would otherwise
     be timed as part of the page's load."""
     started = time.monotonic()
-    samples = [(started, chromium_cpu_s())]
+    used_s = chromium_cpu_s()
     while time.monotonic() - started < limit_s:
-        time.sleep(0.05)
-        now = (time.monotonic(), chromium_cpu_s())
-        samples.append(now)
-        window = [sample for sample in samples if now[0] - sample[0] <= quiet_s]
-        oldest = window[0]
-        if now[0] - samples[0][0] >= quiet_s and now[1] - oldest[1] < busy_share * quiet_s:
+        time.sleep(quiet_s)
+        before, used_s = used_s, chromium_cpu_s()
+        if used_s - before < busy_share * quiet_s:
             break
     return time.monotonic() - started
+
+
+def clocked_context(browser):
+    """A fresh browser profile (nothing cached) whose pages carry ``CLOCK``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(CLOCK)
+    return context
 
 
 def first_load(context, url: str, idle_browser: bool = True) -> float:
@@ -319,8 +323,7 @@ def measure_loads(browser, url: str, repeats: int) -> dict:
     opened in a settled window; and a first load in a fresh profile opened as its window opens."""
     cold, warm, opening, sizes = [], [], [], {}
     for _ in range(repeats):
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.add_init_script(CLOCK)
+        context = clocked_context(browser)
         record = BytesRecorder(context)
         cold.append(first_load(context, url))
         sizes.setdefault("bytes_cold_total", record.total())
@@ -329,8 +332,7 @@ def measure_loads(browser, url: str, repeats: int) -> dict:
         warm.append(first_load(context, url))
         sizes.setdefault("bytes_warm_total", record.total())
         context.close()
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        context.add_init_script(CLOCK)
+        context = clocked_context(browser)
         opening.append(first_load(context, url, idle_browser=False))
         context.close()
     return {
@@ -388,8 +390,7 @@ def measure_page(url: str, repeats: int, switches: Callable[..., dict]) -> dict:
 def measure_interaction(browser, url: str, projects: list[str]) -> dict:
     """Project switches on the overview, opening the runs and regional tabs, and switches there:
     seconds of each (``<name>_s``) and where its time went (``<name>_where``)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.add_init_script(CLOCK)
+    context = clocked_context(browser)
     page = context.new_page()
     page.goto(url)
     wait_settled(page, OVERVIEW_READY)

@@ -36,12 +36,12 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "tests" / "postgres"))
 
 from bench_dashboard import (  # noqa: E402
-    CLOCK,
     COUNTRIES,
     OVERVIEW_READY,
     PROJECTS,
     REGIONAL_READY,
     RUNS_READY,
+    clocked_context,
     free_port,
     measure_page,
     summarise,
@@ -200,8 +200,7 @@ def seconds(measured: object) -> float:
 
 def measure_switches(browser, url: str, projects: list[str]) -> dict:
     """Project switches on the overview, then opening the runs and regional tabs."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.add_init_script(CLOCK)
+    context = clocked_context(browser)
     page = context.new_page()
     page.goto(url)
     wait_settled(page, OVERVIEW_READY)
