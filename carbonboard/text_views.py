@@ -96,7 +96,7 @@ class DateRange(_TextView):
     """The date filter: two native date inputs (``start_date``, ``end_date``: "YYYY-MM-DD" or
     None), each bounded by ``min_date_allowed`` / ``max_date_allowed`` and by the other, and a
     button that clears both. The browser's own date input: dcc.DatePickerRange's calendar
-    library took about a tenth of a first page load to mount."""
+    library took about 60 ms of a first page load's main thread to mount."""
 
     _type = "DateRange"
     _props = ("id", "start_date", "end_date", "min_date_allowed", "max_date_allowed", "className")

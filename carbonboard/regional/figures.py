@@ -42,7 +42,7 @@ from carbonboard.theme import (
     themed_figure,
 )
 
-MAP_COLORBAR_PX = 120
+MAP_COLORBAR_PX = 120  # the map's right margin: its colour bar, numbers and title
 MIX_LABELS = {source: source.replace("_", " ") for source in MIX_SOURCES}  # as hover shows them
 MAP_MODES = ("intensity", "emissions", "low_carbon")
 # Colour scales: low is good (green) for intensity and emissions, high is good for low-carbon share.
