@@ -156,18 +156,32 @@ def _sums(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return sums.reset_index()
 
 
+def largest_first(frame: pd.DataFrame, measure: str, labels: list[str]) -> pd.DataFrame:
+    """``frame`` by ``measure``, largest first, ties in the order of their ``labels``: the same
+    order whichever source summed them, in whatever order."""
+    return frame.sort_values(
+        [measure, *labels],
+        ascending=[False, *[True] * len(labels)],
+        ignore_index=True,
+        kind="stable",
+    )
+
+
+PLACE_LABELS = ["country", "region", "cloud", "intensity_source", "intensity_year"]
+
+
 def per_experiment(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per experiment: runs, energy_kwh, emissions_kg, duration_s; most emissions first."""
     grouped = _sums(runs, ["experiment_id"]).rename(columns={"experiment_id": "experiment"})
     grouped["experiment"] = grouped["experiment"].astype("str").replace("", "(none)")
-    return grouped.sort_values("emissions_kg", ascending=False, ignore_index=True)
+    return largest_first(grouped, "emissions_kg", ["experiment"])
 
 
 def per_project(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per project: runs, energy_kwh, emissions_kg, duration_s; most emissions first."""
     grouped = _sums(runs, ["project_name"]).rename(columns={"project_name": "project"})
     grouped["project"] = grouped["project"].astype("str")
-    return grouped.sort_values("emissions_kg", ascending=False, ignore_index=True)
+    return largest_first(grouped, "emissions_kg", ["project"])
 
 
 def energy_split(runs: pd.DataFrame) -> pd.DataFrame:
@@ -249,7 +263,7 @@ def locations(runs: pd.DataFrame) -> pd.DataFrame:
         }
     )
     places["intensity_g_per_kwh"] = places["emissions_kg"] * 1000 / places["energy_kwh"]
-    return places.sort_values("energy_kwh", ascending=False, ignore_index=True)
+    return largest_first(places, "energy_kwh", PLACE_LABELS)
 
 
 def parse_filter_query(query: str | None) -> list[tuple[str, str, str, bool]]:

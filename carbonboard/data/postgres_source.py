@@ -46,8 +46,10 @@ from carbonboard.data import aggregate
 from carbonboard.data.aggregate import (
     DAILY_ABOVE_RUNS,
     ENERGY_COMPONENTS,
+    PLACE_LABELS,
     RUN_TABLE_COLUMNS,
     Totals,
+    largest_first,
     parse_filter_query,
     validate_selection,
 )
@@ -503,7 +505,7 @@ class PostgresSource:
                 "duration_s": grouped["duration"].astype(float),
             }
         )
-        return frame.sort_values("emissions_kg", ascending=False, ignore_index=True)
+        return largest_first(frame, "emissions_kg", [name])
 
     def _per_project(self, selection: Selection) -> pd.DataFrame:
         return self._per_group(selection, "project_name", "project")
@@ -544,7 +546,7 @@ class PostgresSource:
             }
         )
         places["intensity_g_per_kwh"] = places["emissions_kg"] * 1000 / places["energy_kwh"]
-        return places.sort_values("energy_kwh", ascending=False, ignore_index=True)
+        return largest_first(places, "energy_kwh", PLACE_LABELS)
 
     def location_mix(self, selection: Selection) -> pd.DataFrame:
         picked = replace(selection, run_ids=())

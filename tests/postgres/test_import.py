@@ -217,11 +217,13 @@ def _rollups_exact(url: str) -> None:
 
 
 def _indexes(url: str) -> dict[str, tuple[str, int]]:
-    """The runs table's indexes: name -> (definition, oid)."""
+    """The indexes of the runs table and of its rollups: name -> (definition, oid)."""
+    tables = [ddl.RUNS, *(kept.table for kept in ddl.KEPT)]
     with psycopg.connect(url) as conn:
         found = conn.execute(
             "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid), indexrelid::int "
-            "FROM pg_index WHERE indrelid = 'carbonboard.runs'::regclass"
+            "FROM pg_index WHERE indrelid::regclass::text = ANY(%s)",
+            (tables,),
         ).fetchall()
     return {name: (definition, oid) for name, definition, oid in found}
 
@@ -237,8 +239,9 @@ def _places(i: int) -> dict[str, object]:
 def test_an_empty_database_is_filled_in_bulk_with_its_indexes_rollups_and_triggers_intact(
     database, tmp_path
 ):
-    """Into an empty runs table the owner's import builds the indexes after the rows and fills
-    the rollups from them: the same indexes, exact rollups, and the triggers on again after."""
+    """Into an empty runs table the owner's import builds the indexes (the runs' and the
+    rollups') after the rows and fills the rollups from them: the same indexes, exact rollups,
+    and the triggers on again after."""
     from tracker.db import migrations, writes
 
     with psycopg.connect(database.url) as conn:
@@ -251,6 +254,7 @@ def test_an_empty_database_is_filled_in_bulk_with_its_indexes_rollups_and_trigge
     output = run_import(database.url, write_history(tmp_path / "e.csv", rows))
     assert "runs written: 40 (40 new, 0 updated" in output
     after = _indexes(database.url)
+    assert "carbonboard.place_rollup_pkey" in after and "carbonboard.runs_pkey" in after
     assert {n: d for n, (d, _) in after.items()} == {n: d for n, (d, _) in indexes.items()}
     assert all(after[n][1] != indexes[n][1] for n in after)  # each built after the rows
     _rollups_exact(database.url)

@@ -102,18 +102,34 @@ def test_upgrade_from_version_3_fills_the_place_rollup_and_keeps_both_exact(data
     with psycopg.connect(database.url) as conn:
         assert migrations.migrate(conn, target=3) == [1, 2, 3]
         write(conn, [row("a", country_name="France", pue=1.5), row("b", region="bretagne")])
-        assert migrations.migrate(conn) == [4]
+        assert migrations.migrate(conn, target=4) == [4]
         assert_exact(conn)
         places = stored(conn, ddl.PLACE_ROLLUP)
         france = ("nlp", "exp-1", datetime(2026, 3, 1).date(), "France", "", "", "", "", "", "")
         assert places[france] == (
             1,
             Decimal("0.01"),
-            Decimal(f"{0.01 / 1.5:.15g}"),  # a float8 as numeric: 15 significant digits
+            Decimal("0.006666666667"),  # 0.01 / 1.5 kWh in whole 1e-12 kWh, rounded
             Decimal("0.001"),
         )
         write(conn, [row("a", duration=20.0, energy_consumed=0.03, country_name="Chile")])
         assert_exact(conn)  # the replaced row moved to another place
+
+
+def test_upgrade_from_version_4_makes_the_rollups_again_from_the_runs(database):
+    with psycopg.connect(database.url) as conn:
+        assert migrations.migrate(conn, target=4) == [1, 2, 3, 4]
+        write(conn, [row("a", pue=1.5), row("b", duration=2e7, emissions=1 / 3)])
+        # Version 4 counted each value as its numeric (15 significant digits): sums that differ
+        # from today's in the last digits.
+        for kept in ddl.KEPT:
+            conn.execute(f"UPDATE {kept.table} SET emissions_kg = emissions_kg + 1e-15")
+        conn.commit()
+        assert stored(conn) != scanned(conn)
+        assert migrations.migrate(conn) == [5]
+        assert_exact(conn)
+        write(conn, [row("b", duration=3e7, emissions=2 / 3, status="finished")])
+        assert_exact(conn)
 
 
 def _migrate_in_process(url: str) -> list[int]:
@@ -163,7 +179,7 @@ def test_rollups_stay_exact_through_inserts_updates_day_changes_and_deletes(data
             row(
                 f"r{i}",
                 timestamp=(start + timedelta(minutes=7 * i)).isoformat(),
-                duration=0.1 * i + 1 / 3,
+                duration=0.1 * i + 1 / 3 + (2e7 if i % 5 == 0 else 0),  # some over the limit
                 emissions=0.1 + i / 7,
                 energy_consumed=0.3 * i,
                 experiment_id=("e1", "e2", None)[i % 3],

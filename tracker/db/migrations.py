@@ -56,6 +56,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "rollup per place (the daily key x country, region, cloud), triggers summing per group",
         lambda _: ddl.create_place_rollup(),
     ),
+    Migration(
+        5,
+        "rollups count each value as a whole number of 1e-12 units, summed as integers",
+        lambda _: ddl.count_in_fixed_point(),
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -164,11 +164,11 @@ def upsert(cur: Any, target: Target, rows: Iterable[list[object]]) -> int:
 def bulk_into_empty(cur: Any, table: str = ddl.RUNS) -> Iterator[bool]:
     """Whether rows written inside may go into ``table`` in bulk: true when it is empty and this
     role owns it. Then, until the transaction ends, the table is locked, its indexes and key are
-    dropped and its rollup triggers off; on leaving, the rollups are filled from the rows (exact:
-    they were empty) and the key and indexes built again, sorted, several times faster than row
-    by row (rows written inside must have distinct keys, or the key fails to build and the
-    transaction with it). False, with nothing done, when the table holds rows or another role
-    owns it."""
+    dropped and its rollup triggers off, and so are the empty rollup tables' keys and indexes; on
+    leaving, the rollups are filled from the rows (exact: they were empty) and every key and index
+    built again, sorted, several times faster than row by row (rows written inside must have
+    distinct keys, or the key fails to build and the transaction with it). False, with nothing
+    done, when the table holds rows or another role owns it."""
     cur.execute(
         "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = %s::regclass", (table,)
     )
@@ -179,6 +179,24 @@ def bulk_into_empty(cur: Any, table: str = ddl.RUNS) -> Iterator[bool]:
     if _has_rows(cur, table):  # another writer's rows arrived before the lock
         yield False
         return
+    filled = [kept.table for kept in ddl.KEPT]
+    cur.execute(f"LOCK TABLE {', '.join(filled)} IN ACCESS EXCLUSIVE MODE")
+    # A rollup of no rows is empty; one that is not (left by hand) keeps its key, which then
+    # fails the fill as it should.
+    dropped = [_drop_indexes(cur, name) for name in (table, *filled) if not _has_rows(cur, name)]
+    for rollup in ddl.ROLLUPS:
+        cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER {rollup.insert_trigger}")
+    yield True
+    for rollup in ddl.ROLLUPS:
+        cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER {rollup.insert_trigger}")
+        cur.execute(ddl.fill_empty(rollup))
+    for restore in dropped:
+        for statement in restore:
+            cur.execute(statement)
+
+
+def _drop_indexes(cur: Any, table: str) -> list[str]:
+    """Drop ``table``'s key constraints and other indexes; the statements that build them again."""
     cur.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY 1",
@@ -195,16 +213,13 @@ def bulk_into_empty(cur: Any, table: str = ddl.RUNS) -> Iterator[bool]:
     indexes = cur.fetchall()
     for name, _ in indexes:
         cur.execute(f"DROP INDEX {name}")
-    for rollup in ddl.ROLLUPS:
-        cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER {rollup.insert_trigger}")
-    yield True
-    for rollup in ddl.ROLLUPS:
-        cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER {rollup.insert_trigger}")
-        cur.execute(ddl.fill_empty(rollup))
-    for name, definition in keys:
-        cur.execute(f"ALTER TABLE {table} ADD CONSTRAINT {ddl.ident(name)} {definition}")
-    for _, definition in indexes:
-        cur.execute(definition)
+    return [
+        *(
+            f"ALTER TABLE {table} ADD CONSTRAINT {ddl.ident(n)} {definition}"
+            for n, definition in keys
+        ),
+        *(definition for _, definition in indexes),
+    ]
 
 
 def _has_rows(cur: Any, table: str) -> bool:
