@@ -3,23 +3,27 @@ PostgreSQL, idempotently.
 
 Files, folders and globs are expanded as the dashboard expands them (a runs file brings its tasks
 files) and parsed by the dashboard's loader, so a row the board would skip is skipped here, with
-the same reason, and the values stored are the ones the board shows. Each run's newest row (later
-``timestamp``, longer ``duration``, a final status over ``running``, then the last read: flush
-rows collapse to the run's last row) is picked as a file is staged (across files, in SQL), sent
-with binary ``COPY`` into temporary tables, and upserted in one transaction; into an empty runs
-table, in bulk (:func:`tracker.db.writes.bulk_into_empty`). A row already in the database is
-replaced only by a newer one, so importing twice is importing once; an interrupted import writes
-nothing.
+the same reason, and the values stored are the ones the board shows. A file is read part by part
+(worker processes parse the next parts meanwhile), and each part written as it comes, so the
+import holds one part in memory, not the file. Each run's newest row (later ``timestamp``, longer
+``duration``, a final status over ``running``, then the last read: flush rows collapse to the
+run's last row) is picked as a part is staged (across parts and files, in SQL), sent with binary
+``COPY`` into temporary tables, and upserted in one transaction; into an empty runs table, in bulk
+(:class:`Importer`). A row already in the database is replaced only by a newer one, so importing
+twice is importing once; an interrupted import writes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import queue
 import re
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -38,6 +42,7 @@ from tracker.db import ddl, migrations, writes
 
 USAGE_ERROR, FAILED = 2, 1
 STAGING = {"runs": "import_runs", "tasks": "import_tasks"}
+PART = "import_part"  # one part of a runs file on its way straight into an empty table
 # PostgreSQL's binary COPY: signature, flags, header extension; a -1 field count ends the data.
 PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 PGCOPY_TRAILER = b"\xff\xff"
@@ -279,46 +284,121 @@ class ImportSummary:
 
 
 class Importer:
-    """One import: files staged with COPY, then written by :meth:`finish` in one transaction."""
+    """One import: files staged with COPY, then written by :meth:`finish` in one transaction.
+
+    Into an empty runs table, as its owner, runs are written in bulk
+    (:func:`tracker.db.writes.bulk_into_empty`, entered at the first part of a runs file): a
+    part whose runs this import has not met before goes straight into the table as soon as it
+    is parsed, while the next parts are parsed, and the rest (a run met again: a later file, or
+    flush rows across two parts) is staged and written by :meth:`finish` with the upsert that
+    keeps the newer row, once the rollups are filled and the keys built."""
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
         self.summary = ImportSummary()
         self._ord = 0
         self._combos = 0
-        self._key_hashes: dict[str, list[np.ndarray]] = {table: [] for table in TARGETS}
+        self._met: list[np.ndarray] = []  # the key hashes of the runs parts, while in bulk
+        self._staged: dict[str, list[np.ndarray]] = {table: [] for table in TARGETS}
+        self._bulk: contextlib.ExitStack | None = None  # open while runs go straight in
+        self._bulk_decided = False
         self._started = time.monotonic()
         with conn.cursor() as cur:
             for table, target in TARGETS.items():
-                cur.execute(
-                    ddl.staging_tables(STAGING[table], target.columns, per_row_text(target.columns))
-                )
+                per_row = per_row_text(target.columns)
+                cur.execute(ddl.staging_tables(STAGING[table], target.columns, per_row))
+            runs = TARGETS["runs"].columns
+            cur.execute(ddl.staging_tables(PART, runs, per_row_text(runs)))
 
     def add_file(self, path: Path) -> None:
-        """Parse ``path`` as the board does and COPY each run's newest row into staging."""
+        """Parse ``path`` as the board does, each part staged as it is read and written by a
+        thread of its own while the next is staged."""
+        writer: _PartWriter | None = None
+
+        def take_part(frame: pd.DataFrame, kind: str) -> None:
+            nonlocal writer
+            try:
+                part = self._stage_part(frame, kind)
+                if writer is None:  # started once the parsing workers are forked
+                    writer = _PartWriter(self._write_part)
+                writer.put(*part)
+            except _WriteFailed:
+                raise
+            except Exception as error:
+                raise _WriteFailed from error
+
         try:
-            read = read_bounded(path, workers=default_workers())
+            try:
+                read = read_bounded(path, workers=default_workers(), take_part=take_part)
+            finally:
+                if writer is not None:
+                    writer.close()
+        except _WriteFailed as failed:
+            raise failed.__cause__ from None  # not the file: the whole import fails
         except Exception as error:
             self.summary.file_problems.append(f"{path}: {os_reason(error)}")
             return
         if read.error:
             self.summary.file_problems.append(f"{path}: {read.error}")
         self.summary.files += 1
-        parsed = read.parsed
-        for skipped in parsed.skipped:
+        for skipped in read.parsed.skipped:
             self.summary.skipped[reason_kind(skipped.reason)] += 1
         if read.unlisted:
             self.summary.skipped["malformed row (beyond those listed)"] += read.unlisted
-        table = "tasks" if parsed.kind == "tasks" else "runs"
+        self.summary.rows_read += len(read.parsed.skipped) + read.unlisted
+
+    def _stage_part(self, frame: pd.DataFrame, kind: str) -> tuple[str, Staged]:
+        """One part's rows, each run's newest, ready for COPY, and its table."""
+        table = "tasks" if kind == "tasks" else "runs"
         target = TARGETS[table]
-        staged = stage(parsed.frame, target.columns, target.key, self._ord, self._combos)
+        staged = stage(frame, target.columns, target.key, self._ord, self._combos)
         self.summary.skipped.update(staged.skipped)
-        self.summary.rows_read += len(parsed.frame) + len(parsed.skipped) + read.unlisted
+        self.summary.rows_read += len(frame)
         self.summary.staged[table] += staged.kept
-        self._key_hashes[table].append(staged.key_hashes)
-        self._ord += len(parsed.frame)
+        self._ord += len(frame)
         self._combos += staged.combos.count(b"\n")
-        prefix = STAGING[table]
+        return table, staged
+
+    def _write_part(self, table: str, staged: Staged) -> None:
+        """Inserted now when bulk writing is on and none of its keys was met before, else
+        staged for :meth:`finish`."""
+        target = TARGETS[table]
+        if table == "runs" and self._bulk_writing() and self._all_new(staged.key_hashes):
+            self._copy(PART, target, staged)
+            with self.conn.cursor() as cur:
+                staging = ddl.staged_rows(PART, target.columns, per_row_text(target.columns))
+                columns = ", ".join(ddl.ident(n) for n in target.names)
+                cur.execute(
+                    f"INSERT INTO {target.table} ({columns}, updated_at) "
+                    f"SELECT * FROM {ddl.rows_of(staging, target.names)} AS newest"
+                )
+                cur.execute(f"TRUNCATE {PART}_rows, {PART}_combos")
+            return
+        self._copy(STAGING[table], target, staged)
+        self._staged[table].append(staged.key_hashes)
+
+    def _bulk_writing(self) -> bool:
+        """Whether runs go straight into the table: decided once, at the first runs part."""
+        if not self._bulk_decided:
+            self._bulk_decided = True
+            stack = contextlib.ExitStack()
+            cur = stack.enter_context(self.conn.cursor())
+            if stack.enter_context(writes.bulk_into_empty(cur, ddl.RUNS)):
+                self._bulk = stack
+            else:
+                stack.close()
+        return self._bulk is not None
+
+    def _all_new(self, hashes: np.ndarray) -> bool:
+        """Whether none of a runs part's keys (``hashes``) was met before in this import (two
+        keys' hashes that collide count as met: the run is then staged, which is right either
+        way); they are met from now on."""
+        new = not self._met or not np.isin(hashes, np.concatenate(self._met)).any()
+        self._met.append(hashes)
+        return new
+
+    def _copy(self, prefix: str, target: writes.Target, staged: Staged) -> None:
+        """COPY ``staged`` into the staging tables ``prefix``_rows and ``prefix``_combos."""
         per_row = per_row_text(target.columns)
         texts = [c for c in target.columns if not ddl.is_binary(c)]
         row_names = ", ".join(
@@ -340,64 +420,95 @@ class Importer:
                 copy.write(staged.combos)
 
     def _keys_repeat(self, table: str) -> bool:
-        """Whether a key was staged from more than one file (or two keys' hashes collide: the
-        SQL then picks each key's newest row, which is right either way)."""
-        hashes = np.concatenate(self._key_hashes[table] or [np.zeros(0, dtype=np.uint64)])
+        """Whether a key was staged more than once (or two keys' hashes collide: the SQL then
+        picks each key's newest row, which is right either way)."""
+        hashes = np.concatenate(self._staged[table] or [np.zeros(0, dtype=np.int64)])
         return len(np.unique(hashes)) < len(hashes)
 
     def finish(self) -> ImportSummary:
-        """Write each key's newest staged row; commit. Into an empty runs table the owner
-        writes them in bulk (:meth:`_bulk_insert`); otherwise keys the database lacks go in
-        with a plain ``INSERT``; the rest, or every row when another writer inserted one of
-        those keys meanwhile, with the upsert that keeps the newer."""
-        from psycopg.errors import UniqueViolation
-
+        """Finish bulk writing (rollups filled, keys and indexes built), write each key's newest
+        staged row, and commit."""
         with self.conn.cursor() as cur:
+            if self._bulk is not None:
+                self._bulk.close()
             for table, target in TARGETS.items():
-                prefix = STAGING[table]
-                staging = ddl.staged_rows(prefix, target.columns, per_row_text(target.columns))
-                if self._keys_repeat(table):
-                    keys = ", ".join(ddl.ident(k) for k in target.key)
-                    cur.execute(f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {staging}) k")
-                    self.summary.keys[table] = cur.fetchone()[0]
-                    newest = f"{prefix}_newest"
-                    cur.execute(
-                        f"CREATE TEMPORARY TABLE {newest} ON COMMIT DROP AS "
-                        + ddl.newest_per_key(staging, target.names, target.key)
-                    )
-                else:
-                    self.summary.keys[table] = sum(len(h) for h in self._key_hashes[table])
-                    newest = ddl.rows_of(staging, target.names)
-                if table == "runs" and self._bulk_insert(cur, target, newest):
-                    continue
-                try:
-                    with self.conn.transaction():  # a savepoint: a conflict undoes this alone
-                        cur.execute(
-                            ddl.insert_absent(target.table, target.names, target.key, newest)
-                        )
-                        self.summary.inserted[table] += cur.rowcount
-                except UniqueViolation:
-                    self.summary.inserted[table] = 0
-                source = ddl.newer_than_stored(newest, target.table, target.key)
-                cur.execute(ddl.upsert(target.table, target.names, target.key, source))
-                for (inserted,) in cur.fetchall():
-                    (self.summary.inserted if inserted else self.summary.updated)[table] += 1
+                if self._staged[table]:
+                    self._write_staged(cur, table, target)
+            if self._bulk is not None:  # into an empty table, every run written is new
+                cur.execute(f"SELECT count(*) FROM {ddl.RUNS}")
+                written = cur.fetchone()[0]
+                self.summary.keys["runs"] = self.summary.inserted["runs"] = written
+                self.summary.updated["runs"] = 0
         self.conn.commit()
         self.summary.elapsed_s = time.monotonic() - self._started
         return self.summary
 
-    def _bulk_insert(self, cur: Any, target: writes.Target, newest: str) -> bool:
-        """Into an empty runs table, as its owner, the rows in bulk
-        (:func:`tracker.db.writes.bulk_into_empty`); False when that cannot be."""
-        with writes.bulk_into_empty(cur, target.table) as bulk:
-            if bulk:
-                columns = ", ".join(ddl.ident(n) for n in target.names)
-                cur.execute(
-                    f"INSERT INTO {target.table} ({columns}, updated_at) "
-                    f"SELECT * FROM {newest} AS newest"
-                )
-                self.summary.inserted["runs"] += cur.rowcount
-        return bulk
+    def _write_staged(self, cur: Any, table: str, target: writes.Target) -> None:
+        """Each staged key's newest row: keys the database lacks with a plain ``INSERT``; the
+        rest, or every row when another writer inserted one of those keys meanwhile, with the
+        upsert that keeps the newer."""
+        from psycopg.errors import UniqueViolation
+
+        prefix = STAGING[table]
+        staging = ddl.staged_rows(prefix, target.columns, per_row_text(target.columns))
+        if self._keys_repeat(table):
+            keys = ", ".join(ddl.ident(k) for k in target.key)
+            cur.execute(f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {staging}) k")
+            self.summary.keys[table] = cur.fetchone()[0]
+            newest = f"{prefix}_newest"
+            cur.execute(
+                f"CREATE TEMPORARY TABLE {newest} ON COMMIT DROP AS "
+                + ddl.newest_per_key(staging, target.names, target.key)
+            )
+        else:
+            self.summary.keys[table] = sum(len(h) for h in self._staged[table])
+            newest = ddl.rows_of(staging, target.names)
+        try:
+            with self.conn.transaction():  # a savepoint: a conflict undoes this alone
+                cur.execute(ddl.insert_absent(target.table, target.names, target.key, newest))
+                self.summary.inserted[table] += cur.rowcount
+        except UniqueViolation:
+            self.summary.inserted[table] = 0
+        source = ddl.newer_than_stored(newest, target.table, target.key)
+        cur.execute(ddl.upsert(target.table, target.names, target.key, source))
+        for (inserted,) in cur.fetchall():
+            (self.summary.inserted if inserted else self.summary.updated)[table] += 1
+
+
+class _WriteFailed(Exception):
+    """A part could not be staged or written: the import fails, not just the file."""
+
+
+class _PartWriter:
+    """Writes parts with ``write``, in order, in a thread of its own, while the caller stages
+    the next: the database and Python each work on a core. At most two parts wait. ``close``
+    waits for the last; it, and ``put`` after a failed write, raise :class:`_WriteFailed`."""
+
+    def __init__(self, write: Callable[..., None]) -> None:
+        self._write = write
+        self._parts: queue.Queue = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="import-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, *part: object) -> None:
+        if self._error is not None:
+            raise _WriteFailed from self._error
+        self._parts.put(part)
+
+    def _run(self) -> None:
+        while (part := self._parts.get()) is not None:
+            if self._error is None:  # after a failure, the parts left are dropped
+                try:
+                    self._write(*part)
+                except BaseException as error:
+                    self._error = error
+
+    def close(self) -> None:
+        self._parts.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise _WriteFailed from self._error
 
 
 @click.command("import")

@@ -172,6 +172,7 @@ def read_bounded(
     workers: int = 1,
     prefetch: Prefetch | None = None,
     min_part_bytes: int = MIN_PART_BYTES,
+    take_part: Callable[[pd.DataFrame, str], None] | None = None,
 ) -> BoundedRead:
     """``parse`` ``path`` from ``start_offset`` to its end, part by part (:func:`~carbonboard.
     data.parallel.part_bytes`: at most ``chunk_bytes``, an eighth of the bytes read when that is
@@ -180,7 +181,10 @@ def read_bounded(
     rows are listed, the others only counted. An exception stops the read there: the rows
     before it are kept, the reason is in ``error``. With ``workers`` > 1, the parts are parsed
     at once by that many processes where they can be forked (:mod:`carbonboard.data.parallel`),
-    or by ``prefetch``, started earlier for this read and closed by it; the read is the same."""
+    or by ``prefetch``, started earlier for this read and closed by it; the read is the same.
+    ``take_part``, when given, is handed each part's rows and kind (runs or tasks) as it is read,
+    in order, instead of keeping them (``parsed.frame`` is then empty): an import writes a part
+    while the next ones are parsed. What it raises stops the read and is raised."""
     end = os.stat(path).st_size
     if prefetch is not None:
         chunk_bytes = prefetch.chunk_bytes
@@ -197,7 +201,15 @@ def read_bounded(
         )
     try:
         read = _read_chunks(
-            path, start_offset, header, first_line, chunk_bytes, listed_room, end, prefetch
+            path,
+            start_offset,
+            header,
+            first_line,
+            chunk_bytes,
+            listed_room,
+            end,
+            prefetch,
+            take_part,
         )
     finally:
         if prefetch is not None:
@@ -214,9 +226,11 @@ def _read_chunks(
     listed_room: int,
     end: int,
     prefetch: Prefetch | None = None,
+    take_part: Callable[[pd.DataFrame, str], None] | None = None,
 ) -> BoundedRead:
     """``read_bounded``'s loop over the chunks from ``offset`` (the first on ``line``) to
-    ``end``: each parsed here, or taken from ``prefetch`` when a worker parsed it."""
+    ``end``: each parsed here, or taken from ``prefetch`` when a worker parsed it; its rows
+    kept, or handed to ``take_part``."""
     source = str(path)
     frames: list[pd.DataFrame] = []
     skipped: list[Skipped] = []
@@ -248,7 +262,9 @@ def _read_chunks(
         listed = whole[: max(listed_room - len(skipped), 0)]
         unlisted += len(whole) - len(listed) + dropped
         skipped.extend(listed)
-        if len(part.frame):
+        if len(part.frame) and take_part is not None:
+            take_part(part.frame, kind)
+        elif len(part.frame):
             frames.append(part.frame)
         offset, line = part.end_offset, part.next_line
         reached_end = chunk_start + chunk_bytes >= end

@@ -11,11 +11,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from carbonboard.data.loader import Parsed, Skipped
+from carbonboard.data.loader import Parsed, Skipped, concat
 from carbonboard.data.parallel import (
     MIN_PART_BYTES,
     PARTS_PER_READ,
@@ -149,6 +150,26 @@ def tricky_file(path: Path) -> Path:
 def test_two_workers_read_a_tricky_file_as_one_process_does(tmp_path) -> None:
     path = tricky_file(tmp_path / "tricky.csv")
     assert processes_comparing(path, chunk_bytes=4096) == 2
+
+
+def test_a_read_handed_out_part_by_part_gives_the_rows_of_the_kept_read(tmp_path) -> None:
+    """An import takes each part as it is read: the parts, in order and joined, are the rows of
+    a read that keeps them, with the same bad rows and end; the read keeps none itself."""
+    path = tricky_file(tmp_path / "tricky.csv")
+    kept = read_bounded(path, chunk_bytes=4096, min_part_bytes=1024)
+    parts: list[tuple[pd.DataFrame, str]] = []
+    handed = read_bounded(
+        path,
+        chunk_bytes=4096,
+        min_part_bytes=1024,
+        take_part=lambda frame, kind: parts.append((frame, kind)),
+    )
+    assert len(parts) > 5 and {kind for _, kind in parts} == {"runs"}
+    assert handed.parsed.frame.empty
+    joined = replace(
+        handed, parsed=replace(handed.parsed, frame=concat([f for f, _ in parts], "runs"))
+    )
+    assert_same_read(kept, joined)
 
 
 def test_bad_rows_beyond_those_listed_are_counted_the_same(tmp_path) -> None:

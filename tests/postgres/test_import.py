@@ -192,9 +192,13 @@ def test_a_run_another_writer_inserts_meanwhile_is_upserted_and_the_newer_row_ke
     newer = writes.db_values(row("a", "2026-01-01T10:09:00", 540.0), target.columns)
     writes.upsert(other.cursor(), target, [newer])  # not committed yet: the import waits on it
     importer = Importer(conn)
-    importer.add_file(history)
     finished = {}
-    writing = threading.Thread(target=lambda: finished.update(summary=importer.finish()))
+
+    def write() -> None:
+        importer.add_file(history)  # waits for the other writer before writing in bulk
+        finished.update(summary=importer.finish())
+
+    writing = threading.Thread(target=write)
     writing.start()
     deadline = time.monotonic() + 30
     waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
@@ -321,3 +325,38 @@ def test_a_run_s_newest_row_wins_within_a_file_whatever_the_order_and_skipped_ro
         ("b", "finished", 10.0),
         ("c", "finished", 10.0),
     ]
+
+
+def test_runs_met_again_in_later_parts_of_an_import_into_an_empty_database_keep_the_newest(
+    database, tmp_path
+):
+    """Into an empty database each part of a file goes in as soon as it is read; a run whose
+    rows lie in two parts, or in two files, keeps its newest row, and every run counts as new."""
+    from carbonboard.data.parallel import MIN_PART_BYTES
+
+    padding = {"cpu_model": "x" * 400}  # 40,000 rows: about 20 MB, read in three parts
+    rows = [row(f"r{i}", "2026-01-01T10:00:00", 10.0, "running", **padding) for i in range(40_000)]
+    rows.append(row("r0", "2026-01-02T10:00:00", 99.0, **padding))  # newer, in the last part
+    rows.append(row("r1", "2025-12-31T10:00:00", 5.0, **padding))  # older, in the last part
+    first = write_history(tmp_path / "a.csv", rows)
+    assert first.stat().st_size > 2 * MIN_PART_BYTES
+    second = write_history(
+        tmp_path / "b.csv",
+        [row("r2", "2026-01-03T10:00:00", 77.0), row("new", "2026-01-03T10:00:00", 1.0)],
+    )
+    output = run_import(database.url, first, second)
+    assert "runs written: 40,001 (40,001 new, 0 updated; 0 unchanged)" in output
+    assert "flush rows folded into their run's last row: 3" in output
+    with psycopg.connect(database.url) as conn:
+        found = conn.execute(
+            f"SELECT run_id, status, duration FROM {ddl.RUNS} "
+            "WHERE run_id IN ('r0', 'r1', 'r2', 'new') ORDER BY run_id"
+        ).fetchall()
+        assert found == [
+            ("new", "finished", 1.0),
+            ("r0", "finished", 99.0),
+            ("r1", "running", 10.0),
+            ("r2", "finished", 77.0),
+        ]
+        assert_exact(conn)
+    assert "carbonboard.runs_pkey" in _indexes(database.url)
