@@ -380,10 +380,7 @@ def count_in_fixed_point() -> str:
     """Version 5: the rollups count each value in whole 1e-12 units (:func:`exact_sum`): their
     functions rewritten, the rollups emptied and made again from the runs."""
     tables = ", ".join(kept.table for kept in (PLACE_ROLLUP, *PLACE_ROLLUP.coarser))
-    return (
-        f"{rollup_functions(PLACE_ROLLUP)}TRUNCATE {tables};\n"
-        f"DO $body$ BEGIN{fill(PLACE_ROLLUP)}\nEND $body$;\n"
-    )
+    return f"{rollup_functions(PLACE_ROLLUP)}TRUNCATE {tables};\n{fill_empty(PLACE_ROLLUP)}\n"
 
 
 def create_board_indexes() -> str:
