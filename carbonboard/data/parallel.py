@@ -123,9 +123,11 @@ def renumbered(part: Parsed, lines: int) -> Parsed:
 
 class Prefetch:
     """Chunks of one file parsed ahead of the read by worker processes; ``take`` returns each
-    part once the read reaches its offset. Every chunk is handed out at once: the parts that
-    come back are the rows the read keeps anyway, and each lists a bounded number of bad rows.
-    ``close`` stops the workers (the chunks not yet taken are dropped)."""
+    part once the read reaches its offset. By default every chunk is handed out at once: the
+    parts that come back are the rows the read keeps anyway, and each lists a bounded number of
+    bad rows. A read that hands its parts on as it goes (an import) sets ``ahead``: at most that
+    many chunks are handed out beyond those taken, so the parts waiting stay few however large
+    the file. ``close`` stops the workers (the chunks not yet taken are dropped)."""
 
     def __init__(
         self,
@@ -138,27 +140,37 @@ class Prefetch:
         chunk_bytes: int,
         listed_room: int,
         workers: int,
+        ahead: int | None = None,
     ) -> None:
         self.workers = workers  # one once they stopped and the read went on without them
         self.chunk_bytes = chunk_bytes
+        self._path, self._first_line, self._listed_room = path, first_line, listed_room
         self._start = offsets[0]
         self._header = header  # the first chunk's: None when it starts with the header line
         self._later_header = header if header is not None else planned_header
         self._executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("fork")
         )
-        self._futures: dict[int, Future] = {
-            offset: self._executor.submit(
-                parse_chunk,
-                path,
-                offset,
-                self._header if offset == self._start else self._later_header,
-                first_line if offset == self._start else 1,
-                chunk_bytes,
-                listed_room,
-            )
-            for offset in offsets
-        }
+        self._futures: dict[int, Future] = {}
+        self._waiting = list(reversed(offsets))  # not handed out yet, the next one last
+        for _ in range(len(offsets) if ahead is None else ahead):
+            self._hand_out()
+
+    def _hand_out(self) -> None:
+        """Have a worker parse the next chunk not handed out yet, if any."""
+        if not self._waiting or self._executor is None:
+            return
+        offset = self._waiting.pop()
+        first = offset == self._start
+        self._futures[offset] = self._executor.submit(
+            parse_chunk,
+            self._path,
+            offset,
+            self._header if first else self._later_header,
+            self._first_line if first else 1,
+            self.chunk_bytes,
+            self._listed_room,
+        )
 
     @classmethod
     def start(
@@ -171,10 +183,11 @@ class Prefetch:
         chunk_bytes: int,
         listed_room: int,
         workers: int,
+        ahead: int | None = None,
     ) -> Prefetch | None:
         """Workers parsing ``path`` from ``start_offset`` to its current end, as
-        ``read_bounded`` reads it; None when it is one chunk, cannot be planned, or workers
-        cannot be forked now."""
+        ``read_bounded`` reads it (``ahead``: see the class); None when it is one chunk, cannot
+        be planned, or workers cannot be forked now."""
         workers = min(workers, MAX_WORKERS)
         end = os.stat(path).st_size
         if workers < 2 or end - start_offset <= chunk_bytes or not can_fork():
@@ -192,6 +205,7 @@ class Prefetch:
             chunk_bytes=chunk_bytes,
             listed_room=listed_room,
             workers=min(workers, len(offsets)),
+            ahead=ahead,
         )
 
     def take(self, offset: int, header: list[str] | None, line: int) -> tuple[Parsed, int] | None:
@@ -199,6 +213,7 @@ class Prefetch:
         listed in it; None when no worker parsed that chunk with ``header`` (the read parses it
         itself). Raises what the parse raised."""
         future = self._futures.pop(offset, None)
+        self._hand_out()
         first = offset == self._start
         expected = self._header if first else self._later_header
         if future is None or header != expected:
@@ -216,3 +231,4 @@ class Prefetch:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self._futures.clear()
+        self._waiting.clear()

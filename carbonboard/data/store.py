@@ -74,6 +74,9 @@ DISK_CACHE_MIN_BYTES = 8 * 1024 * 1024  # smaller files parse faster than a cach
 # a line longer than its part is skipped.
 CHUNK_BYTES = 64 * 1024 * 1024
 MAX_LISTED_SKIPPED = 1000  # bad rows listed per file; all of them are counted
+# A read that hands its parts on (an import) keeps each worker this many parts ahead of it: the
+# workers never wait for the read, and a large file is never all in memory at once.
+PARTS_AHEAD_PER_WORKER = 2
 STALE_AFTER_S = 30 * 60.0  # a "running" run silent for longer than this has crashed
 SELECTION_CACHE_SIZE = 8  # selections kept per data version
 ANSWER_CACHE_SIZE = 256  # small answers (totals, breakdowns, series) kept per data version
@@ -184,7 +187,8 @@ def read_bounded(
     or by ``prefetch``, started earlier for this read and closed by it; the read is the same.
     ``take_part``, when given, is handed each part's rows and kind (runs or tasks) as it is read,
     in order, instead of keeping them (``parsed.frame`` is then empty): an import writes a part
-    while the next ones are parsed. What it raises stops the read and is raised."""
+    while the next ones are parsed, at most :data:`PARTS_AHEAD_PER_WORKER` per worker. What it
+    raises stops the read and is raised."""
     end = os.stat(path).st_size
     if prefetch is not None:
         chunk_bytes = prefetch.chunk_bytes
@@ -198,6 +202,7 @@ def read_bounded(
             chunk_bytes=chunk_bytes,
             listed_room=listed_room,
             workers=workers,
+            ahead=None if take_part is None else PARTS_AHEAD_PER_WORKER * workers,
         )
     try:
         read = _read_chunks(

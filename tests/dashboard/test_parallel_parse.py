@@ -80,7 +80,19 @@ def compare_reads(
     shared = read_bounded(path, **common, workers=2)
     assert alone.processes == 1
     assert_same_read(alone, shared)
+    assert_same_read(alone, handed_out(path, **common, workers=2))  # workers kept few parts ahead
     return shared.processes
+
+
+def handed_out(path: Path, **options: object) -> BoundedRead:
+    """``read_bounded`` handing each part on as it is read, with the parts joined back."""
+    parts: list[tuple[pd.DataFrame, str]] = []
+    read = read_bounded(path, **options, take_part=lambda frame, kind: parts.append((frame, kind)))
+    assert read.parsed.frame.empty
+    kinds = {kind for _, kind in parts}
+    assert kinds <= {read.parsed.kind}
+    frame = concat([f for f, _ in parts], read.parsed.kind) if parts else read.parsed.frame
+    return replace(read, parsed=replace(read.parsed, frame=frame))
 
 
 def processes_comparing(
@@ -156,20 +168,8 @@ def test_a_read_handed_out_part_by_part_gives_the_rows_of_the_kept_read(tmp_path
     """An import takes each part as it is read: the parts, in order and joined, are the rows of
     a read that keeps them, with the same bad rows and end; the read keeps none itself."""
     path = tricky_file(tmp_path / "tricky.csv")
-    kept = read_bounded(path, chunk_bytes=4096, min_part_bytes=1024)
-    parts: list[tuple[pd.DataFrame, str]] = []
-    handed = read_bounded(
-        path,
-        chunk_bytes=4096,
-        min_part_bytes=1024,
-        take_part=lambda frame, kind: parts.append((frame, kind)),
-    )
-    assert len(parts) > 5 and {kind for _, kind in parts} == {"runs"}
-    assert handed.parsed.frame.empty
-    joined = replace(
-        handed, parsed=replace(handed.parsed, frame=concat([f for f, _ in parts], "runs"))
-    )
-    assert_same_read(kept, joined)
+    options = {"chunk_bytes": 4096, "min_part_bytes": 1024}
+    assert_same_read(read_bounded(path, **options), handed_out(path, **options))
 
 
 def test_bad_rows_beyond_those_listed_are_counted_the_same(tmp_path) -> None:
