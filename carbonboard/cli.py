@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -184,8 +185,15 @@ def main(
     problem = check_port(host, port)
     if problem:
         _fail(problem, SERVE_ERROR)
+    started = time.monotonic()
     if files is not None:  # large files parse in worker processes while the page's modules import
-        files.load_ahead()
+        unread = files.load_ahead()
+        if unread:
+            click.echo(
+                f"carbonboard: reading {unread / 1e6:,.0f} MB of history not read before "
+                "(later starts read the cache)...",
+                err=True,
+            )
     serve(
         source,
         host=host,
@@ -194,6 +202,7 @@ def main(
         refresh_interval_s=refresh_interval_s,
         budgets=budgets,
         debug=debug,
+        started=started,
     )
 
 
@@ -258,8 +267,10 @@ def serve(
     refresh_interval_s: float,
     budgets: list[Budget] | tuple[Budget, ...] = (),
     debug: bool,
+    started: float | None = None,
 ) -> None:
-    """Load ``source``, then serve it with waitress until interrupted."""
+    """Load ``source``, then serve it with waitress until interrupted; ``started``: the
+    ``time.monotonic()`` the load began, to say how long it took."""
     from waitress import create_server
 
     from carbonboard.app import create_app
@@ -278,9 +289,10 @@ def serve(
     except OSError as error:
         _fail(f"cannot listen on {host}:{port}: {error.strerror}", SERVE_ERROR)
     shown_host = f"[{host}]" if ":" in host else host
+    took = f" in {time.monotonic() - started:.1f} s" if started is not None else ""
     click.echo(
         f"carbonboard {__version__}: {loaded.runs:,} runs from {len(loaded.files)} "
-        f"file(s); {loaded.skipped_rows:,} rows skipped."
+        f"file(s){took}; {loaded.skipped_rows:,} rows skipped."
     )
     click.echo(f"Open http://{shown_host}:{server.effective_port}/  (Ctrl+C to stop)")
     try:

@@ -5,12 +5,12 @@ Files, folders and globs are expanded as the dashboard expands them (a runs file
 files) and parsed by the dashboard's loader, so a row the board would skip is skipped here, with
 the same reason, and the values stored are the ones the board shows. A file is read part by part
 (worker processes parse the next parts meanwhile, a few ahead), and each part written as it
-comes, so the import holds a few parts in memory, never the whole file. Each run's newest row (later ``timestamp``, longer
-``duration``, a final status over ``running``, then the last read: flush rows collapse to the
-run's last row) is picked as a part is staged (across parts and files, in SQL), sent with binary
-``COPY`` into temporary tables, and upserted in one transaction; into an empty runs table, in bulk
-(:class:`Importer`). A row already in the database is replaced only by a newer one, so importing
-twice is importing once; an interrupted import writes nothing.
+comes, so the import holds a few parts in memory, never the whole file. Each run's newest row
+(later ``timestamp``, longer ``duration``, a final status over ``running``, then the last read:
+flush rows collapse to the run's last row) is picked as a part is staged (across parts and files,
+in SQL), sent with binary ``COPY`` into temporary tables, and upserted in one transaction; into
+an empty runs table, in bulk (:class:`Importer`). A row already in the database is replaced only
+by a newer one, so importing twice is importing once; an interrupted import writes nothing.
 """
 
 from __future__ import annotations

@@ -417,10 +417,12 @@ class HistoryStore:
             cache_in_background=cache_in_background,
         )
 
-    def load_ahead(self) -> None:
+    def load_ahead(self) -> int:
         """Start parsing the large files without a cache entry in worker processes now, so the
         parse runs while the caller does other work (a server imports its page meanwhile);
-        the first ``history()`` takes the parts. Does nothing where workers cannot be forked."""
+        the first ``history()`` takes the parts. Returns their bytes, what this start reads
+        anew (parsed here where workers cannot be forked)."""
+        unread = 0
         with self._lock:
             for path in self._listing():
                 try:
@@ -429,6 +431,7 @@ class HistoryStore:
                         self.disk_cache and self._cache.entry(path).exists()
                     ):
                         continue
+                    unread += info.st_size
                     prefetch = Prefetch.start(
                         path,
                         start_offset=0,
@@ -442,6 +445,7 @@ class HistoryStore:
                     continue  # history() says what is wrong with it
                 if prefetch is not None:
                     self._ahead[path] = (info.st_size, info.st_mtime_ns, prefetch)
+        return unread
 
     def version(self) -> int:
         """The current snapshot's version (the files stat'ed, re-read if they changed):
