@@ -96,6 +96,20 @@ def test_large_files_are_cached_on_disk(tmp_path, make_row, csv_writer, monkeypa
     assert again.runs.equals(first.runs)
 
 
+def test_a_first_start_says_what_it_reads_anew_and_a_restart_reads_nothing(
+    tmp_path, make_row, csv_writer, monkeypatch
+) -> None:
+    """``load_ahead`` gives the bytes of the large files without a cache entry: the CLI says it
+    is reading them; a restart, with the cache, reads nothing anew."""
+    monkeypatch.setattr(store_module, "DISK_CACHE_MIN_BYTES", 1)
+    path = csv_writer(tmp_path / "h.csv", [make_row(run_id=str(i)) for i in range(50)])
+    cache = tmp_path / "cache"
+    store = HistoryStore([path], cache_dir=cache, parse_workers=1)
+    assert store.load_ahead() == path.stat().st_size
+    store.history()
+    assert HistoryStore([path], cache_dir=cache, parse_workers=1).load_ahead() == 0
+
+
 def test_a_vanished_file_is_reported_not_raised(tmp_path, make_row, csv_writer) -> None:
     path = csv_writer(tmp_path / "h.csv", [make_row(run_id="a")])
     store = HistoryStore([path], disk_cache=False)
