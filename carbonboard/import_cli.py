@@ -328,16 +328,21 @@ class Importer:
                 raise _WriteFailed from error
 
         try:
-            try:
-                read = read_bounded(path, workers=default_workers(), take_part=take_part)
-            finally:
-                if writer is not None:
-                    writer.close()
-        except _WriteFailed as failed:
-            raise failed.__cause__ from None  # not the file: the whole import fails
-        except Exception as error:
+            read = read_bounded(path, workers=default_workers(), take_part=take_part)
+        except BaseException as error:
+            if writer is not None:  # Ctrl+C does not wait for the part being written
+                writer.abandon()
+            if isinstance(error, _WriteFailed):
+                raise error.__cause__ from None  # not the file: the whole import fails
+            if writer is not None or not isinstance(error, Exception):
+                raise  # parts of the file are written: it cannot be left out alone
             self.summary.file_problems.append(f"{path}: {os_reason(error)}")
             return
+        if writer is not None:
+            try:
+                writer.close()
+            except _WriteFailed as failed:
+                raise failed.__cause__ from None
         if read.error:
             self.summary.file_problems.append(f"{path}: {read.error}")
         self.summary.files += 1
@@ -509,6 +514,15 @@ class _PartWriter:
         self._thread.join()
         if self._error is not None:
             raise _WriteFailed from self._error
+
+    def abandon(self) -> None:
+        """Stop without waiting: the parts left are dropped, the one being written ends when
+        the import's connection closes."""
+        self._error = self._error or _WriteFailed("import abandoned")
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._parts.get_nowait()
+        self._parts.put_nowait(None)  # room for it: only the caller puts
 
 
 @click.command("import")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -175,9 +177,6 @@ def test_a_run_another_writer_inserts_meanwhile_is_upserted_and_the_newer_row_ke
     """New runs go in with a plain INSERT; one another writer inserts meanwhile makes it fail
     on the key, and the import writes every row with the upsert instead: the newer row stays,
     the others arrive, the rollup is exact."""
-    import threading
-    import time
-
     from carbonboard.import_cli import Importer
     from tracker.db import migrations, writes
 
@@ -360,3 +359,55 @@ def test_runs_met_again_in_later_parts_of_an_import_into_an_empty_database_keep_
         ]
         assert_exact(conn)
     assert "carbonboard.runs_pkey" in _indexes(database.url)
+
+
+def test_the_part_writer_writes_in_order_and_a_failure_stops_it():
+    """Parts are written in order by the writer's thread; after a failed write the next parts
+    are dropped, and ``put`` and ``close`` raise what the write raised."""
+    from carbonboard.import_cli import _PartWriter, _WriteFailed
+
+    written: list[int] = []
+
+    def write(number: int) -> None:
+        if number == 3:
+            raise OSError("disk full")
+        written.append(number)
+
+    writer = _PartWriter(write)
+    for number in (1, 2):
+        writer.put(number)
+    writer.close()
+    assert written == [1, 2]
+    writer = _PartWriter(write)
+    with pytest.raises(_WriteFailed) as failed:
+        for number in range(3, 100):
+            writer.put(number)
+            time.sleep(0.01)
+    assert isinstance(failed.value.__cause__, OSError)
+    with pytest.raises(_WriteFailed):
+        writer.close()
+    assert written == [1, 2]
+
+
+def test_an_abandoned_part_writer_does_not_wait_for_the_part_being_written():
+    """Ctrl+C during an import: the writer is left at once, its thread ends when the write it
+    is in ends (the connection closing), and the parts waiting are never written."""
+    from carbonboard.import_cli import _PartWriter
+
+    release = threading.Event()
+    written: list[int] = []
+
+    def write(number: int) -> None:
+        release.wait(10)
+        written.append(number)
+
+    writer = _PartWriter(write)
+    for number in (1, 2, 3):
+        writer.put(number)
+    started = time.monotonic()
+    writer.abandon()
+    assert time.monotonic() - started < 1
+    release.set()
+    writer._thread.join(10)
+    assert not writer._thread.is_alive()
+    assert written == [1]
