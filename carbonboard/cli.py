@@ -6,6 +6,7 @@ tracebacks are for bugs only, and go to the log with ``--debug``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import importlib.util
@@ -13,6 +14,7 @@ import logging
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -206,6 +208,21 @@ def main(
     )
 
 
+@contextlib.contextmanager
+def _ipython_hidden() -> Iterator[None]:
+    """Imports inside do not find IPython (unless it is imported already). Dash imports it,
+    when installed, for its notebook mode: a fifth of a second of every start, for a server
+    that this command never runs in a notebook."""
+    if "IPython" in sys.modules:
+        yield
+        return
+    sys.modules["IPython"] = None  # type: ignore[assignment]  # importing it raises ImportError
+    try:
+        yield
+    finally:
+        del sys.modules["IPython"]
+
+
 def budgets_or_fail(specs: tuple[str, ...]) -> list[Budget]:
     """The budgets of ./.carbonboard.config and ``--budget``; a bad one is a usage error."""
     from carbonboard.efficiency.config import BUDGETS_CONFIG_FILE, load_budgets
@@ -273,7 +290,8 @@ def serve(
     ``time.monotonic()`` the load began, to say how long it took."""
     from waitress import create_server
 
-    from carbonboard.app import create_app
+    with _ipython_hidden():
+        from carbonboard.app import create_app
 
     app = create_app(
         source,

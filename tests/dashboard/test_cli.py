@@ -147,3 +147,21 @@ def test_a_real_subprocess_serves_http(history_files, tmp_path) -> None:
     assert f"Open http://127.0.0.1:{port}/" in out
     assert "42 runs from 2 file(s)" in out
     assert "Traceback" not in err
+
+
+def test_the_server_imports_the_page_without_ipython_and_leaves_it_importable() -> None:
+    """Dash imports IPython for its notebook mode when it is installed: a fifth of a second of
+    a start the server never needs; hidden for that import only."""
+    pytest.importorskip("IPython")
+    code = (
+        "import sys\n"
+        "from carbonboard.cli import _ipython_hidden\n"
+        "with _ipython_hidden():\n"
+        "    import carbonboard.app\n"
+        "assert not any(name.startswith('IPython') for name in sys.modules), 'imported'\n"
+        "import IPython\n"
+        "with _ipython_hidden():\n"  # once imported, it stays
+        "    assert sys.modules['IPython'] is IPython\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
