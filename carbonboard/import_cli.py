@@ -313,36 +313,20 @@ class Importer:
     def add_file(self, path: Path) -> None:
         """Parse ``path`` as the board does, each part staged as it is read and written by a
         thread of its own while the next is staged."""
-        writer: _PartWriter | None = None
+        writer = _PartWriter(self._write_part)
 
         def take_part(frame: pd.DataFrame, kind: str) -> None:
-            nonlocal writer
-            try:
-                part = self._stage_part(frame, kind)
-                if writer is None:  # started once the parsing workers are forked
-                    writer = _PartWriter(self._write_part)
-                writer.put(*part)
-            except _WriteFailed:
-                raise
-            except Exception as error:
-                raise _WriteFailed from error
+            writer.put(*self._stage_part(frame, kind))
 
         try:
             read = read_bounded(path, workers=default_workers(), take_part=take_part)
         except BaseException as error:
-            if writer is not None:  # Ctrl+C does not wait for the part being written
-                writer.abandon()
-            if isinstance(error, _WriteFailed):
-                raise error.__cause__ from None  # not the file: the whole import fails
-            if writer is not None or not isinstance(error, Exception):
-                raise  # parts of the file are written: it cannot be left out alone
+            writer.abandon()  # Ctrl+C does not wait for the part being written
+            if writer.started or not isinstance(error, Exception):
+                raise  # parts of the file are on their way: the whole import fails
             self.summary.file_problems.append(f"{path}: {os_reason(error)}")
             return
-        if writer is not None:
-            try:
-                writer.close()
-            except _WriteFailed as failed:
-                raise failed.__cause__ from None
+        writer.close()
         if read.error:
             self.summary.file_problems.append(f"{path}: {read.error}")
         self.summary.files += 1
@@ -480,45 +464,56 @@ class Importer:
             (self.summary.inserted if inserted else self.summary.updated)[table] += 1
 
 
-class _WriteFailed(Exception):
-    """A part could not be staged or written: the import fails, not just the file."""
-
-
 class _PartWriter:
     """Writes parts with ``write``, in order, in a thread of its own, while the caller stages
-    the next: the database and Python each work on a core. At most two parts wait. ``close``
-    waits for the last; it, and ``put`` after a failed write, raise :class:`_WriteFailed`."""
+    the next: the database and Python each work on a core. The thread starts with the first
+    part (after the parsing workers are forked: a process forks only while one thread runs).
+    At most two parts wait. After a failed write the parts left are dropped, and ``put`` and
+    ``close`` raise what the write raised."""
 
     def __init__(self, write: Callable[..., None]) -> None:
         self._write = write
         self._parts: queue.Queue = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="import-writer", daemon=True)
-        self._thread.start()
+        self._abandoned = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether a part was handed over."""
+        return self._thread is not None
 
     def put(self, *part: object) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="import-writer", daemon=True)
+            self._thread.start()
         if self._error is not None:
-            raise _WriteFailed from self._error
+            raise self._error
         self._parts.put(part)
 
     def _run(self) -> None:
         while (part := self._parts.get()) is not None:
-            if self._error is None:  # after a failure, the parts left are dropped
+            if self._error is None and not self._abandoned:
                 try:
                     self._write(*part)
                 except BaseException as error:
                     self._error = error
 
     def close(self) -> None:
+        """Wait for the last part to be written."""
+        if self._thread is None:
+            return
         self._parts.put(None)
         self._thread.join()
         if self._error is not None:
-            raise _WriteFailed from self._error
+            raise self._error
 
     def abandon(self) -> None:
         """Stop without waiting: the parts left are dropped, the one being written ends when
         the import's connection closes."""
-        self._error = self._error or _WriteFailed("import abandoned")
+        if self._thread is None:
+            return
+        self._abandoned = True
         with contextlib.suppress(queue.Empty):
             while True:
                 self._parts.get_nowait()
