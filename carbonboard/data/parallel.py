@@ -21,6 +21,7 @@ from __future__ import annotations
 import mmap
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -149,7 +150,9 @@ class Prefetch:
         self._header = header  # the first chunk's: None when it starts with the header line
         self._later_header = header if header is not None else planned_header
         self._executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("fork")
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_leave_interrupts_to_the_parent,
         )
         self._futures: dict[int, Future] = {}
         self._waiting = list(reversed(offsets))  # not handed out yet, the next one last
@@ -227,8 +230,31 @@ class Prefetch:
         return (part if first else renumbered(part, line - 1)), unlisted
 
     def close(self) -> None:
+        """Stop the workers. A chunk still being parsed is not waited for: nothing wants it
+        (the read stopped early, was interrupted, or the file changed), and on a large file
+        waiting for every chunk already queued would hold up Ctrl+C for seconds."""
         if self._executor is not None:
+            if any(not future.done() for future in self._futures.values()):
+                _stop_workers(self._executor)
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self._futures.clear()
         self._waiting.clear()
+
+
+def _leave_interrupts_to_the_parent() -> None:
+    """In a worker: Ctrl+C, which a terminal sends to every process of the command, is the
+    parent's to handle (it stops the workers); a worker just goes on until stopped."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(executor: ProcessPoolExecutor) -> None:
+    """End ``executor``'s worker processes now, whatever they are parsing: with the public
+    call where Python has one (3.14), else by terminating each process (the executor then
+    finds its pool broken and shuts down without waiting for the chunks queued)."""
+    terminate = getattr(executor, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.terminate()

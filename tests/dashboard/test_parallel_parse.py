@@ -313,3 +313,44 @@ def test_a_worker_that_dies_leaves_the_read_to_this_process(tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1"]  # the workers broke: the rest was parsed here
+
+
+INTERRUPTED_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    from pathlib import Path
+    from carbonboard.data import parallel
+    from carbonboard.data.store import read_bounded
+
+    def slow(*arguments):  # every chunk takes a minute to parse
+        time.sleep(60)
+
+    parallel.parse_chunk = slow
+    # Ctrl+C from a terminal in a second: every process of the command gets SIGINT (an alarm,
+    # not a thread: workers are forked only while one thread runs)
+    signal.signal(signal.SIGALRM, lambda *_: os.killpg(0, signal.SIGINT))
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    started = time.monotonic()
+    try:
+        read = read_bounded(Path(sys.argv[1]), chunk_bytes=4096, min_part_bytes=1024, workers=2)
+    except KeyboardInterrupt:
+        print(round(time.monotonic() - started, 1))
+    """
+)
+
+
+def test_ctrl_c_during_a_parallel_read_does_not_wait_for_the_chunks_queued(tmp_path) -> None:
+    """The read stops with Ctrl+C at once: the workers' chunks are not waited for (each would
+    take a minute here), and the workers leave the interrupt to the parent."""
+    path = tricky_file(tmp_path / "tricky.csv")
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        start_new_session=True,  # its own process group, which the script interrupts
+    )
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.split()[-1]) < 10
+    assert "Traceback" not in done.stderr
