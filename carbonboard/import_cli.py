@@ -32,7 +32,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from carbonboard.data.loader import TEXT_DTYPE, column_dtype
+from carbonboard.data.loader import TEXT_DTYPE, Parsed, column_dtype
 from carbonboard.data.parallel import default_workers
 from carbonboard.data.paths import expand_paths, os_reason
 from carbonboard.data.store import read_bounded
@@ -310,13 +310,19 @@ class Importer:
             runs = TARGETS["runs"].columns
             cur.execute(ddl.staging_tables(PART, runs, per_row_text(runs)))
 
-    def add_file(self, path: Path) -> None:
+    def add_file(self, path: Path, progress: Callable[[int], None] = lambda read: None) -> None:
         """Parse ``path`` as the board does, each part staged as it is read and written by a
-        thread of its own while the next is staged."""
+        thread of its own while the next is staged; ``progress`` is told the bytes of each
+        part read."""
         writer = _PartWriter(self._write_part)
+        reported = 0
 
-        def take_part(frame: pd.DataFrame, kind: str) -> None:
-            writer.put(*self._stage_part(frame, kind))
+        def take_part(part: Parsed) -> None:
+            nonlocal reported
+            if len(part.frame):
+                writer.put(*self._stage_part(part.frame, part.kind))
+            progress(part.end_offset - reported)
+            reported = part.end_offset
 
         try:
             read = read_bounded(path, workers=default_workers(), take_part=take_part)
@@ -570,9 +576,10 @@ def import_command(database_url: str, filepaths: tuple[str, ...]) -> None:
         with click.progressbar(
             length=total_bytes, label="reading", file=sys.stderr, show_pos=False
         ) as bar:
-            for path in expanded.files:
-                importer.add_file(path)
-                bar.update(_size(path))
+            for path in expanded.files:  # the bar moves part by part, then to the file's end
+                done = bar.pos + _size(path)
+                importer.add_file(path, bar.update)
+                bar.update(max(done - bar.pos, 0))
         click.echo("writing...", err=True)
         summary = importer.finish()
     except Exception as error:

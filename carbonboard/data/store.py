@@ -175,7 +175,7 @@ def read_bounded(
     workers: int = 1,
     prefetch: Prefetch | None = None,
     min_part_bytes: int = MIN_PART_BYTES,
-    take_part: Callable[[pd.DataFrame, str], None] | None = None,
+    take_part: Callable[[Parsed], None] | None = None,
 ) -> BoundedRead:
     """``parse`` ``path`` from ``start_offset`` to its end, part by part (:func:`~carbonboard.
     data.parallel.part_bytes`: at most ``chunk_bytes``, an eighth of the bytes read when that is
@@ -185,10 +185,10 @@ def read_bounded(
     before it are kept, the reason is in ``error``. With ``workers`` > 1, the parts are parsed
     at once by that many processes where they can be forked (:mod:`carbonboard.data.parallel`),
     or by ``prefetch``, started earlier for this read and closed by it; the read is the same.
-    ``take_part``, when given, is handed each part's rows and kind (runs or tasks) as it is read,
-    in order, instead of keeping them (``parsed.frame`` is then empty): an import writes a part
-    while the next ones are parsed, at most :data:`PARTS_AHEAD_PER_WORKER` per worker. What it
-    raises stops the read and is raised."""
+    ``take_part``, when given, is handed each part as it is read (its rows, their kind, where
+    it ends in the file), in order, instead of keeping the rows (``parsed.frame`` is then
+    empty): an import writes a part while the next ones are parsed, at most
+    :data:`PARTS_AHEAD_PER_WORKER` per worker. What it raises stops the read and is raised."""
     end = os.stat(path).st_size
     if prefetch is not None:
         chunk_bytes = prefetch.chunk_bytes
@@ -231,7 +231,7 @@ def _read_chunks(
     listed_room: int,
     end: int,
     prefetch: Prefetch | None = None,
-    take_part: Callable[[pd.DataFrame, str], None] | None = None,
+    take_part: Callable[[Parsed], None] | None = None,
 ) -> BoundedRead:
     """``read_bounded``'s loop over the chunks from ``offset`` (the first on ``line``) to
     ``end``: each parsed here, or taken from ``prefetch`` when a worker parsed it; its rows
@@ -267,8 +267,8 @@ def _read_chunks(
         listed = whole[: max(listed_room - len(skipped), 0)]
         unlisted += len(whole) - len(listed) + dropped
         skipped.extend(listed)
-        if len(part.frame) and take_part is not None:
-            take_part(part.frame, kind)
+        if take_part is not None:
+            take_part(part)
         elif len(part.frame):
             frames.append(part.frame)
         offset, line = part.end_offset, part.next_line

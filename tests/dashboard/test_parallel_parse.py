@@ -87,11 +87,14 @@ def compare_reads(
 def handed_out(path: Path, **options: object) -> BoundedRead:
     """``read_bounded`` handing each part on as it is read, with the parts joined back."""
     parts: list[tuple[pd.DataFrame, str]] = []
-    read = read_bounded(path, **options, take_part=lambda frame, kind: parts.append((frame, kind)))
+    read = read_bounded(
+        path, **options, take_part=lambda part: parts.append((part.frame, part.kind))
+    )
     assert read.parsed.frame.empty
-    kinds = {kind for _, kind in parts}
+    kinds = {kind for frame, kind in parts if len(frame)}
     assert kinds <= {read.parsed.kind}
-    frame = concat([f for f, _ in parts], read.parsed.kind) if parts else read.parsed.frame
+    frames = [frame for frame, _ in parts if len(frame)]
+    frame = concat(frames, read.parsed.kind) if frames else read.parsed.frame
     return replace(read, parsed=replace(read.parsed, frame=frame))
 
 

@@ -412,3 +412,27 @@ def test_an_abandoned_part_writer_does_not_wait_for_the_part_being_written():
     writer._thread.join(10)
     assert not writer._thread.is_alive()
     assert written == [1]
+
+
+def test_an_import_reports_its_progress_part_by_part(database, tmp_path):
+    """A large file moves the progress bar as each part is read, up to the file's size."""
+    from carbonboard.data.parallel import MIN_PART_BYTES
+    from carbonboard.import_cli import Importer
+    from tracker.db import migrations, writes
+
+    padding = {"cpu_model": "x" * 400}
+    rows = [row(f"r{i}", "2026-01-01T10:00:00", 10.0, **padding) for i in range(40_000)]
+    path = write_history(tmp_path / "big.csv", rows)
+    assert path.stat().st_size > 2 * MIN_PART_BYTES
+    conn = writes.connect(database.url, statement_timeout_ms=0)
+    try:
+        migrations.migrate(conn)
+        importer = Importer(conn)
+        steps: list[int] = []
+        importer.add_file(path, steps.append)
+        summary = importer.finish()
+    finally:
+        conn.close()
+    assert len([step for step in steps if step > 0]) >= 3
+    assert sum(steps) == path.stat().st_size
+    assert summary.inserted["runs"] == 40_000
