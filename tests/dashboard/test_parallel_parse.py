@@ -57,6 +57,22 @@ def assert_same_read(one: BoundedRead, other: BoundedRead) -> None:
     )
 
 
+def run_script(script: str, *arguments: object, **options: object) -> str:
+    """Run ``script`` in a fresh Python (workers fork only while one thread runs, which a
+    test process cannot promise); its standard output, once it succeeded."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        **options,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stdout
+
+
 def compare_reads(
     path: Path,
     chunk_bytes: int,
@@ -107,15 +123,7 @@ def processes_comparing(
     min_part_bytes: int = MIN_PART_BYTES,
 ) -> int:
     arguments = [path, chunk_bytes, listed_room, start, first_line, min_part_bytes]
-    done = subprocess.run(
-        [sys.executable, "-c", COMPARE_SCRIPT, *map(str, arguments)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    return int(done.stdout.split()[-1])
+    return int(run_script(COMPARE_SCRIPT, *arguments).split()[-1])
 
 
 def line(row: dict) -> str:
@@ -259,16 +267,8 @@ LOAD_AHEAD_SCRIPT = textwrap.dedent(
 
 
 def load_ahead(path: Path, cache: Path, append: bool) -> list[int]:
-    done = subprocess.run(
-        [sys.executable, "-c", LOAD_AHEAD_SCRIPT, str(path), str(cache)]
-        + (["append"] if append else ["keep"]),
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    return [int(word) for word in done.stdout.split()]
+    output = run_script(LOAD_AHEAD_SCRIPT, path, cache, "append" if append else "keep")
+    return [int(word) for word in output.split()]
 
 
 def test_a_file_parsed_ahead_gives_the_history_one_process_reads(tmp_path) -> None:
@@ -307,15 +307,8 @@ DYING_WORKER_SCRIPT = textwrap.dedent(
 
 def test_a_worker_that_dies_leaves_the_read_to_this_process(tmp_path) -> None:
     path = tricky_file(tmp_path / "tricky.csv")
-    done = subprocess.run(
-        [sys.executable, "-c", DYING_WORKER_SCRIPT, str(path)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["1"]  # the workers broke: the rest was parsed here
+    output = run_script(DYING_WORKER_SCRIPT, path)
+    assert output.split() == ["1"]  # the workers broke: the rest was parsed here
 
 
 INTERRUPTED_SCRIPT = textwrap.dedent(
@@ -335,7 +328,7 @@ INTERRUPTED_SCRIPT = textwrap.dedent(
     signal.setitimer(signal.ITIMER_REAL, 1.0)
     started = time.monotonic()
     try:
-        read = read_bounded(Path(sys.argv[1]), chunk_bytes=4096, min_part_bytes=1024, workers=2)
+        read_bounded(Path(sys.argv[1]), chunk_bytes=4096, min_part_bytes=1024, workers=2)
     except KeyboardInterrupt:
         print(round(time.monotonic() - started, 1))
     """
@@ -346,14 +339,6 @@ def test_ctrl_c_during_a_parallel_read_does_not_wait_for_the_chunks_queued(tmp_p
     """The read stops with Ctrl+C at once: the workers' chunks are not waited for (each would
     take a minute here), and the workers leave the interrupt to the parent."""
     path = tricky_file(tmp_path / "tricky.csv")
-    done = subprocess.run(
-        [sys.executable, "-c", INTERRUPTED_SCRIPT, str(path)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        start_new_session=True,  # its own process group, which the script interrupts
-    )
-    assert done.returncode == 0, done.stderr
-    assert float(done.stdout.split()[-1]) < 10
-    assert "Traceback" not in done.stderr
+    # in its own process group, which the script interrupts
+    output = run_script(INTERRUPTED_SCRIPT, path, start_new_session=True)
+    assert float(output.split()[-1]) < 10
