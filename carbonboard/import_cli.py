@@ -362,10 +362,8 @@ class Importer:
             self._copy(PART, target, staged)
             with self.conn.cursor() as cur:
                 staging = ddl.staged_rows(PART, target.columns, per_row_text(target.columns))
-                columns = ", ".join(ddl.ident(n) for n in target.names)
                 cur.execute(
-                    f"INSERT INTO {target.table} ({columns}, updated_at) "
-                    f"SELECT * FROM {ddl.rows_of(staging, target.names)} AS newest"
+                    ddl.insert_rows(target.table, target.names, ddl.rows_of(staging, target.names))
                 )
                 cur.execute(f"TRUNCATE {PART}_rows, {PART}_combos")
             return

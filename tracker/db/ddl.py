@@ -453,13 +453,18 @@ def newer_than_stored(newest: str, table: str, key: Sequence[str]) -> str:
     )
 
 
-def insert_absent(table: str, names: Sequence[str], key: Sequence[str], newest: str) -> str:
-    """Plain ``INSERT`` of the rows of relation ``newest`` whose key ``table`` lacks: no
-    per-row conflict check. A key another writer inserts meanwhile fails the statement with a
-    unique violation (the caller then writes every row with :func:`upsert`)."""
+def insert_rows(table: str, names: Sequence[str], newest: str) -> str:
+    """Plain ``INSERT`` of every row of relation ``newest`` (``names``, then ``updated_at``)."""
     columns = ", ".join(ident(n) for n in names)
+    return f"INSERT INTO {table} ({columns}, updated_at) SELECT * FROM {newest} AS newest"
+
+
+def insert_absent(table: str, names: Sequence[str], key: Sequence[str], newest: str) -> str:
+    """:func:`insert_rows` of the rows whose key ``table`` lacks: no per-row conflict check. A
+    key another writer inserts meanwhile fails the statement with a unique violation (the
+    caller then writes every row with :func:`upsert`)."""
     return (
-        f"INSERT INTO {table} ({columns}, updated_at) SELECT * FROM {newest} AS newest "
+        f"{insert_rows(table, names, newest)} "
         f"WHERE NOT EXISTS (SELECT FROM {table} AS stored WHERE {_same_key(key)})"
     )
 
