@@ -114,7 +114,22 @@ _BRIDGE = _CodeCarbonBridge()
 # Running trackers, in start order, with the thread that started each: the module-level
 # log_metrics() finds the run it belongs to (see :func:`current_tracker`).
 _RUNNING: list[tuple[EmissionsTracker, int]] = []
-_RUNNING_LOCK = threading.Lock()
+# Reentrant: a signal handler ending a run may take it while the main thread holds it.
+_RUNNING_LOCK = threading.RLock()
+
+
+class _MainThreadCalls:
+    """Tracker calls in progress on the main thread, any tracker's: Python runs signal handlers
+    there, between two steps of whatever it was doing. A signal that arrives during such a call
+    is handled once the outermost one ends, so a handler never waits for a lock that the call
+    it interrupted holds (a file's write lock, the metrics log): the program would hang."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.deferred: int | None = None
+
+
+_MAIN_THREAD_CALLS = _MainThreadCalls()
 _PROCESS_LOGGED: set[str] = set()
 
 
@@ -275,8 +290,7 @@ class EmissionsTracker:
         self._measures = 0  # since the last live update
         self._task: tuple[str, Totals] | None = None
         self._previous_handlers: dict[int, Any] = {}
-        self._busy = False
-        self._deferred_signal: int | None = None
+        self._owner_pid: int | None = None  # the process that started the run
         self._logged: set[str] = set()
         self._metrics = MetricsLog()
         self._hardware: dict[str, Any] | None = None  # what start() discovered
@@ -337,7 +351,7 @@ class EmissionsTracker:
         if self._state != "new":
             self._log_once("start", "this tracker has already been started: create a new one")
             return
-        with self._guard("start"):
+        with self._work("start"):
             s = self.settings
             if not s.allow_multiple_runs and not self._take_run_lock():
                 return
@@ -367,6 +381,7 @@ class EmissionsTracker:
                 started_at=started_at,
             )
             self.outputs.started(self._run)
+            self._owner_pid = os.getpid()
             self._state = "running"
             with _RUNNING_LOCK:
                 _RUNNING.append((self, threading.get_ident()))
@@ -415,7 +430,7 @@ class EmissionsTracker:
     def flush(self) -> float | None:
         """Write the run so far as a ``running`` row (same ``run_id``: appended, or replacing the
         run's row with ``on_csv_write="update"``); the emissions so far in kg CO2eq."""
-        if self._state != "running" or self._sampler is None:
+        if self._state != "running" or self._sampler is None or self._forked_copy():
             return self.final_emissions
         with self._work("flush"):
             data = self._data(self._sampler.sample(), "running")
@@ -430,7 +445,7 @@ class EmissionsTracker:
         finite number (``bool``, NaN, text...) is left out and named in one warning; nothing
         here raises into the program. Values logged after the run's row was written are not in
         it (one warning)."""
-        with self._guard("log_metrics"):
+        with self._work("log_metrics"):
             accepted, refused = clean_metrics(values)
             if refused:
                 self._warn_refused(refused)
@@ -458,7 +473,7 @@ class EmissionsTracker:
         empty); starts the tracker when needed; a task already running is stopped first."""
         if self._state == "new":
             self.start()
-        if self._state != "running" or self._sampler is None:
+        if self._state != "running" or self._sampler is None or self._forked_copy():
             self._log_once("start_task", "start_task() needs a tracker that can run")
             return
         with self._work("start_task"):
@@ -470,7 +485,7 @@ class EmissionsTracker:
     def stop_task(self, task_name: str | None = None) -> EmissionsData | None:
         """End the current task (``task_name``, when given, must be its name) and write its row
         to the tasks file; its :class:`EmissionsData`, or ``None`` without a running task."""
-        if self._task is None or task_name not in (None, self._task[0]):
+        if self._task is None or task_name not in (None, self._task[0]) or self._forked_copy():
             self._log_once("stop_task", f"stop_task(): no running task {task_name or ''}".strip())
             return None
         with self._work("stop_task"):
@@ -533,6 +548,8 @@ class EmissionsTracker:
 
     def _finish(self, status: str) -> float | None:
         """Stop with ``status`` ("finished", "interrupted", "crashed"): the run's emissions."""
+        if self._forked_copy():
+            return self.final_emissions
         with self._work("stop"):
             with self._state_lock:
                 if self._state != "running" or self._sampler is None:
@@ -659,17 +676,27 @@ class EmissionsTracker:
 
     @contextlib.contextmanager
     def _work(self, operation: str) -> Iterator[None]:
-        """A guarded operation during which a signal is deferred until the operation ends, so the
-        handler never re-enters a write (and its file lock) that is halfway done."""
-        self._busy = True
+        """A guarded operation; on the main thread, a signal is handled once it ends (see
+        :class:`_MainThreadCalls`), so the handler never re-enters a write halfway done."""
+        calls = _MAIN_THREAD_CALLS
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        if on_main_thread:
+            calls.depth += 1
         try:
             with self._guard(operation):
                 yield
         finally:
-            self._busy = False
-            deferred, self._deferred_signal = self._deferred_signal, None
-            if deferred is not None:
-                signal.raise_signal(deferred)
+            if on_main_thread:
+                calls.depth -= 1
+                if calls.depth == 0 and calls.deferred is not None:
+                    deferred, calls.deferred = calls.deferred, None
+                    signal.raise_signal(deferred)
+
+    def _forked_copy(self) -> bool:
+        """This process is a fork of the one running the tracker (a process pool's worker, a
+        data loader's): the run, its rows and its locks are the parent's, and a copy never
+        writes, ends or unlocks them."""
+        return self._owner_pid is not None and os.getpid() != self._owner_pid
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -688,19 +715,31 @@ class EmissionsTracker:
                 signal.signal(number, previous)
 
     def _on_signal(self, number: int, frame: FrameType | None) -> None:
-        """Write the row as ``interrupted``, then do what would have happened without us."""
-        if self._busy:
-            self._deferred_signal = number
+        """Do what would have happened without us, ending the run as ``interrupted`` when that
+        ends the program: the program's own handler runs first, and only when it raises (a
+        ``sys.exit``, a ``KeyboardInterrupt``) is the run ended; a program that handles the
+        signal and goes on (a checkpoint on a pre-emption notice) keeps its run going. Without
+        a handler of the program's, the row is written before the signal takes its default
+        course. A forked copy of the tracker only passes the signal on."""
+        if _MAIN_THREAD_CALLS.depth:
+            _MAIN_THREAD_CALLS.deferred = number
             return
-        self._finish("interrupted")
+        ours = not self._forked_copy()
         previous = self._previous_handlers.get(number, signal.SIG_DFL)
         if callable(previous):
-            previous(number, frame)
-        elif number == signal.SIGINT:
+            try:
+                previous(number, frame)
+            except BaseException:
+                if ours:
+                    self._finish("interrupted")
+                raise
+            return
+        if ours:
+            self._finish("interrupted")
+        if number == signal.SIGINT:
             raise KeyboardInterrupt
-        else:
-            signal.signal(number, signal.SIG_DFL)
-            signal.raise_signal(number)
+        signal.signal(number, signal.SIG_DFL)
+        signal.raise_signal(number)
 
     def _at_exit(self) -> None:
         self._finish("finished")

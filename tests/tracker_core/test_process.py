@@ -27,12 +27,17 @@ RUN = textwrap.dedent(
     out, mode = Path(sys.argv[1]), sys.argv[2]
 
     def users_handler(number, frame):
-        rows = list(csv.DictReader(open(out / "emissions.csv", newline="")))
-        (out / "handler.txt").write_text(rows[-1]["status"])
+        written = (out / "emissions.csv").exists()
+        (out / "handler.txt").write_text("row written" if written else "run going")
         sys.exit(3)
+
+    def notes_and_goes_on(number, frame):
+        (out / "handler.txt").write_text("noted")
 
     if mode == "user-handler":
         signal.signal(signal.SIGTERM, users_handler)
+    if mode == "goes-on":
+        signal.signal(signal.SIGTERM, notes_and_goes_on)
     tracker = OfflineEmissionsTracker(
         project_name=mode, output_dir=str(out), measure_power_secs=0.05,
         force_cpu_power=10.0, force_ram_power=1.0, country_iso_code="FRA",
@@ -40,6 +45,12 @@ RUN = textwrap.dedent(
     tracker.start()
     print(tracker.run_id, flush=True)
     if mode == "forgets-stop":
+        sys.exit(0)
+    if mode == "goes-on":  # until the signal is noted, then the run goes on a while
+        while not (out / "handler.txt").exists():
+            time.sleep(0.01)
+        time.sleep(0.5)
+        tracker.stop()
         sys.exit(0)
     try:
         time.sleep(60)
@@ -124,9 +135,20 @@ def test_signals_write_an_interrupted_row_then_behave_as_before(
     (row,) = kit.read_rows(tmp_path / "emissions.csv")[1]
     assert (row["run_id"], row["status"]) == (run_id, "interrupted")
     assert float(row["duration"]) >= 0.2
-    if mode == "user-handler":  # the program's own handler ran after the row was written
-        assert (tmp_path / "handler.txt").read_text() == "interrupted"
+    if mode == "user-handler":  # the program's own handler ran first; its exit ended the run
+        assert (tmp_path / "handler.txt").read_text() == "run going"
     assert not runs_dir(tmp_path / "emissions.csv").exists()
+
+
+def test_a_program_that_handles_a_signal_and_goes_on_keeps_its_run(tmp_path, kit):
+    process, run_id = start_run(tmp_path, kit, "goes-on")
+    time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
+    process.stdout.close()
+    (row,) = kit.read_rows(tmp_path / "emissions.csv")[1]
+    assert (row["run_id"], row["status"]) == (run_id, "finished")
+    assert float(row["duration"]) >= 0.7  # the half second after the signal is measured too
 
 
 def test_a_run_left_open_at_exit_is_still_written(tmp_path, kit):
@@ -200,3 +222,110 @@ def test_cli_usage_errors(tmp_path, kit):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 127 and "cannot run no-such-program-here" in stderr
     assert not (tmp_path / "emissions.csv").exists()
+
+
+TRACKER = """
+import multiprocessing, os, signal, sys, time
+from pathlib import Path
+from tracker import OfflineEmissionsTracker
+from tracker.output.base import BaseOutput
+
+out = Path.cwd()
+
+def tracker(project, **settings):
+    return OfflineEmissionsTracker(
+        project_name=project, output_dir=str(out), measure_power_secs=0.05,
+        force_cpu_power=10.0, force_ram_power=1.0, country_iso_code="FRA", **settings,
+    )
+"""
+
+FORKS = TRACKER + textwrap.dedent(
+    """
+    def work(index):
+        time.sleep(60)
+
+    run = tracker("forks", allow_multiple_runs=False)
+    run.start()
+    pool = multiprocessing.get_context("fork").Pool(2)
+    pool.map_async(work, range(2))
+    time.sleep(0.3)
+    pool.terminate()  # SIGTERM to each busy worker, a fork of the running tracker
+    pool.join()
+    child = os.fork()
+    if child == 0:
+        sys.exit(0)  # a child ending normally runs the atexit hooks it inherited
+    os.waitpid(child, 0)
+    other = tracker("other", allow_multiple_runs=False)
+    other.start()
+    print("other refused" if other.stop() is None else "other ran", flush=True)
+    run.stop()
+    """
+)
+
+
+def test_forked_children_never_write_end_or_unlock_the_parents_run(tmp_path, kit):
+    done = kit.run_python(FORKS, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "other refused"  # the children left the run lock alone
+    rows = kit.read_rows(tmp_path / "emissions.csv")[1]
+    assert [(row["project_name"], row["status"]) for row in rows] == [("forks", "finished")]
+
+
+METRICS_LOCK = TRACKER + textwrap.dedent(
+    """
+    run = tracker("metrics")
+    run.start()
+    run.log_metrics(accuracy=0.5)
+
+    class Key(str):
+        def __eq__(self, other):  # compared under the metrics log's lock: Ctrl+C arrives then
+            if run._metrics._lock.locked():
+                signal.raise_signal(signal.SIGINT)
+            return str.__eq__(self, other)
+
+        __hash__ = str.__hash__
+
+    try:
+        run.log_metrics(**{Key("accuracy"): 0.9})
+        print("not interrupted", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    """
+)
+
+
+def test_ctrl_c_inside_log_metrics_ends_the_run_after_the_call(tmp_path, kit):
+    done = kit.run_python(METRICS_LOCK, tmp_path)  # a hang times out
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "interrupted"
+    (row,) = kit.read_rows(tmp_path / "emissions.csv")[1]
+    assert row["status"] == "interrupted"
+    assert json.loads(row["metrics"]) == {"accuracy": 0.9}
+
+
+NESTED = TRACKER + textwrap.dedent(
+    """
+    class InterruptsWhileWriting(BaseOutput):
+        def finished(self, data):
+            signal.raise_signal(signal.SIGINT)  # Ctrl+C while the inner run's row is written
+
+    outer = tracker("outer")
+    outer.start()
+    inner = tracker("inner", output_handlers=[InterruptsWhileWriting()])
+    inner.start()
+    try:
+        inner.stop()
+        print("not interrupted", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    """
+)
+
+
+def test_a_signal_during_an_inner_runs_write_waits_for_the_write(tmp_path, kit):
+    done = kit.run_python(NESTED, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "interrupted"
+    rows = kit.read_rows(tmp_path / "emissions.csv")[1]
+    statuses = {row["project_name"]: row["status"] for row in rows}
+    assert statuses == {"inner": "finished", "outer": "interrupted"}
