@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import infer_dtype
 
-from carbonboard.data.paths import open_regular
+from carbonboard.data.paths import open_regular, shown_path
 from tracker import schema
 from tracker.power.ram import RAM_TOTAL_DECIMALS
 
@@ -564,7 +564,7 @@ def parse(
     (-1: no limit) bounds the read: what is cut off is read by the next call, from
     ``end_offset``. Only regular files are opened (``open_regular``: never blocks on a FIFO).
     """
-    source = str(path)
+    source = shown_path(path)
     with open_regular(path) as handle:
         handle.seek(start_offset)
         data = handle.read(max_bytes)

@@ -64,6 +64,19 @@ def open_regular(path: str | os.PathLike) -> BinaryIO:
         raise
 
 
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` as text to store and show (a run's ``source_file``, a skipped row's file, the
+    header's list): a name that is not UTF-8, whose bytes Python keeps as lone surrogates that
+    pandas, JSON and the page refuse, has them replaced by U+FFFD. Files are still opened by
+    their ``Path``."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "replace")
+    return text
+
+
 def os_reason(error: BaseException) -> str:
     """A short reason for the user: ``Permission denied``, ``not a regular file``, ..."""
     if isinstance(error, OSError) and error.strerror:
@@ -88,18 +101,21 @@ def read_header(path: Path) -> list[str] | None:
     Raises OSError (``NotRegularFileError`` for a FIFO and the like) when it cannot be read."""
     with open_regular(path) as handle:
         head = handle.read(HEADER_BYTES)
-    if b"\0" in head:
+    # Only the first line decides: a body's bad byte (a Windows program's "Café", the NULs a
+    # power cut leaves in an appended file) is the loader's to skip and report, line by line.
+    end = head.find(b"\n")
+    line = head if end < 0 else head[:end]
+    if b"\0" in line:
         return None
     try:
-        text = head.decode("utf-8-sig")
+        text = line.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        if error.start < len(head) - 3:  # not just a multi-byte character cut at the end
+        if end >= 0 or error.start < len(line) - 3:  # not a character cut at the read's end
             return None
-        text = head[: error.start].decode("utf-8-sig")
+        text = line[: error.start].decode("utf-8-sig")
     if not text.strip():
         return []
-    first_line = text.splitlines()[0]
-    return next(csv.reader([first_line]), [])
+    return next(csv.reader([text.strip("\r")]), [])
 
 
 def is_history_header(header: list[str]) -> bool:

@@ -52,6 +52,7 @@ from carbonboard.data.paths import (
     read_header,
     resolve_paths,
     resolved,
+    shown_path,
     sources_for,
 )
 from carbonboard.data.selections import SelectionRows
@@ -236,7 +237,7 @@ def _read_chunks(
     """``read_bounded``'s loop over the chunks from ``offset`` (the first on ``line``) to
     ``end``: each parsed here, or taken from ``prefetch`` when a worker parsed it; its rows
     kept, or handed to ``take_part``."""
-    source = str(path)
+    source = shown_path(path)
     frames: list[pd.DataFrame] = []
     skipped: list[Skipped] = []
     unlisted = 0
@@ -772,7 +773,7 @@ class HistoryStore:
             skipped.extend(file_skipped)
             files.append(
                 FileInfo(
-                    str(path),
+                    shown_path(path),
                     state.kind,
                     sum(len(parsed.frame) for parsed in state.parsed),
                     len(file_skipped) + state.unlisted,

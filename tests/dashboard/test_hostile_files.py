@@ -355,3 +355,36 @@ def test_the_report_lists_a_bad_file_and_is_written_from_the_others(
     assert "weights.csv is not a CSV file" in left_out[0]
     assert "broken.csv: ParserError: EOF inside string" in left_out[1]
     assert "g1" in out.read_text(encoding="utf-8")
+
+
+def test_a_bad_byte_in_the_body_costs_its_row_not_the_file(folder, make_row, csv_writer) -> None:
+    """A Windows program's "Café" in cp1252, then the NULs a power cut leaves in an appended
+    file: the header decides whether a file is a CSV, the rows' bytes are the loader's."""
+    damaged = csv_writer(folder / "damaged.csv", [make_row(run_id="d1", project="Cafe")])
+    data = damaged.read_bytes().replace(b"Cafe", b"Caf\xe9")
+    damaged.write_bytes(data + b"\x00" * 4096 + b"\n")
+    with damaged.open("a", newline="", encoding="utf-8") as handle:
+        handle.write(",".join(str(v) for v in make_row(run_id="d2").values()) + "\n")
+    assert file_problem(damaged) is None
+    store = HistoryStore.from_arguments([str(folder)], disk_cache=False)
+    history = store.history()
+    assert run_ids(history) == {"g1", "g2", "d1", "d2"}
+    projects = history.runs.set_index("run_id")["project_name"].astype(str)
+    assert projects["d1"] == "Caf\ufffd"  # the byte read as the replacement character
+    assert [s.line for s in history.skipped] == [3]  # the NULs' line, skipped and reported
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names of any bytes")
+def test_a_file_name_that_is_not_utf8_is_shown_with_a_replacement_character(
+    folder, make_row, csv_writer
+) -> None:
+    name = os.fsdecode(b"emissions-\xe9t\xe9.csv")  # Latin-1 bytes kept as lone surrogates
+    odd = csv_writer(folder / name, [make_row(run_id="l1")])
+    store = HistoryStore.from_arguments([str(folder)], disk_cache=False)
+    assert run_ids(store.history()) == {"g1", "g2", "l1"}
+    csv_writer(odd, [make_row(run_id="l2")], mode="a")  # a live file: read again, appended
+    history = store.history()
+    assert run_ids(history) == {"g1", "g2", "l1", "l2"}
+    shown = str(folder / "emissions-\ufffdt\ufffd.csv")
+    assert shown in {f.path for f in history.files}
+    assert store.run_detail("l2").run["source_file"] == shown
