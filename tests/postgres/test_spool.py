@@ -3,6 +3,7 @@ aside with their reason, unsafe folders refused; and a killed run's last checkpo
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
@@ -156,3 +157,42 @@ def test_sync_delivers_only_to_its_database_and_names_the_rows_waiting_for_anoth
     assert f"1 row(s) in {other.folder} wait for another database" in result.stdout
     assert "postgresql://elsewhere.example/team" in result.stdout
     assert len(other.pending()) == 1
+
+
+def test_a_row_the_database_refuses_holds_back_no_other_row(database, tmp_path):
+    """A row set aside, never retried: PostgreSQL refuses it (a rule of the team's database), or
+    it holds what PostgreSQL cannot (a NUL character, a count beyond bigint). The other rows of
+    its batch are delivered, and text whose bytes were not UTF-8 arrives with U+FFFD."""
+    import psycopg
+
+    from tracker.db import migrations
+    from tracker.db.sync import sync_command
+
+    with psycopg.connect(database.url) as conn:
+        migrations.migrate(conn)
+        rule = "ADD CONSTRAINT no_demo CHECK (project_name <> 'demo')"
+        conn.execute(f"ALTER TABLE {ddl.RUNS} {rule}")
+        conn.commit()
+    env = environment(tmp_path)
+    spool = Spool.for_database(database.url, env)
+    when = {"timestamp": "2026-01-01T00:00:00Z"}
+    spool.put("runs", {**when, "run_id": "good-1", "project_name": "nlp"})
+    spool.put("runs", {**when, "run_id": "refused", "project_name": "demo"})
+    spool.put("tasks", {**when, "run_id": "good-1", "task_name": "load\0data"})
+    spool.put("runs", {**when, "run_id": "huge", "project_name": "nlp", "rank": 2**70})
+    spool.put("runs", {**when, "run_id": "good-2", "project_name": "caf\udce9"})
+    out, err = io.StringIO(), io.StringIO()
+    assert sync_command(database.url, environ=env, out=out, err=err) == 1  # rows set aside
+    assert "delivered 2 run row(s) and 0 task row(s)" in out.getvalue()
+    assert err.getvalue().count("set aside, cannot be written") == 3
+    with psycopg.connect(database.url) as conn:
+        stored = conn.execute(f"SELECT run_id, project_name FROM {ddl.RUNS} ORDER BY 1").fetchall()
+    assert stored == [("good-1", "nlp"), ("good-2", "caf\ufffd")]
+    reasons = sorted(p.read_text() for p in (spool.folder / REJECTED).glob("*.reason.txt"))
+    assert [reason.split(":")[0] for reason in reasons] == [
+        "rank is out of range",
+        "task_name holds a NUL character, which PostgreSQL text cannot",
+        "the database refused it",
+    ]
+    assert "no_demo" in reasons[2]
+    assert spool.pending() == []

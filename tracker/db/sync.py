@@ -104,36 +104,68 @@ class Courier:
 
     def _deliver_batch(self, paths: list[Path]) -> Delivered:
         done = Delivered()
-        rows: dict[str, list[list[object]]] = {"runs": [], "tasks": []}
         targets = {"runs": writes.runs_target(), "tasks": writes.tasks_target()}
-        readable: list[Path] = []
+        entries: list[tuple[Path, str, list[object]]] = []
         for path in paths:
             try:
                 entry = self.spool.read(path)
-                rows[entry.table].append(writes.db_values(entry.row, targets[entry.table].columns))
+                values = writes.db_values(entry.row, targets[entry.table].columns)
             except FileNotFoundError:
                 continue  # delivered by another process, or superseded meanwhile
             except (ValueError, OSError) as error:  # RowError, bad JSON: never deliverable
-                done.set_aside.append(self.spool.set_aside(path, str(error)))
-                log.warning("spooled row %s cannot be written (%s): moved aside", path, error)
+                self._set_aside(done, path, str(error))
                 continue
-            readable.append(path)
-            if entry.table == "runs":
-                done.runs += 1
-            else:
-                done.tasks += 1
-        if readable:
-            conn = self._connection()
+            entries.append((path, entry.table, values))
+        if not entries:
+            return done
+        conn = self._connection()
+        try:
             try:
                 with conn.transaction(), conn.cursor() as cur:
                     for table, target in targets.items():
-                        writes.upsert(cur, target, writes.newest(rows[table], target))
-            except BaseException:
-                self.close()
-                raise
-            for path in readable:
-                self.spool.remove(path)
+                        rows = [values for _, kind, values in entries if kind == table]
+                        writes.upsert(cur, target, writes.newest(rows, target))
+            except Exception as error:
+                if not writes.refused_row(error):
+                    raise
+                # One row the database refuses must not hold back the others: one at a time.
+                entries = self._deliver_one_by_one(conn, entries, targets, done)
+        except BaseException:
+            self.close()
+            raise
+        for path, table, _ in entries:
+            self.spool.remove(path)
+            if table == "runs":
+                done.runs += 1
+            else:
+                done.tasks += 1
         return done
+
+    def _deliver_one_by_one(
+        self,
+        conn: Any,
+        entries: list[tuple[Path, str, list[object]]],
+        targets: Mapping[str, writes.Target],
+        done: Delivered,
+    ) -> list[tuple[Path, str, list[object]]]:
+        """Each row in a transaction of its own (an older row never replaces a newer one, in
+        any order); those the database refuses are set aside. The rows delivered."""
+        delivered = []
+        for path, table, values in entries:
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    writes.upsert(cur, targets[table], [values])
+            except Exception as error:
+                if not writes.refused_row(error):
+                    raise
+                self._set_aside(done, path, f"the database refused it: {reason(error)}")
+                continue
+            delivered.append((path, table, values))
+        return delivered
+
+    def _set_aside(self, done: Delivered, path: Path, why: str) -> None:
+        done.set_aside.append(self.spool.set_aside(path, why))
+        log.warning("spooled row %s cannot be written (%s): moved aside", path, why)
 
 
 def waiting(environ: Mapping[str, str]) -> list[tuple[Spool, int]]:

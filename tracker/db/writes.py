@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,6 +21,7 @@ from tracker import schema
 from tracker.db import ddl
 
 CONNECT_TIMEOUT_S = 2  # libpq's smallest
+BIGINT_RANGE = (-(2**63), 2**63 - 1)  # an "int" column's SQL type
 STATEMENT_TIMEOUT_MS = 10_000
 URL_SCHEMES = ("postgresql://", "postgres://")
 
@@ -76,21 +78,44 @@ def db_value(column: schema.Column, value: object) -> object:
         return None
     if column.kind == "str":
         text = str(value)
-        return text or None
+        if "\0" in text:
+            raise RowError(f"{column.name} holds a NUL character, which PostgreSQL text cannot")
+        return _utf8(text) or None
     if value == "":
         return None
     if column.kind == "datetime":
         return _timestamp(value)
     if column.kind == "int":
-        number = float(value)  # type: ignore[arg-type]
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, OverflowError):
+            raise RowError(f"{column.name} is not a number: {value!r}") from None
         if not number.is_integer():
             raise RowError(f"{column.name} is not a whole number: {value!r}")
-        return int(number)
+        whole = int(value) if isinstance(value, int) else int(number)
+        if not BIGINT_RANGE[0] <= whole <= BIGINT_RANGE[1]:
+            raise RowError(f"{column.name} is out of range: {value!r}")
+        return whole
     if column.kind == "float":
         return float(value)  # type: ignore[arg-type]
     if column.kind == "bool":
         return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true")
     raise RowError(f"{column.name}: unknown kind {column.kind}")
+
+
+def _utf8(text: str) -> str:
+    """``text`` with the bytes Python kept as lone surrogates (an environment variable's or a
+    file name's that are not UTF-8, written as they are to the CSV) shown as U+FFFD, as the
+    board shows them when it reads that CSV: PostgreSQL text is UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte
+            raw = text.encode("utf-8", "replace")
+        return raw.decode("utf-8", "replace")
+    return text
 
 
 def db_values(row: Mapping[str, object], columns: Sequence[schema.Column]) -> list[object]:
@@ -158,6 +183,13 @@ def upsert(cur: Any, target: Target, rows: Iterable[list[object]]) -> int:
         cur.execute(sql, values)
         written += len(cur.fetchall())
     return written
+
+
+def refused_row(error: BaseException) -> bool:
+    """``error`` is the database refusing a row's values (out of range, a character text
+    cannot hold, a constraint), not a failure of the connection or the statement."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(error, (psycopg.DataError, psycopg.IntegrityError))
 
 
 @contextlib.contextmanager
