@@ -98,9 +98,9 @@ def stage(
     first_combo: int,
 ) -> Staged:
     """``frame``'s rows (numbered from ``first_ord``), each ``key``'s newest only, as COPY
-    payloads; combinations numbered from ``first_combo``. A count that is not a whole number,
-    or a row without a time, is left out first (the loader already leaves out what the board
-    would not show)."""
+    payloads; combinations numbered from ``first_combo``. A row without a time is left out
+    first (the loader already leaves out what the board would not show, a count that is not a
+    whole number or beyond 64 bits included)."""
     skipped: Counter[str] = Counter()
     keep = np.ones(len(frame), dtype=bool)
     fields: list[tuple[str, str]] = [("count", ">i2")]
@@ -115,11 +115,7 @@ def stage(
             values[f"value{index}"] = moments.view(np.int64) - PG_EPOCH_US
             fields[-1] = (f"value{index}", ">i8")
             continue
-        numbers = frame[column.name].to_numpy(dtype=float)
-        if column.kind == "int":
-            fractional = ~np.isnan(numbers) & (numbers != np.floor(numbers))
-            _leave_out(fractional, keep, skipped, f"{column.name} is not a whole number")
-        values[f"value{index}"] = numbers
+        values[f"value{index}"] = frame[column.name].to_numpy(dtype=float)
     kept = int(keep.sum())
     picked = newest_rows(frame, key, keep)
     per_row = per_row_text(columns)

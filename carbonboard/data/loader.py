@@ -30,7 +30,7 @@ from carbonboard.data.paths import open_regular, shown_path
 from tracker import schema
 from tracker.power.ram import RAM_TOTAL_DECIMALS
 
-LOADER_VERSION = 2  # bump when the parsed layout changes: invalidates on-disk caches
+LOADER_VERSION = 3  # bump when the parsed layout changes: invalidates on-disk caches
 NUMERIC_KINDS = ("float", "int")
 # Text columns with few distinct values are stored as categories: ~1 byte a cell instead of a
 # Python string, which keeps a million-row history in a few hundred MB. Those nearly unique per
@@ -72,6 +72,7 @@ ABSURD_ABOVE = {
     "carbon_intensity_g_co2e_kwh": 1e5,
 }
 RANGES = {"longitude": (-180.0, 180.0), "latitude": (-90.0, 90.0)}
+INT_ABOVE = float(np.nextafter(2.0**63, 0))  # a count beyond this fits no 64-bit integer
 REQUIRED_TEXT = ("project_name", "run_id")
 REQUIRED_NUMBERS = ("duration", "emissions")
 SKIPPED_LINE = re.compile(r"Skipping line (\d+): (.*)")
@@ -438,16 +439,22 @@ def _validate(frame: pd.DataFrame, reasons: _Reasons) -> None:
     for name in REQUIRED_NUMBERS:
         reasons.note(frame[name].isna(), f"{name} missing")
     for name in frame.columns:
-        if schema.column_kind(name) not in NUMERIC_KINDS:
+        kind = schema.column_kind(name)
+        if kind not in NUMERIC_KINDS:
             continue
         values = frame[name].to_numpy()
         low, high = RANGES.get(name, (0.0, ABSURD_ABOVE.get(name, np.inf)))
+        if kind == "int":
+            high = min(high, INT_ABOVE)
         with np.errstate(invalid="ignore"):
             reasons.note(np.isinf(values), f"{name} is infinite")
             reasons.note(
                 values < low, f"{name} out of range ({'negative' if low == 0 else 'below'})"
             )
             reasons.note(values > high, f"{name} absurdly large")
+            if kind == "int":  # a count of 2.5 CPUs is not a measurement
+                fractional = np.isfinite(values) & (values != np.floor(values))
+                reasons.note(fractional, f"{name} is not a whole number")
 
 
 def _blank_text(column: pd.Series) -> np.ndarray:

@@ -108,6 +108,26 @@ def test_bad_rows_are_skipped_with_their_line_and_reason(tmp_path, make_row) -> 
     assert list(history.runs["line_number"]) == [2, 10]
 
 
+def test_a_count_that_is_not_a_whole_number_or_beyond_64_bits_is_skipped(tmp_path, make_row):
+    """As the team database's import skips it: the board and the database show the same runs."""
+    lines = [
+        HEADER,
+        good_row(make_row, run_id="ok", cpu_count=8.0, rank=2**62),
+        good_row(make_row, run_id="half", cpu_count=2.5),
+        good_row(make_row, run_id="huge", rank=1e20),
+        good_row(make_row, run_id="edge", world_size=2.0**63),
+    ]
+    path = tmp_path / "counts.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    history = load(path)
+    assert list(history.runs["run_id"]) == ["ok"]
+    assert [s.reason for s in history.skipped] == [
+        "cpu_count is not a whole number",
+        "rank absurdly large",
+        "world_size absurdly large",
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "runs"),
     [

@@ -123,13 +123,15 @@ def test_flush_rows_fold_into_the_last_row_and_bad_rows_are_skipped_with_reasons
             row("b", "2026-01-02T10:00:00", "abc"),
             row("c", "", 10.0),
             row("d", "2026-01-02T10:00:00", 10.0, cpu_count=2.5),
+            row("e", "2026-01-02T10:00:00", 10.0, rank=1e20),  # beyond bigint
         ],
     )
     output = run_import(database.url, path)
-    assert "6 rows read" in output
+    assert "7 rows read" in output
     assert "runs written: 1 (1 new" in output
     assert "flush rows folded into their run's last row: 2" in output
-    assert "rows skipped: 3" in output
+    assert "rows skipped: 4" in output
+    assert "rank absurdly large" in output
     assert "duration is not a number" in output
     assert "timestamp missing or not a date" in output
     assert "cpu_count is not a whole number" in output
