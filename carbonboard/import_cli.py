@@ -32,6 +32,7 @@ import click
 import numpy as np
 import pandas as pd
 
+from carbonboard.data.history import newest_rows
 from carbonboard.data.loader import TEXT_DTYPE, Parsed, column_dtype
 from carbonboard.data.parallel import default_workers
 from carbonboard.data.paths import expand_paths, os_reason
@@ -171,29 +172,6 @@ def stage(
         hashes,
         skipped,
     )
-
-
-def newest_rows(frame: pd.DataFrame, key: Sequence[str], keep: np.ndarray) -> np.ndarray:
-    """Positions of each key's newest kept row (``tracker.db.ddl.newest_per_key``'s order:
-    later ``timestamp``, longer ``duration``, a final status over ``running``, then the last
-    read), in the order read."""
-    kept = np.flatnonzero(keep)
-    if len(kept) == 0:
-        return kept
-    groups = np.zeros(len(kept), dtype=np.int64)
-    for name in key:
-        codes, uniques = pd.factorize(frame[name].to_numpy()[kept])
-        groups = groups * max(len(uniques), 1) + codes
-    if len(pd.unique(groups)) == len(kept):  # each key once: nothing to pick
-        return kept
-    moments = frame["timestamp"].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-    moments = moments[kept].view(np.int64)
-    duration = np.nan_to_num(frame["duration"].to_numpy(dtype=float)[kept], nan=-np.inf)
-    final = (frame["status"].to_numpy()[kept] != "running").astype(np.int8)
-    order = np.lexsort((kept, final, duration, moments, groups))
-    last = np.ones(len(order), dtype=bool)
-    last[:-1] = groups[order][1:] != groups[order][:-1]
-    return np.sort(kept[order[last]])
 
 
 def combinations(

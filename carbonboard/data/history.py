@@ -1,7 +1,7 @@
 """From parsed rows to one consistent ``History``: pure functions, no files, no clock read.
 
 The file store (:mod:`carbonboard.data.store`) lists, reads and caches files; what it read is
-turned into the history the board shows here: the latest row of each run (CodeCarbon's flush()
+turned into the history the board shows here: the newest row of each run (CodeCarbon's flush()
 appends cumulative rows), sorted by time, a silent ``running`` run marked ``crashed``, and each
 node of a cluster job counted once (:mod:`carbonboard.data.jobs`). Being pure, every rule is
 unit-tested on frames built in memory.
@@ -13,13 +13,14 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from carbonboard.data.jobs import dedupe_job_rows
 from carbonboard.data.loader import Skipped, concat, set_text_where
 
-RUN_KEY = ["source_file", "run_id"]
-TASK_KEY = ["source_file", "run_id", "task_name"]
+RUN_KEY = ["run_id"]
+TASK_KEY = ["run_id", "task_name"]
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,10 @@ class FileInfo:
 class History:
     """One consistent snapshot of everything loaded.
 
-    ``runs``: one row per run (the latest row per file and run_id, since CodeCarbon's flush()
-    appends cumulative rows), sorted by timestamp, with the contract's columns plus
-    ``source_file`` and ``line_number``; a ``running`` run silent for too long shows ``crashed``.
+    ``runs``: one row per run (its newest row, :func:`newest_rows`: CodeCarbon's flush()
+    appends cumulative rows, and a run may be in two files), sorted by timestamp, with the
+    contract's columns plus ``source_file`` and ``line_number``; a ``running`` run silent for
+    too long shows ``crashed``.
     ``tasks``: the same per task for tasks CSVs. ``skipped``: rows left out, with the reason
     (a file lists at most a bounded number: ``skipped_rows`` counts them all).
     ``duplicates``: rows not in ``runs`` because another rank's row of the same cluster job
@@ -75,22 +77,37 @@ class History:
         return [info for info in self.files if info.error]
 
 
-def latest_per_key(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """The last row written for each key: cumulative flush rows count once."""
-    if frame.empty:
-        return frame
-    varying = [name for name in key if not _constant(frame[name])] or key[-1:]
-    repeated = frame.duplicated(subset=varying, keep="last").to_numpy()
-    return frame[~repeated] if repeated.any() else frame  # no copy when every key is new
+def newest_rows(
+    frame: pd.DataFrame, key: Sequence[str], keep: np.ndarray | None = None
+) -> np.ndarray:
+    """Positions of each key's newest row among those ``keep`` marks (all when None), in the
+    order read. Newest as the team database keeps a run (``tracker.db.ddl.NEWER_RUN``): the
+    later ``timestamp``, then the longer ``duration``, then a final status over ``running``,
+    then the row read last. So a run's cumulative flush rows, and a run in two files (a copy,
+    a fallback file), count once, as the same run in the database."""
+    kept = np.arange(len(frame)) if keep is None else np.flatnonzero(keep)
+    if len(kept) == 0:
+        return kept
+    groups = np.zeros(len(kept), dtype=np.int64)
+    for name in key:
+        codes, uniques = pd.factorize(frame[name].to_numpy()[kept])
+        groups = groups * max(len(uniques), 1) + codes
+    if len(pd.unique(groups)) == len(kept):  # each key once: nothing to pick
+        return kept
+    moments = frame["timestamp"].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    moments = moments[kept].view(np.int64)
+    duration = np.nan_to_num(frame["duration"].to_numpy(dtype=float)[kept], nan=-np.inf)
+    final = (frame["status"].to_numpy()[kept] != "running").astype(np.int8)
+    order = np.lexsort((kept, final, duration, moments, groups))
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = groups[order][1:] != groups[order][:-1]
+    return np.sort(kept[order[last]])
 
 
-def _constant(column: pd.Series) -> bool:
-    """A categorical column holding one value in every row (the source file of a single
-    file's runs): a key part that tells no row apart, which ``duplicated`` need not hash."""
-    if not isinstance(column.dtype, pd.CategoricalDtype):
-        return False
-    codes = column.cat.codes.to_numpy()
-    return len(codes) > 0 and codes[0] >= 0 and bool((codes == codes[0]).all())
+def latest_per_key(frame: pd.DataFrame, key: Sequence[str]) -> pd.DataFrame:
+    """Each key's newest row (:func:`newest_rows`); ``frame`` itself when no key repeats."""
+    picked = newest_rows(frame, key)
+    return frame if len(picked) == len(frame) else frame.iloc[picked]
 
 
 def mark_crashed(runs: pd.DataFrame, now: dt.datetime, stale_after_s: float) -> pd.DataFrame:
@@ -130,7 +147,7 @@ def build_history(
     version: int = 0,
 ) -> History:
     """The history of parsed runs and tasks frames (in file order, each in line order): the
-    latest row per run and task, runs sorted by time (stable, so equal times keep file order),
+    newest row per run and task, runs sorted by time (stable, so equal times keep file order),
     stale ``running`` runs ``crashed`` as of ``now``, duplicate rank rows set apart."""
     runs = latest_per_key(concat(list(runs_parts), "runs"), RUN_KEY)
     if not runs["timestamp"].is_monotonic_increasing:  # a file written in time order is not

@@ -60,24 +60,29 @@ def test_flush_rows_count_once_as_their_last_row() -> None:
     assert latest_per_key(empty_frame("runs"), ["run_id"]).empty
 
 
-def test_one_file_s_flush_rows_count_once_and_nothing_is_copied_when_none_repeats() -> None:
-    """The key's source file is the same on every row of one file: the run id alone decides."""
-    rows = [run_row(run_id="r", when=at(0), status="running"), run_row(run_id="r", when=at(1))]
-    one_file = frame([*rows, run_row(run_id="s", when=at(2))])
-    assert list(latest_per_key(one_file, ["source_file", "run_id"])["line_number"]) == [3, 4]
+def test_nothing_is_copied_when_no_run_repeats() -> None:
     distinct = frame([run_row(run_id=name, when=at(0)) for name in "abc"])
-    assert latest_per_key(distinct, ["source_file", "run_id"]) is distinct
+    assert latest_per_key(distinct, ["run_id"]) is distinct
 
 
-def test_runs_are_sorted_by_time_and_the_same_id_in_two_files_stays_two_runs() -> None:
-    first = frame([run_row(run_id="late", when=at(5)), run_row(run_id="same", when=at(1))])
-    second = frame([run_row(run_id="same", when=at(3)), run_row(run_id="early", when=at(0))], "b")
-    history = build([first, second], version=7)
-    assert list(history.runs["run_id"]) == ["early", "same", "same", "late"]
-    assert list(history.runs["source_file"].astype(str)) == ["b", "a.csv", "b", "a.csv"]
-    assert history.version == 7
-    assert history.rows_read == 4
-    assert list(history.runs.index) == [0, 1, 2, 3]
+def test_a_run_in_two_files_counts_once_as_its_newest_row() -> None:
+    """A copy of a file, a fallback file: the newest row wins whichever file is read last, as
+    in the team database (later time, then longer duration, then a final row over a
+    checkpoint)."""
+    first = frame([run_row(run_id="late", when=at(5)), run_row(run_id="same", when=at(3))])
+    second = frame([run_row(run_id="same", when=at(1)), run_row(run_id="early", when=at(0))], "b")
+    for parts in ([first, second], [second, first]):
+        history = build(parts, version=7)
+        assert list(history.runs["run_id"]) == ["early", "same", "late"]
+        same = history.runs.set_index("run_id").loc["same"]
+        assert (str(same["source_file"]), same["timestamp"]) == ("a.csv", at(3))
+        assert history.version == 7
+        assert history.rows_read == 4
+        assert list(history.runs.index) == [0, 1, 2]
+    checkpoint = frame([run_row(run_id="r", when=at(2), status="running")])
+    final = frame([run_row(run_id="r", when=at(2))], "b")
+    (status,) = build([final, checkpoint]).runs["status"]
+    assert status == "finished"
 
 
 def test_equal_times_keep_the_order_the_files_were_given() -> None:
