@@ -92,7 +92,8 @@ def newest_rows(
     for name in key:
         codes, uniques = pd.factorize(frame[name].to_numpy()[kept])
         groups = groups * max(len(uniques), 1) + codes
-    if len(pd.unique(groups)) == len(kept):  # each key once: nothing to pick
+    distinct = len(uniques) if len(key) == 1 else len(pd.unique(groups))
+    if distinct == len(kept):  # each key once: nothing to pick
         return kept
     moments = frame["timestamp"].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
     moments = moments[kept].view(np.int64)
