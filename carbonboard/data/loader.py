@@ -81,6 +81,8 @@ MAX_VALUE_SHOWN = 40
 # inside a quoted cell, not a cell: its first line is skipped and reading resumes after it.
 MAX_RECORD_LINES = 64
 CUT_ROW = "unterminated quoted field"
+OPEN_AT_END = -1  # the lines of a record whose quoted cell is still open where the data ends
+UNFINISHED = "incomplete last line (still being written?)"
 
 
 class Skipped(NamedTuple):
@@ -206,6 +208,9 @@ class _Body(NamedTuple):
     bad: list[tuple[int, str]]  # (line within the body, 1-based; why) of each malformed line
     lines: np.ndarray  # the line within the body (1-based) of each row of ``frame``
     numeric: bool  # numeric columns are float64 already (else text, still to be converted)
+    # lines read: all of the body's, but those of a last record whose quoted cell is still open
+    # at the end of the data (cut by the read's end: read again from its first line)
+    read_lines: int | None = None
 
 
 def _read_dtypes(names: list[str], *, numeric: bool) -> dict[str, object]:
@@ -274,33 +279,43 @@ def _read_records(data: bytes, names: list[str]) -> _Body:
     skipped on their first line; read by Python's ``csv`` module (``_read_exact``) when the C
     parser fails on them too or disagrees."""
     lines = data.split(b"\n")[:-1]
-    records, bad = _split_records(lines, len(names))
+    records, bad, open_from = _split_records(lines, len(names))
+    if open_from is not None:
+        lines = lines[:open_from]
     skipped = {line - 1 for line, _ in bad}
     kept = b"".join(line + b"\n" for index, line in enumerate(lines) if index not in skipped)
     read = _read_c(kept, names)
     if read is None or read[1] or len(read[0]) != len(records):
-        return _read_exact(lines, records, bad, names)
+        return _read_exact(lines, records, bad, names)._replace(read_lines=open_from)
     frame, _, numeric = read
     starts = np.asarray([first + 1 for first, _ in records], dtype=LINE_DTYPE)
-    return _Body(frame, bad, starts, numeric)
+    return _Body(frame, bad, starts, numeric, open_from)
 
 
 def _split_records(
     lines: list[bytes], width: int
-) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
-    """(first line, 0-based; lines) of each well-formed record, and (line, 1-based; why) of each
-    line that is not one. A line without a quote is a record of its commas plus one fields; a
-    quote is followed by Python's ``csv`` module, through the next lines while it stays open. A
-    record still open after MAX_RECORD_LINES lines, or that does not read as one record of
-    ``width`` fields with the lines it needs, is a row cut inside a quoted cell: its first line is
-    skipped, reading resumes on the next. A one-line record of more than ``width`` fields is
-    skipped, as read_csv skips it."""
+) -> tuple[list[tuple[int, int]], list[tuple[int, str]], int | None]:
+    """(first line, 0-based; lines) of each well-formed record, (line, 1-based; why) of each
+    line that is not one, and the first line of a last record still open at the end of
+    ``lines`` (None without one). A line without a quote is a record of its commas plus one
+    fields; a quote is followed by Python's ``csv`` module, through the next lines while it
+    stays open. A record still open after MAX_RECORD_LINES lines, or that does not read as one
+    record of ``width`` fields with the lines it needs, is a row cut inside a quoted cell: its
+    first line is skipped, reading resumes on the next. A record open at the end of the lines,
+    none of whose next lines is a whole row, is a multi-line cell cut by the read's end: the
+    lines end before it. A one-line record of more than ``width`` fields is skipped, as
+    read_csv skips it."""
     records: list[tuple[int, int]] = []
     bad: list[tuple[int, str]] = []
     index = 0
     while index < len(lines):
         line = lines[index]
-        fields, span = (line.count(b",") + 1, 1) if b'"' not in line else _quoted(lines, index)
+        if b'"' not in line:
+            fields, span = line.count(b",") + 1, 1
+        else:
+            fields, span = _quoted(lines, index)
+            if span == OPEN_AT_END and not _any_whole_row(lines[index + 1 :], width):
+                return records, bad, index
         if fields and (fields <= width if span == 1 else fields == width):
             records.append((index, span))
             index += span
@@ -308,12 +323,19 @@ def _split_records(
         wide = span == 1 and fields > width
         bad.append((index + 1, f"expected {width} fields, saw {fields}" if wide else CUT_ROW))
         index += 1
-    return records, bad
+    return records, bad, None
+
+
+def _any_whole_row(lines: list[bytes], width: int) -> bool:
+    """Some line holds a whole row by itself: the record before it was cut (a writer killed
+    mid-row), not a cell still being read."""
+    return any(line.count(b",") + 1 >= width for line in lines)
 
 
 def _quoted(lines: list[bytes], first: int) -> tuple[int, int]:
     """(fields, lines) of the record starting on line ``first``, which holds a quote; (0, 0)
-    when its quote does not close as a record within MAX_RECORD_LINES lines."""
+    when its quote does not close as a record within MAX_RECORD_LINES lines, (0,
+    OPEN_AT_END) when it is still open at the end of ``lines``."""
     text = lines[first].decode("utf-8", "replace")
     for span in range(1, MAX_RECORD_LINES + 1):
         try:
@@ -323,7 +345,7 @@ def _quoted(lines: list[bytes], first: int) -> tuple[int, int]:
                 fields = _fields(text) if span == 1 else None
                 return (0, 0) if fields is None else (len(fields), 1)
         if first + span >= len(lines):
-            return 0, 0
+            return 0, OPEN_AT_END
         text += "\n" + lines[first + span].decode("utf-8", "replace")
     return 0, 0
 
@@ -588,12 +610,18 @@ def parse(
     skipped: list[Skipped] = []
     last_line = first_line + body.count(b"\n")
     if tail.strip():
-        skipped.append(Skipped(source, last_line, "incomplete last line (still being written?)"))
+        skipped.append(Skipped(source, last_line, UNFINISHED))
     usecols = [name for name in fieldnames_for(kind) if name in header]
     if not body or body.isspace() or not usecols:  # isspace: no copy of a large body
         return Parsed(kind, header, empty_frame(kind), skipped, offset + complete, last_line)
     lines = last_line - first_line
-    frame = _frame(body, lines, header, usecols, first_line, source, skipped)
+    frame, read_lines = _frame(body, lines, header, usecols, first_line, source, skipped)
+    if read_lines < lines:  # the last record's quoted cell is still open: read it again later
+        for _ in range(lines - read_lines):
+            complete = body.rfind(b"\n", 0, complete - 1) + 1
+        last_line = first_line + read_lines
+        skipped[:] = [s for s in skipped if s.line < last_line]  # the tail is part of it
+        skipped.append(Skipped(source, last_line, UNFINISHED))
     return Parsed(
         kind, header, normalise(frame, kind, source), skipped, offset + complete, last_line
     )
@@ -607,8 +635,10 @@ def _frame(
     first_line: int,
     source: str,
     skipped: list[Skipped],
-) -> pd.DataFrame:
-    """Parse the ``lines`` lines of ``body``, drop and record the bad rows."""
+) -> tuple[pd.DataFrame, int]:
+    """Parse the ``lines`` lines of ``body``, drop and record the bad rows; with the lines read
+    (fewer when the last record is a quoted cell still open at the body's end)."""
+    body_lines = lines
     parsed = _parse_body(body, _unique(header), lines)
     frame = parsed.frame
     reasons = _Reasons(len(frame))
@@ -634,7 +664,8 @@ def _frame(
     for line, reason in zip(lines[reported], reasons.text[reported], strict=True):
         skipped.append(Skipped(source, int(line), reason))
     skipped.sort(key=lambda s: s.line)
-    return frame[~reasons.bad] if reasons.bad.any() else frame
+    kept = frame[~reasons.bad] if reasons.bad.any() else frame
+    return kept, body_lines if parsed.read_lines is None else parsed.read_lines
 
 
 def _unique(header: list[str]) -> list[str]:

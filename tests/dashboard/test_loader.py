@@ -17,7 +17,7 @@ from carbonboard.data.loader import (
     parse,
     set_text_where,
 )
-from carbonboard.data.store import HistoryStore
+from carbonboard.data.store import HistoryStore, read_bounded
 from tracker import schema
 from tracker.schema import FIELDNAMES, TASK_FIELDNAMES
 
@@ -350,7 +350,7 @@ def readers(body: bytes, names: list[str]) -> dict:
     return {
         "whole": loader._parse_body(body, names, len(lines)),
         "records": loader._read_records(body, names),
-        "csv": loader._read_exact(lines, *loader._split_records(lines, len(names)), names),
+        "csv": loader._read_exact(lines, *loader._split_records(lines, len(names))[:2], names),
     }
 
 
@@ -375,10 +375,15 @@ BODIES = {
         [(2, "unterminated quoted field")],
         [1, 3],
     ),
-    "a cut row glued to the next": (
-        lambda make_row: [cut(make_row, "x") + good_row(make_row, run_id="y"), "", "a,b"],
+    "a cut row glued to the next": (  # a whole row after it: cut, not still being written
+        lambda make_row: [
+            cut(make_row, "x") + good_row(make_row, run_id="y"),
+            "",
+            "a,b",
+            good_row(make_row, run_id="z"),
+        ],
         [(1, "unterminated quoted field")],
-        [2, 3],
+        [2, 3, 4],
     ),
     "a quoted line break, a stray quote": (
         lambda make_row: [
@@ -412,3 +417,41 @@ def test_the_exact_reader_sets_aside_a_record_wider_than_the_header() -> None:
     body = loader._read_exact(lines, [(0, 1), (1, 1), (2, 1)], [], names)
     assert body.frame.to_dict("list") == {"a": ["1", "6"], "b": ["2", None]}
     assert body.bad == [(2, "expected 2 fields, saw 3")]
+
+
+def multi_line_row(make_row, run_id: str) -> str:
+    return good_row(make_row, run_id=run_id).replace(",nlp-bert,", ',"nlp\nbert",')
+
+
+def test_a_quoted_line_break_still_being_written_is_read_once_it_is(tmp_path, make_row):
+    """A writer that has written a cell's line break and not yet the rest of its row: the row
+    is left for the next read, as an unfinished last line is (not skipped as a cut row, with
+    its second line read as junk)."""
+    path = tmp_path / "live.csv"
+    whole = multi_line_row(make_row, "two")
+    first, rest = whole.split("\n")
+    path.write_text(f"{HEADER}\n{good_row(make_row, run_id='one')}\n{first}\n", encoding="utf-8")
+    parsed = parse(path)
+    assert list(parsed.frame["run_id"]) == ["one"]
+    assert [(s.line, s.reason) for s in parsed.skipped] == [(3, loader.UNFINISHED)]
+    assert parsed.next_line == 3
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(rest + "\n")
+    later = parse(path, start_offset=parsed.end_offset, header=parsed.header, first_line=3)
+    assert list(later.frame["run_id"]) == ["two"] and later.skipped == []
+    assert list(later.frame["project_name"]) == ["nlp\nbert"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_read_cut_inside_a_quoted_line_break_loses_no_row(tmp_path, make_row, workers):
+    """Every chunk size, so that chunks end inside a cell's line break: the rows are the
+    same, none skipped, in one process or parsed ahead by workers."""
+    path = tmp_path / "multi.csv"
+    rows = [multi_line_row(make_row, f"r{index}") for index in range(120)]
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    width = len(rows[0]) + 1
+    for chunk_bytes in range(width * 3, width * 3 + width, 37):
+        read = read_bounded(path, chunk_bytes=chunk_bytes, min_part_bytes=1, workers=workers)
+        assert read.parsed.skipped == [] and read.error == ""
+        assert list(read.parsed.frame["run_id"]) == [f"r{index}" for index in range(120)]
+        assert set(read.parsed.frame["project_name"].astype(str)) == {"nlp\nbert"}
