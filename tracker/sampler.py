@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tracker.intensity import Intensity
@@ -60,22 +60,21 @@ class Totals:
 
 
 def intensity_source(intensities: Sequence[Intensity]) -> str:
-    """The row's ``carbon_intensity_source``: the one source applied or, when the figure
-    changed during the run, ``mixed:`` and each in order of first use, joined by ``+``
-    (``mixed:world-average+country:FRA``)."""
-    if len(intensities) == 1:
-        return intensities[0].source
-    return "mixed:" + "+".join(i.source for i in intensities)
+    """The row's ``carbon_intensity_source``: the one source applied (a live source's hourly
+    figures are one source) or, when sources changed during the run, ``mixed:`` and each in
+    order of first use, joined by ``+`` (``mixed:world-average+country:FRA``)."""
+    return _one_or_mixed(i.source for i in intensities)
 
 
 def intensity_basis(intensities: Sequence[Intensity]) -> str:
     """The row's ``carbon_intensity_basis``: the one basis of the figures applied or, when they
-    differ, ``mixed:`` and each in order of first use, joined by ``+`` (``mixed:lifecycle+direct``),
-    as ``intensity_source`` does for sources."""
-    bases = list(dict.fromkeys(i.basis for i in intensities))
-    if len(bases) == 1:
-        return bases[0]
-    return "mixed:" + "+".join(bases)
+    differ, ``mixed:`` and each in order of first use (``mixed:lifecycle+direct``)."""
+    return _one_or_mixed(i.basis for i in intensities)
+
+
+def _one_or_mixed(labels: Iterable[str]) -> str:
+    distinct = list(dict.fromkeys(labels))
+    return distinct[0] if len(distinct) == 1 else "mixed:" + "+".join(distinct)
 
 
 def energy_methods(sources: Sequence[PowerSource]) -> dict[str, str]:

@@ -55,6 +55,9 @@ def test_each_interval_uses_the_intensity_in_force(kit):
     assert totals.intensities == (LOW, HIGH)
     assert intensity_source(totals.intensities) == "mixed:country:FRA+live:electricitymaps"
     assert intensity_source((LOW,)) == "country:FRA"
+    hourly = [Intensity(g, "live:electricitymaps", "") for g in (100.0, 120.0, 110.0)]
+    assert intensity_source(hourly) == "live:electricitymaps"  # one source, its hourly figures
+    assert intensity_source([LOW, *hourly, LOW]) == "mixed:country:FRA+live:electricitymaps"
     assert totals.utilization_percent("cpu") == 20.0
     assert totals.utilization_percent("gpu") is None
 
