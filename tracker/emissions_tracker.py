@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from tracker import __version__, config
 from tracker.emissions_data import EmissionsData
 from tracker.intensity.provider import IntensityProvider
-from tracker.jobs import SCOPE_NONE, JobContext, job_context, measurement_scope
+from tracker.jobs import SCOPE_NODE, SCOPE_NONE, JobContext, job_context, measurement_scope
 from tracker.metrics import Metric, MetricsLog, clean_metrics
 from tracker.node_lock import NodeLock, node_lock_file
 from tracker.output.base import OutputMethod
@@ -360,7 +360,8 @@ class EmissionsTracker:
             started_at = time.monotonic()
             sources = self._power_sources
             if sources is None:  # every source measures from the run's start
-                sources = self._discover(lambda: started_at)
+                whole_node = scope == SCOPE_NODE and job.local_rank is not None
+                sources = self._discover(lambda: started_at, whole_node=whole_node)
             self._provider.start()
             self._hardware = detected_hardware(sources, s.gpu_ids)
             self._run = self._run_info(self._hardware, sources, job, scope)
@@ -405,9 +406,15 @@ class EmissionsTracker:
                 _close(sources)
         return dict.fromkeys(HARDWARE_KEYS)
 
-    def _discover(self, clock: Callable[[], float]) -> list[PowerSource]:
-        """This machine's power sources, chosen by the settings (:func:`tracker.power.discover`)."""
+    def _discover(self, clock: Callable[[], float], whole_node: bool = False) -> list[PowerSource]:
+        """This machine's power sources, chosen by the settings (:func:`tracker.power.discover`).
+        ``whole_node``: this rank measures the node for every rank of its job on it, so every GPU
+        the driver shows is measured, whatever GPUs the launcher pinned this rank to with
+        ``CUDA_VISIBLE_DEVICES`` (``srun --gpus-per-task``); ``gpu_ids`` still chooses."""
         s = self.settings
+        environ = self._environ
+        if whole_node and "CUDA_VISIBLE_DEVICES" in environ:
+            environ = {k: v for k, v in environ.items() if k != "CUDA_VISIBLE_DEVICES"}
         return discover(
             tracking_mode=s.tracking_mode,
             gpu_ids=s.gpu_ids,
@@ -416,7 +423,7 @@ class EmissionsTracker:
             sysfs_root=self._sysfs_root,
             nvml=self._nvml,
             clock=clock,
-            environ=self._environ,
+            environ=environ,
             force_mode_cpu_load=s.force_mode_cpu_load,
             rapl_include_dram=s.rapl_include_dram,
             rapl_prefer_psys=s.rapl_prefer_psys,

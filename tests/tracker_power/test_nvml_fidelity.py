@@ -313,3 +313,50 @@ def test_the_runs_row_carries_the_gap_flag(fake_nvml, gpu_device, tmp_path):
         rows = list(csv.DictReader(file))
     assert [row["gpu_energy_method"] for row in rows][-1] == "nvml-energy-counter+gap"
     assert float(rows[-1]["gpu_energy"]) == pytest.approx(0.01)
+
+
+def test_the_rank_measuring_its_node_measures_every_gpu_whatever_it_is_pinned_to(
+    fake_nvml, gpu_device, tmp_path
+):
+    """``srun --gpus-per-task=1``: each rank sees CUDA_VISIBLE_DEVICES of its own GPU, and local
+    rank 0 measures the node for all of them: the job's rows hold the node's four GPUs once."""
+    nvml = fake_nvml(*(gpu_device(energy_mj=0, uuid=f"GPU-{index}") for index in range(4)))
+    trackers = []
+    for local in range(4):
+        environ = {
+            "SLURM_JOB_ID": "77",
+            "SLURM_PROCID": str(local),
+            "SLURM_LOCALID": str(local),
+            "SLURM_NTASKS": "4",
+            "SLURMD_NODENAME": "n1",
+            "CUDA_VISIBLE_DEVICES": str(local),
+        }
+        tracker = OfflineEmissionsTracker(
+            country_iso_code="fra",
+            output_dir=str(tmp_path),
+            measure_power_secs=3600,
+            force_cpu_power=0,
+            force_ram_power=0,
+            nvml=nvml,
+            sysfs_root=tmp_path,
+            environ={"HOME": str(tmp_path), **environ},
+        )
+        tracker.start()
+        trackers.append(tracker)
+    for device in nvml.devices:
+        device.energy_mj += 3_600_000  # 1 Wh each
+    for tracker in trackers:
+        tracker.stop()
+    with open(tmp_path / "emissions.csv", newline="") as file:
+        rows = sorted(csv.DictReader(file), key=lambda row: row["local_rank"])
+    assert [row["measurement_scope"] for row in rows] == ["node", "none", "none", "none"]
+    assert rows[0]["gpu_count"] == "4"
+    assert sum(float(row["gpu_energy"]) for row in rows) == pytest.approx(0.004)
+    pinned = OfflineEmissionsTracker(  # outside a job, the GPUs the process may use, as before
+        country_iso_code="fra",
+        output_dir=str(tmp_path / "alone"),
+        nvml=nvml,
+        sysfs_root=tmp_path,
+        environ={"HOME": str(tmp_path), "CUDA_VISIBLE_DEVICES": "2"},
+    )
+    assert pinned.get_detected_hardware()["gpu_count"] == 1
