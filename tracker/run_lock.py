@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from tracker.output.lock import open_lock_file
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -38,7 +40,7 @@ class RunLock:
     def acquire(self) -> bool:
         """Take the lock; ``False`` when another tracker (any process) holds it. Raises
         ``OSError`` when the lock file cannot be opened."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = open_lock_file(self.path)
         try:
             _try_lock(fd)
         except OSError:

@@ -577,3 +577,15 @@ def test_a_lock_sidecar_of_an_older_version_is_removed_at_the_next_write(tmp_pat
     (tmp_path / ".emissions.csv.lock").write_bytes(b"")
     append_row(path, NEW_ROW, schema.FIELDNAMES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["emissions.csv"]
+
+
+def test_a_rewrite_removes_the_copies_left_by_a_writer_killed_mid_rewrite(tmp_path, private_env):
+    """A migration killed with -9 leaves its temporary copy (as large as the file); the next
+    rewrite, under the same lock, removes it: no live writer has one."""
+    path = tmp_path / "emissions.csv"
+    path.write_text(",".join(OLD_HEADER) + "\n" + ",".join(["x"] * len(OLD_HEADER)) + "\n")
+    left = tmp_path / ".emissions.csv.k1ll3d.tmp"
+    left.write_bytes(path.read_bytes())
+    append_row(path, NEW_ROW, schema.FIELDNAMES)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+    assert run_ids(path) == ["x", "new"]

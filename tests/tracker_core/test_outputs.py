@@ -445,3 +445,37 @@ def test_invalid_options_raise_at_construction(make):
         make(api_call_interval=0)
     with pytest.raises(TypeError, match="output handler"):
         make(output_handlers=[object()])
+
+
+@pytest.mark.parametrize("last_line", ["header", "row"])
+def test_on_csv_write_update_puts_its_row_on_a_line_of_its_own(tmp_path, make, kit, last_line):
+    """A file whose last line has no line end (a writer cut short, an editor): the run's row is
+    not glued onto it, and a header without one is not merged with the row."""
+    path = tmp_path / "emissions.csv"
+    lines = [",".join(schema.FIELDNAMES)]
+    if last_line == "row":
+        lines.append(",".join("other" if n == "run_id" else "" for n in schema.FIELDNAMES))
+    path.write_text("\n".join(lines), encoding="utf-8")  # no final line end
+    tracker = make(on_csv_write="update")
+    tracker.start()
+    tracker.stop()
+    header, rows = kit.read_rows(path)
+    assert header == list(schema.FIELDNAMES)
+    expected = ["other", tracker.run_id] if last_line == "row" else [tracker.run_id]
+    assert [row["run_id"] for row in rows] == expected
+
+
+@pytest.mark.parametrize("mode", ["append", "update"])
+def test_a_linked_emissions_csv_gets_the_rows_and_stays_a_link(tmp_path, make, kit, mode):
+    shared = tmp_path / "team" / "emissions.csv"
+    shared.parent.mkdir()
+    old_header = [n for n in schema.FIELDNAMES if n != "metrics"]  # a migration rewrites it
+    shared.write_text(",".join(old_header) + "\n", encoding="utf-8")
+    (tmp_path / "emissions.csv").symlink_to(shared)
+    tracker = make(on_csv_write=mode)
+    tracker.start()
+    tracker.stop()
+    assert (tmp_path / "emissions.csv").is_symlink()
+    header, rows = kit.read_rows(shared)
+    assert header == list(schema.FIELDNAMES)
+    assert [row["run_id"] for row in rows] == [tracker.run_id]

@@ -171,7 +171,10 @@ def recover_crashed(output_path: Path, fieldnames: Sequence[str]) -> int:
             row = record["row"]
         except FileNotFoundError:  # finished meanwhile
             continue
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except OSError as error:  # another user's, say: left for a tracker that can read it
+            log.debug("cannot read checkpoint %s: %s", checkpoint, error)
+            continue
+        except (ValueError, KeyError, TypeError) as error:
             log.warning("removing unreadable checkpoint %s: %s", checkpoint, error)
             checkpoint.unlink(missing_ok=True)
             continue

@@ -14,8 +14,10 @@ file never ends in a cut-short row; the caller then saves the row elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
+import glob
 import io
 import logging
 import math
@@ -125,6 +127,41 @@ def read_header(path: Path) -> tuple[list[str], str, bool] | None:
     return header, newline, ends_with_newline
 
 
+def real_path(path: Path) -> Path:
+    """``path`` with its symbolic links resolved: an ``emissions.csv`` that links to a shared
+    file gets its rows (and its rewrites, lock and temporary files) there, and stays a link."""
+    return Path(os.path.realpath(path))
+
+
+def replacement_for(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (descriptor, name) to write its rewritten copy into,
+    with ``path``'s owner, group and mode, for the caller (who holds the lock) to swap in with
+    ``os.replace``. ``PermissionError`` for a file we may not write, or whose owner and group the
+    copy could not keep: swapping it in would take another user's file over. Temporary files
+    left by a writer killed mid-rewrite are removed first (no live writer has one: the lock is
+    held)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_APPEND))  # may we write it at all?
+    info = os.stat(path)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        made = os.fstat(fd)
+        if hasattr(os, "fchown") and (made.st_uid, made.st_gid) != (info.st_uid, info.st_gid):
+            try:
+                os.fchown(fd, info.st_uid, info.st_gid)
+            except PermissionError:
+                why = "owned by another user or group: a rewritten copy would take it over"
+                raise PermissionError(errno.EPERM, why, str(path)) from None
+        os.chmod(temp_name, stat.S_IMODE(info.st_mode))
+    except BaseException:
+        os.close(fd)
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return fd, temp_name
+
+
 def append_row(
     path: Path,
     row: Mapping[str, object],
@@ -141,6 +178,7 @@ def append_row(
     CSV, ``OSError`` when the file cannot be written; the file then holds what it held before.
     ``write`` replaces ``os.write`` (tests play a full disk with it).
     """
+    path = real_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # the folder's name is taken by a file: say so plainly
@@ -270,7 +308,7 @@ def migrate(
     """
     added = len(new_header) - len(old_header)
     end = newline.encode("ascii")
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, temp_name = replacement_for(path)
     rows = 0
     try:
         try:
@@ -294,7 +332,6 @@ def migrate(
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.chmod(temp_name, stat.S_IMODE(path.stat().st_mode))
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -29,6 +27,8 @@ from tracker.output.csv_file import (
     iter_records,
     migrate,
     read_header,
+    real_path,
+    replacement_for,
     to_bytes,
 )
 from tracker.output.fallback import append_with_fallback
@@ -58,6 +58,7 @@ def replace_run_row(
     record is copied as its bytes. The file is swapped in atomically, under the file's lock;
     ``then`` runs while the lock is still held. A file that is not ours is never rewritten
     (:class:`~tracker.output.csv_file.ForeignFileError`). Raises ``OSError``."""
+    path = real_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with locked(path):
         existing = read_header(path)
@@ -79,25 +80,27 @@ def _rewrite_with(path: Path, header: list[str], newline: str, row: Mapping[str,
     run_id = str(row.get("run_id", ""))
     position = header.index("run_id")
     new_record = to_bytes(encode_row([format_value(row.get(name)) for name in header], newline))
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, temp_name = replacement_for(path)
     try:
         with path.open("rb") as source, os.fdopen(fd, "wb") as target:
             records = iter_records(source)
-            header_record = next(records, (b"", True))[0]
-            target.write(header_record)
+            last = next(records, (b"", True))[0]
+            target.write(last)
             written = False
             for record, _closed in records:
                 cells = decode_cells(record)
                 if len(cells) <= position or cells[position] != run_id:
                     target.write(record)  # another run's row (or a blank line): its bytes
+                    last = record
                 elif not written:
                     target.write(new_record)
                     written = True
             if not written:
+                if not last.endswith(b"\n"):  # a last line cut short stays on its own
+                    target.write(newline.encode("ascii"))
                 target.write(new_record)
             target.flush()
             os.fsync(target.fileno())
-        os.chmod(temp_name, stat.S_IMODE(path.stat().st_mode))
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -65,10 +65,20 @@ def _flock_locked(sidecar: Path) -> Iterator[None]:
             os.close(fd)
 
 
+def open_lock_file(path: Path) -> int:
+    """A descriptor of ``path`` to lock, created when missing. A lock file another user created
+    (0644 under the usual umask) opens read-only: ``flock`` needs no write access, and that user
+    must not lock everyone else out."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY)
+
+
 def _lock(sidecar: Path) -> int:
     """An open descriptor of ``sidecar``, exclusively locked, that is still the file there."""
     while True:
-        fd = os.open(sidecar, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = open_lock_file(sidecar)
         try:
             _acquire(fd)
             if _is_current(fd, sidecar):
