@@ -208,11 +208,16 @@ class Sampler:
         silently): any error in a tick, waiting included, is logged once and the loop goes on."""
         reported_at = self._started_at
         failed = False
-        # Event.wait raises OverflowError past threading.TIMEOUT_MAX (about 292 years).
-        wait_s = min(self.read_every_s, threading.TIMEOUT_MAX)
         while True:
             try:
-                if self._stop.wait(wait_s):
+                # A read every read_every_s, and one when the next report is due: a counter
+                # read more often than the interval must not push each report late.
+                wait_s = self.read_every_s
+                if self._on_interval is not None:
+                    due_s = self._interval_s - (self._clock() - reported_at)
+                    wait_s = min(wait_s, max(due_s, 0.0))
+                # Event.wait raises OverflowError past threading.TIMEOUT_MAX (about 292 years).
+                if self._stop.wait(min(wait_s, threading.TIMEOUT_MAX)):
                     return
                 totals = self.sample()
                 # A read within 1% of the interval counts as on time: waits overshoot slightly.

@@ -88,6 +88,21 @@ def test_reads_at_least_as_often_as_a_wrapping_counter_needs(kit):
     assert sampler.read_every_s == 0.5
 
 
+def test_a_counter_read_more_often_does_not_push_each_report_late(kit):
+    """Reads every 0.27 s (a wrapping counter's limit), reports every 0.3 s: a report waited for
+    the read after it was due, 0.54 s apart (a crash then lost up to twice the interval)."""
+    source = kit.SteadySource("cpu", 10.0)
+    source.max_safe_interval_s = 0.27
+    reports = []
+    sampler = Sampler(
+        [source], intensity=lambda: LOW, pue=1.0, interval_s=0.3, on_interval=reports.append
+    )
+    sampler.start()
+    time.sleep(1.25)
+    sampler.stop()
+    assert len(reports) >= 3  # 4 on time; at most 2 when each waited for the next read
+
+
 def test_thread_reports_each_interval_and_stops_promptly(kit):
     reports = []
     sampler = Sampler(
