@@ -6,13 +6,13 @@ selection, the same self-contained file as the dashboard's "Report (HTML)" butto
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
+from carbonboard.data.aggregate import EARLIEST_DAY, LATEST_DAY, selection_day
 from carbonboard.data.paths import PathError, expand_paths, loadable
 from carbonboard.data.store import HistoryStore
 from carbonboard.efficiency.config import BUDGETS_CONFIG_FILE, load_budgets
@@ -53,10 +53,13 @@ class OneLineErrors(click.Command):
 def _iso_date(option: str, value: str | None) -> str | None:
     if value is None:
         return None
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        _fail(f"{option} {value!r} is not a date (use YYYY-MM-DD)")
+    day = selection_day(value)
+    if day is None:
+        _fail(
+            f"{option} {value!r} is not a date from {EARLIEST_DAY.year} to {LATEST_DAY.year} "
+            "(use YYYY-MM-DD)"
+        )
+    return day.isoformat()
 
 
 def input_at(out: Path, inputs: list[Path]) -> Path | None:

@@ -100,12 +100,32 @@ def _date_range_of(runs: pd.DataFrame, date_from: str | None, date_to: str | Non
     return runs.iloc[first:stop]
 
 
+# The days a selection can start or end on: those whose whole day the board's times can hold.
+EARLIEST_DAY = (pd.Timestamp.min + pd.Timedelta(days=1)).date()
+LATEST_DAY = (pd.Timestamp.max - pd.Timedelta(days=1)).date()
+
+
+def selection_day(value: str | None) -> dt.date | None:
+    """``value`` as a day a selection starts or ends on: a ``YYYY-MM-DD`` date from
+    EARLIEST_DAY to LATEST_DAY (1677-2262); None for anything else. Every view reads its dates
+    through here, so a date the server has not checked yet (a URL's, a control's half-typed
+    year) is ignored until the checked one arrives, never an error."""
+    if not value:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return day if EARLIEST_DAY <= day <= LATEST_DAY else None
+
+
 def _day_bounds(
     date_from: str | None, date_to: str | None
 ) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     """The first instant of ``date_from`` and the first after ``date_to`` (UTC), or None."""
-    start = pd.Timestamp(date_from, tz="UTC") if date_from else None
-    end = pd.Timestamp(date_to, tz="UTC") + pd.Timedelta(days=1) if date_to else None
+    first, last = selection_day(date_from), selection_day(date_to)
+    start = pd.Timestamp(first, tz="UTC") if first else None
+    end = pd.Timestamp(last, tz="UTC") + pd.Timedelta(days=1) if last else None
     return start, end
 
 
@@ -362,13 +382,6 @@ def runs_by_id(runs: pd.DataFrame, run_ids: tuple[str, ...] | list[str]) -> pd.D
     return picked.sort_values("run_id", key=lambda s: s.map(order), kind="stable")
 
 
-def _iso_date(value: str | None) -> str | None:
-    try:
-        return dt.date.fromisoformat(value).isoformat() if value else None
-    except ValueError:
-        return None
-
-
 def validate_selection(selection: Selection, runs: pd.DataFrame) -> tuple[Selection, list[str]]:
     """``selection`` with every value the data does not know replaced by the default view.
 
@@ -389,10 +402,13 @@ def validate_selection(selection: Selection, runs: pd.DataFrame) -> tuple[Select
             experiment = None
     dates = []
     for name, value in (("from", selection.date_from), ("to", selection.date_to)):
-        parsed = _iso_date(value)
-        if value and parsed is None:
-            notices.append(f"“{value}” is not a date (YYYY-MM-DD): ignoring “{name}”.")
-        dates.append(parsed)
+        day = selection_day(value)
+        if value and day is None:
+            notices.append(
+                f"“{value}” is not a date from {EARLIEST_DAY.year} to {LATEST_DAY.year} "
+                f"(YYYY-MM-DD): ignoring “{name}”."
+            )
+        dates.append(day.isoformat() if day else None)
     if dates[0] and dates[1] and dates[0] > dates[1]:
         notices.append(f"The date range {dates[0]} – {dates[1]} is reversed: ignoring it.")
         dates = [None, None]

@@ -51,6 +51,7 @@ from carbonboard.data.aggregate import (
     Totals,
     largest_first,
     parse_filter_query,
+    selection_day,
     validate_selection,
 )
 from carbonboard.data.history import FileInfo
@@ -144,8 +145,8 @@ DAILY_FORMS = (DAILY_ROLLUP, EXPERIMENT_TOTALS)
 PLACE_FORMS = (PLACE_ROLLUP, PLACE_TOTALS)
 
 
-def _utc_day_start(day: str) -> dt.datetime:
-    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), dt.timezone.utc)
+def _utc_day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
 
 
 class _Query:
@@ -345,10 +346,11 @@ class PostgresSource:
     def _where_runs(self, query: _Query, selection: Selection) -> str:
         """The selection over the runs table, duplicate rank rows left out."""
         terms = ["TRUE", *_name_terms(query, selection)]
-        if selection.date_from:
-            terms.append(f'"timestamp" >= {query.value(_utc_day_start(selection.date_from))}')
-        if selection.date_to:
-            end = _utc_day_start(selection.date_to) + dt.timedelta(days=1)
+        first, last = selection_day(selection.date_from), selection_day(selection.date_to)
+        if first:
+            terms.append(f'"timestamp" >= {query.value(_utc_day_start(first))}')
+        if last:
+            end = _utc_day_start(last) + dt.timedelta(days=1)
             terms.append(f'"timestamp" < {query.value(end)}')
         duplicates = self._duplicate_ids()
         if duplicates:
@@ -357,10 +359,11 @@ class PostgresSource:
 
     def _where_rollup(self, query: _Query, selection: Selection) -> str:
         terms = ["runs > 0", *_name_terms(query, selection)]
-        if selection.date_from:
-            terms.append(f"day >= {query.value(dt.date.fromisoformat(selection.date_from))}")
-        if selection.date_to:
-            terms.append(f"day <= {query.value(dt.date.fromisoformat(selection.date_to))}")
+        first, last = selection_day(selection.date_from), selection_day(selection.date_to)
+        if first:
+            terms.append(f"day >= {query.value(first)}")
+        if last:
+            terms.append(f"day <= {query.value(last)}")
         return " AND ".join(terms)
 
     def _rollup(

@@ -161,7 +161,9 @@ def test_validate_drops_what_the_data_does_not_know(source) -> None:
     in_other_project, notices = source.validate(Selection("beta", "a1"))
     assert in_other_project == Selection("beta") and len(notices) == 1
     _, notices = source.validate(Selection(date_from="March"))
-    assert notices == ["“March” is not a date (YYYY-MM-DD): ignoring “from”."]
+    assert notices == ["“March” is not a date from 1677 to 2262 (YYYY-MM-DD): ignoring “from”."]
+    beyond, notices = source.validate(Selection(date_from="0002-03-05", date_to="9999-12-31"))
+    assert beyond == EVERYTHING and len(notices) == 2  # times the board cannot hold
 
 
 def test_totals(source) -> None:
@@ -177,6 +179,10 @@ def test_totals(source) -> None:
     assert (days.runs, days.emissions_kg) == (2, pytest.approx(1.1))
     assert source.totals(Selection(project="alpha", run_ids=("r3",))) == alpha  # picks: no part
     assert source.totals(Selection(date_from="2027-01-01")).runs == 0
+    # A date not checked yet (a URL's, a year half typed) counts as no bound, never an error.
+    unchecked = Selection(date_from="2026-13-45", date_to="9999-12-31")
+    assert source.totals(unchecked) == everything
+    assert source.runs_page(unchecked, offset=0, limit=10).matching == 6
 
 
 def test_breakdown_per_project_and_experiment(source) -> None:

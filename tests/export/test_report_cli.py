@@ -67,6 +67,7 @@ def test_date_range_narrows_the_report(tmp_path):
         (["--project", "no-such-project"], "unknown project 'no-such-project'; known projects: "),
         (["--experiment", "nope"], "unknown experiment 'nope'; known experiments: "),
         (["--from", "2026-13-01"], "--from '2026-13-01' is not a date"),
+        (["--to", "9999-12-31"], "--to '9999-12-31' is not a date from 1677 to 2262"),
         (["--from", "2026-03-01", "--to", "2026-02-01"], "--from 2026-03-01 is after --to"),
     ],
 )
