@@ -10,6 +10,7 @@ environment as ``CARBONBOARD_METRICS_FILE``), recorded as the run's metrics.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -20,6 +21,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+
+import psutil
 
 from tracker.config import TRACKING_MODES
 from tracker.emissions_tracker import EmissionsTracker, OfflineEmissionsTracker
@@ -217,8 +220,18 @@ class _Forwarder:
             self._send(number)
 
     def _send(self, number: int) -> None:
-        if self._child is not None and not (number == signal.SIGINT and self._at_terminal):
-            self._child.send_signal(number)
+        """To the command and every process it started: a wrapper (``sh train.sh``, a
+        launcher) that dies of the signal would otherwise leave its job running, unmeasured."""
+        if self._child is None or (number == signal.SIGINT and self._at_terminal):
+            return
+        try:  # listed before the command is signalled: its children then lose their parent
+            tree = psutil.Process(self._child.pid).children(recursive=True)
+        except psutil.Error:
+            tree = []
+        self._child.send_signal(number)
+        for process in tree:
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(number)
 
 
 def _typed_at_terminal() -> bool:

@@ -733,6 +733,11 @@ class EmissionsTracker:
             return
         ours = not self._forked_copy()
         previous = self._previous_handlers.get(number, signal.SIG_DFL)
+        if getattr(previous, "__func__", None) is EmissionsTracker._on_signal:
+            if ours:  # an outer run's tracker, which may end the process: this run first
+                self._finish("interrupted")
+            previous(number, frame)
+            return
         if callable(previous):
             try:
                 previous(number, frame)

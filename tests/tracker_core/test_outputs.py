@@ -203,6 +203,42 @@ def test_a_failing_output_is_logged_once_and_stops_nothing(tmp_path, make, caplo
     assert len(failures) == 1 and "Broken failed" in failures[0].getMessage()
 
 
+class PortedHandler(BaseOutput):
+    """CodeCarbon's documented custom output, its import line switched to ``tracker.output``."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def out(self, total, delta):
+        self.calls.append("out")
+
+    def task_out(self, data, experiment_name):
+        self.calls.append("task_out")
+
+
+class OurOutput(BaseOutput):
+    """Ours, with a helper that happens to be called ``out``: driven by our moments."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def out(self, total, delta):
+        self.calls.append("out")
+
+    def finished(self, data):
+        self.calls.append("finished")
+
+
+def test_a_base_output_subclass_written_for_codecarbon_gets_out_and_task_out(make):
+    ported, ours = PortedHandler(), OurOutput()
+    tracker = make(output_handlers=[ported, ours])
+    tracker.start_task("load")
+    tracker.stop_task()
+    tracker.stop()
+    assert ported.calls == ["out", "task_out"]
+    assert ours.calls == ["finished"]
+
+
 def test_codecarbon_style_handlers_get_out_live_out_task_out_and_exit(make):
     calls: list[tuple[str, object, object]] = []
 

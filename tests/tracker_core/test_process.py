@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tracker import OfflineEmissionsTracker
@@ -211,6 +212,31 @@ def test_cli_forwards_sigterm_to_the_command(tmp_path, kit):
     assert row["status"] == "interrupted"
 
 
+def ended(process: psutil.Process) -> bool:
+    """Gone, or dead and waiting to be reaped (its parent died: a container's first process
+    may never reap it)."""
+    try:
+        process.wait(timeout=10)
+    except psutil.TimeoutExpired:
+        return process.status() == psutil.STATUS_ZOMBIE
+    return True
+
+
+def test_cli_forwards_sigterm_to_the_processes_the_command_started(tmp_path, kit):
+    """A wrapper dies of SIGTERM without passing it on (``sh`` does not): the job it started
+    must not run on, unmeasured, once the run is written."""
+    code = "sleep 60 & echo $! > job.pid; echo ready; wait"
+    process = cli(tmp_path, kit, *OPTIONS, "--", "sh", "-c", code, stdout=subprocess.PIPE)
+    assert process.stdout.readline().strip() == "ready"
+    job = psutil.Process(int((tmp_path / "job.pid").read_text()))
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert ended(job)
+    (row,) = kit.read_rows(tmp_path / "emissions.csv")[1]
+    assert row["status"] == "interrupted"
+
+
 def test_cli_usage_errors(tmp_path, kit):
     process = cli(tmp_path, kit, "--offline")
     _, stderr = process.communicate(timeout=60)
@@ -320,6 +346,28 @@ NESTED = TRACKER + textwrap.dedent(
         print("interrupted", flush=True)
     """
 )
+
+
+NESTED_SIGTERM = TRACKER + textwrap.dedent(
+    """
+    outer = tracker("outer")
+    outer.start()
+    inner = tracker("inner")
+    inner.start()
+    os.kill(os.getpid(), signal.SIGTERM)  # a pre-emption, the process has no handler of its own
+    time.sleep(30)
+    """
+)
+
+
+def test_sigterm_with_nested_runs_writes_both_before_the_process_ends(tmp_path, kit):
+    done = kit.run_python(NESTED_SIGTERM, tmp_path)
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    rows = kit.read_rows(tmp_path / "emissions.csv")[1]
+    assert [(row["project_name"], row["status"]) for row in rows] == [
+        ("inner", "interrupted"),
+        ("outer", "interrupted"),
+    ]
 
 
 def test_a_signal_during_an_inner_runs_write_waits_for_the_write(tmp_path, kit):

@@ -72,9 +72,14 @@ class CodeCarbonHandler(BaseOutput):
 def as_output(handler: Any) -> BaseOutput:
     """``handler`` as an output: ours as it is, a CodeCarbon-style one wrapped. Raises
     ``TypeError`` for an object that is neither (a mistake better seen at construction)."""
+    codecarbon_style = any(callable(getattr(handler, name, None)) for name in _CODECARBON_METHODS)
     if isinstance(handler, BaseOutput):
+        # CodeCarbon's documented pattern, ported by its import line: a BaseOutput subclass
+        # with ``out(total, delta)`` and none of our moments.
+        if codecarbon_style and not _overrides_a_moment(handler):
+            return CodeCarbonHandler(handler)
         return handler
-    if any(callable(getattr(handler, name, None)) for name in _CODECARBON_METHODS):
+    if codecarbon_style:
         return CodeCarbonHandler(handler)
     if any(callable(getattr(handler, name, None)) for name in MOMENTS):
         return handler  # duck-typed: implements some of our moments without subclassing
@@ -82,6 +87,10 @@ def as_output(handler: Any) -> BaseOutput:
         f"output handler {handler!r} implements none of {', '.join(MOMENTS)} "
         f"(nor CodeCarbon's {', '.join(_CODECARBON_METHODS)})"
     )
+
+
+def _overrides_a_moment(output: BaseOutput) -> bool:
+    return any(getattr(type(output), name) is not getattr(BaseOutput, name) for name in MOMENTS)
 
 
 class Outputs:
