@@ -118,12 +118,32 @@ class _FileState:
     error: str = ""
     signature: bytes = b""  # the bytes just before the last read stopped
     unlisted: int = 0  # bad rows counted but not listed (beyond MAX_LISTED_SKIPPED)
+    identity: tuple[int, int] = (-1, -1)  # the file read (device, inode): a swap is a new file
 
-    def appended_to(self, path: Path, size: int) -> bool:
-        """The file only grew since the last read: same bytes where that read stopped."""
-        if not self.parsed or self.parsed[0].kind == "empty" or size <= self.size:
+    def appended_to(self, path: Path, info: os.stat_result) -> bool:
+        """The file only grew since the last read: the same file, the same bytes where that
+        read stopped."""
+        if not self.parsed or self.parsed[0].kind == "empty" or info.st_size <= self.size:
+            return False
+        if _identity(info) != self.identity:  # replaced (a header migration's os.replace)
             return False
         return _signature(path, self.parsed[-1].end_offset) == self.signature
+
+    def add_appended(self, part: Parsed) -> None:
+        """Keep the rows appended since the last read, merged with the parts before while the
+        new part holds a quarter of its predecessor's rows or more: a file read in n appends
+        keeps O(log n) parts (each refresh joins them all, under the store's lock)."""
+        parts = self.parsed
+        parts.append(part)
+        while len(parts) > 1 and len(parts[-1].frame) * 4 >= len(parts[-2].frame):
+            newer, older = parts.pop(), parts[-1]
+            parts[-1] = replace(
+                older,
+                frame=concat([older.frame, newer.frame], older.kind),
+                skipped=older.skipped + newer.skipped,
+                end_offset=newer.end_offset,
+                next_line=newer.next_line,
+            )
 
     @property
     def kind(self) -> str:
@@ -132,6 +152,10 @@ class _FileState:
     @property
     def listed(self) -> int:
         return sum(len(parsed.skipped) for parsed in self.parsed)
+
+
+def _identity(info: os.stat_result) -> tuple[int, int]:
+    return info.st_dev, info.st_ino
 
 
 def _signature(path: Path, end_offset: int, length: int = 256) -> bytes:
@@ -634,7 +658,8 @@ class HistoryStore:
                 found.setdefault(source, None)
                 continue
             for candidate in source.candidates():
-                path = self._resolved.get(candidate) or self._resolve(candidate)
+                known = None if candidate.is_symlink() else self._resolved.get(candidate)
+                path = known or self._resolve(candidate)  # a link may point elsewhere now
                 if path is None:
                     continue
                 resolved_now[candidate] = path
@@ -701,20 +726,11 @@ class HistoryStore:
         if info.st_size == state.size and info.st_mtime_ns == state.mtime_ns:
             return False
         try:
-            if state.appended_to(path, info.st_size):
-                last = state.parsed[-1]
-                # the previous read's unfinished last line is read again now: forget its report
-                last.skipped[:] = [s for s in last.skipped if s.line < last.next_line]
-                read = read_bounded(
-                    path,
-                    start_offset=last.end_offset,
-                    header=state.parsed[0].header,
-                    first_line=last.next_line,
-                    chunk_bytes=self.chunk_bytes,
-                    listed_room=MAX_LISTED_SKIPPED - state.listed,
-                    workers=self.parse_workers,
-                )
-                state.parsed.append(read.parsed)
+            read = self._read_appended(path, state) if state.appended_to(path, info) else None
+            if read is not None and _identity(os.stat(path)) != _identity(info):
+                read = None  # swapped during the read: it may have gone on in the new file
+            if read is not None:
+                state.add_appended(read.parsed)
                 state.unlisted += read.unlisted
             else:
                 problem = file_problem(path)
@@ -723,6 +739,7 @@ class HistoryStore:
                 read = self._read_whole(path, info)
                 state = _FileState(parsed=[read.parsed], unlisted=read.unlisted)
             state.size, state.mtime_ns = info.st_size, info.st_mtime_ns
+            state.identity = _identity(info)
             state.signature = _signature(path, state.parsed[-1].end_offset)
         except Exception as error:  # one bad file never takes the others down
             return self._unreadable(path, os_reason(error), reported, info)
@@ -731,6 +748,21 @@ class HistoryStore:
         if read.error and read.error != reported:
             log.warning("cannot read all of %s (%s): showing the rest", path, read.error)
         return True
+
+    def _read_appended(self, path: Path, state: _FileState) -> BoundedRead:
+        """What was appended to ``path`` since ``state``'s last read."""
+        last = state.parsed[-1]
+        # the previous read's unfinished last line is read again now: forget its report
+        last.skipped[:] = [s for s in last.skipped if s.line < last.next_line]
+        return read_bounded(
+            path,
+            start_offset=last.end_offset,
+            header=state.parsed[0].header,
+            first_line=last.next_line,
+            chunk_bytes=self.chunk_bytes,
+            listed_room=MAX_LISTED_SKIPPED - state.listed,
+            workers=self.parse_workers,
+        )
 
     def _unreadable(
         self, path: Path, reason: str, reported: str, info: os.stat_result | None = None

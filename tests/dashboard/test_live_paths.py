@@ -170,3 +170,19 @@ def shown_version(layout: object) -> int | None:
     if props.get("id") == ids.DATA_VERSION:
         return props["data"]
     return shown_version(props.get("children"))
+
+
+def test_a_link_in_a_watched_folder_pointed_elsewhere_is_followed(tmp_path, make_row, csv_writer):
+    """``ln -sfn runs/b.csv current.csv``: the board shows b's runs, not a's forever."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    csv_writer(runs / "a.csv", [make_row(run_id="a1")])
+    csv_writer(runs / "b.csv", [make_row(run_id="b1"), make_row(run_id="b2")])
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    (watched / "current.csv").symlink_to(runs / "a.csv")
+    store = HistoryStore.from_arguments([str(watched)], disk_cache=False)
+    assert run_ids(store) == {"a1"}
+    (watched / "current.csv").unlink()
+    (watched / "current.csv").symlink_to(runs / "b.csv")
+    assert run_ids(store) == {"b1", "b2"}

@@ -170,11 +170,18 @@ def test_callers_asking_at_once_share_one_filtering(history_files, monkeypatch) 
     assert len(results[0]) == 20
 
 
-def test_a_failing_selection_is_not_cached(history_files) -> None:
+def test_a_failing_selection_is_not_cached(history_files, monkeypatch) -> None:
     store = HistoryStore(list(history_files), disk_cache=False)
+    real_rows = SelectionRows.rows
+
+    def failing_rows(self, selection):
+        raise MemoryError("no room for this copy")
+
+    monkeypatch.setattr(SelectionRows, "rows", failing_rows)
     for _ in range(2):
-        with pytest.raises(ValueError):
-            store.selected_runs(Selection(date_from="not-a-date"))
+        with pytest.raises(MemoryError):
+            store.selected_runs(Selection(project="nlp-bert"))
+    monkeypatch.setattr(SelectionRows, "rows", real_rows)
     assert len(store.selected_runs(Selection(project="nlp-bert"))) == 22
 
 
@@ -203,6 +210,50 @@ def test_a_file_rewritten_larger_is_not_taken_for_an_append(tmp_path, make_row, 
     assert list(store.history().runs["run_id"]) == ["old"]
     csv_writer(path, [make_row(run_id="new-1", project="x"), make_row(run_id="new-2")])
     assert list(store.history().runs["run_id"]) == ["new-1", "new-2"]
+
+
+def test_a_file_read_in_many_appends_stays_a_few_parts(tmp_path, make_row, csv_writer) -> None:
+    """A sweep of short runs while the board is open: each refresh joins a file's parts under
+    the store's lock, so they must not pile up one per refresh (a refresh took seconds, and
+    memory grew, after a few hundred)."""
+    path = csv_writer(tmp_path / "live.csv", [make_row(run_id="r0")])
+    store = HistoryStore([path], disk_cache=False)
+    for index in range(1, 200):
+        csv_writer(path, [make_row(run_id=f"r{index}")], mode="a")
+        store.history()
+    assert len(store._states[path].parsed) <= 8
+    fresh = HistoryStore([path], disk_cache=False).history()
+    assert list(store.history().runs["run_id"]) == list(fresh.runs["run_id"])
+    assert list(store.history().runs["line_number"]) == list(range(2, 202))
+
+
+def test_a_header_migration_during_an_incremental_read_loses_nothing(
+    tmp_path, make_row, csv_writer, monkeypatch
+) -> None:
+    """A tracker swaps in the migrated file (os.replace: a new inode) between the board's check
+    that the file only grew and its read of the new bytes: the read would go on in the new file
+    at the old file's offset, under the old header."""
+    from tracker.output.csv_file import append_row
+    from tracker.schema import FIELDNAMES
+
+    old_header = [name for name in FIELDNAMES if name not in ("metrics", "hostname")]
+    path = csv_writer(tmp_path / "h.csv", [make_row(run_id=f"r{i}") for i in range(3)], old_header)
+    store = HistoryStore([path], disk_cache=False)
+    assert len(store.history().runs) == 3
+    csv_writer(path, [make_row(run_id="r3")], old_header, mode="a")
+    real_read = store_module.read_bounded
+
+    def migrated_first(*args, **kwargs):  # the migration lands just before the read
+        monkeypatch.setattr(store_module, "read_bounded", real_read)
+        append_row(path, make_row(run_id="r4"), FIELDNAMES)
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "read_bounded", migrated_first)
+    history = store.history()
+    assert list(history.runs["run_id"]) == [f"r{i}" for i in range(5)]
+    assert history.skipped == []
+    csv_writer(path, [make_row(run_id="r5")], FIELDNAMES, mode="a")
+    assert list(store.history().runs["run_id"]) == [f"r{i}" for i in range(6)]
 
 
 def test_answers_are_computed_once_per_data_version(tmp_path, make_row, csv_writer) -> None:
