@@ -23,6 +23,21 @@ def test_validate_country_rejects_codes_that_do_not_exist(code):
         intensity.validate_country(code)
 
 
+@pytest.mark.parametrize(
+    ("country", "region", "source"),
+    [
+        ("CA", "CA-ON", "ca-province:ontario"),  # ISO 3166-2, as metadata services give it
+        (None, "CA-ON", "ca-province:ontario"),
+        ("US", "US-TX", "us-state:texas"),
+        (None, "us-ca", "us-state:california"),
+        ("CA", "Québec", "ca-province:quebec"),  # with its accent
+        ("UK", None, "country:GBR"),  # the United Kingdom's common code
+    ],
+)
+def test_regions_by_iso_code_and_accented_name(country, region, source):
+    assert lookup(country, region).source == source
+
+
 def test_lookup_falls_back_in_order():
     cloud = lookup("USA", "oregon", "gcp", "us-west1")
     assert cloud.source == "cloud:gcp:us-west1"

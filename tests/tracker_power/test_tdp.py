@@ -47,7 +47,6 @@ def test_real_model_strings_match_exactly(reported, table_model, tdp_w):
     ("reported", "table_model"),
     [
         ("Intel(R) Core(TM) i7 CPU         920  @ 2.67GHz", "Intel Core i7-920"),
-        ("Apple M1 Pro", "Apple M1"),
     ],
 )
 def test_fuzzy_match_shares_the_model_number(reported, table_model):
@@ -61,6 +60,9 @@ def test_fuzzy_match_shares_the_model_number(reported, table_model):
         "Intel(R) Xeon(R) Processor",  # a cloud VM hiding the part: no model number
         "Intel Core Processor (Broadwell, IBRS)",
         "AMD EPYC 7B13 64-Core Processor",  # a number the table lacks: no neighbour's TDP
+        "Apple M1 Pro",  # another chip than the M1 (10 W), drawing several times as much
+        "Apple M1 Max",
+        "Apple M1 Ultra",
         "",
     ],
 )
@@ -96,7 +98,7 @@ def test_build_cleans_the_reference_table(tmp_path):
     threads = tmp_path / "threads.csv"
     threads.write_text("model,threads,source\nAMD Phenom II X4 945,4,amd-spec\n")
     out = tmp_path / "cpu_tdp.csv"
-    assert build(tmp_path, out, threads) == (2, 2)
+    assert build(tmp_path, out, threads, no_corrections(tmp_path)) == (2, 2)
     assert out.read_text().splitlines() == [
         "key,model,tdp_w,threads",
         "amd phenom ii x4 945,AMD Phenom II X4 945 (125W),125,4",
@@ -120,7 +122,34 @@ def test_build_refuses_unsourced_thread_counts(tmp_path, threads_csv, message):
     threads = tmp_path / "threads.csv"
     threads.write_text(f"model,threads,source\n{threads_csv}\n")
     with pytest.raises(ValueError, match=message):
-        build(tmp_path, tmp_path / "out.csv", threads)
+        build(tmp_path, tmp_path / "out.csv", threads, no_corrections(tmp_path))
+
+
+def no_corrections(folder: Path) -> Path:
+    path = folder / "corrections.csv"
+    path.write_text("model,tdp_w,source,note\n")
+    return path
+
+
+def test_a_corrected_figure_replaces_the_compilations(tmp_path):
+    """Intel's 12th generation and later are listed at their base power: the compilation's 190 W
+    for the i7-12700K is its maximum turbo power."""
+    (tmp_path / "cpu_power.csv").write_text("Name,TDP\nIntel Core i7-12700K,190\n")
+    threads = tmp_path / "threads.csv"
+    threads.write_text("model,threads,source\n")
+    corrections = tmp_path / "corrections.csv"
+    corrections.write_text("model,tdp_w,source,note\nIntel Core i7-12700K,125,intel-ark,base\n")
+    out = tmp_path / "cpu_tdp.csv"
+    build(tmp_path, out, threads, corrections)
+    assert out.read_text().splitlines()[1] == "intel core i7-12700k,Intel Core i7-12700K,125,"
+    corrections.write_text("model,tdp_w,source,note\nIntel Core i7-12700K,125,a-forum,x\n")
+    with pytest.raises(ValueError, match="unknown source"):
+        build(tmp_path, out, threads, corrections)
+    corrections.write_text("model,tdp_w,source,note\nIntel Core i9-99999K,125,intel-ark,x\n")
+    with pytest.raises(ValueError, match="the reference lacks: intel core i9-99999k"):
+        build(tmp_path, out, threads, corrections)
+    match = lookup_tdp("12th Gen Intel(R) Core(TM) i7-12700K")
+    assert (match.tdp_w, match.exact) == (125, True)  # the bundled table, corrected
 
 
 def test_table_carries_the_curated_thread_counts():
@@ -232,7 +261,10 @@ def test_build_script_cli(tmp_path, capsys):
     threads = tmp_path / "threads.csv"
     threads.write_text("model,threads,source\nAMD EPYC 7R13,96,aws:m6a.metal:192:2\n")
     out = tmp_path / "table.csv"
-    main([str(tmp_path), "--out", str(out), "--threads", str(threads)])
+    corrections = str(no_corrections(tmp_path))
+    main(
+        [str(tmp_path), "--out", str(out), "--threads", str(threads), "--corrections", corrections]
+    )
     assert "wrote 1 CPU models" in capsys.readouterr().out
     assert out.read_text() == "key,model,tdp_w,threads\namd epyc 7r13,AMD EPYC 7R13,225,96\n"
     repo_root = Path(__file__).resolve().parents[2]

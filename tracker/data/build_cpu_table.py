@@ -24,6 +24,9 @@ from tracker.power.tdp import TDP_TABLE, THREADS_TABLE, normalise_model_name
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REFERENCE_DIR = REPO_ROOT.parent / "shared" / "data" / "reference"
 SOURCE_FILE = "cpu_power.csv"
+# Curated corrections: a figure of the compilation on another basis than its vendor's (Intel's
+# "Processor Base Power" from the 12th generation on), each with its source.
+CORRECTIONS_TABLE = Path(__file__).resolve().parent / "cpu_tdp_corrections.csv"
 
 
 def _tdp_w(text: str) -> float | None:
@@ -56,8 +59,22 @@ def read_threads(path: Path = THREADS_TABLE) -> dict[str, int]:
     return threads
 
 
+def read_corrections(path: Path = CORRECTIONS_TABLE) -> dict[str, float]:
+    """Normalised name -> corrected TDP, from the curated table (vendor sources only)."""
+    corrections: dict[str, float] = {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        for record in csv.DictReader(handle):
+            if record["source"] not in ("intel-ark", "amd-spec"):
+                raise ValueError(f"{record['model']}: unknown source {record['source']!r}")
+            corrections[normalise_model_name(record["model"])] = float(record["tdp_w"])
+    return corrections
+
+
 def build(
-    reference_dir: Path, out_path: Path = TDP_TABLE, threads_path: Path = THREADS_TABLE
+    reference_dir: Path,
+    out_path: Path = TDP_TABLE,
+    threads_path: Path = THREADS_TABLE,
+    corrections_path: Path = CORRECTIONS_TABLE,
 ) -> tuple[int, int]:
     """Write the table; returns (rows written, rows dropped). Rows without a valid positive TDP
     are dropped; when names collide after normalisation the highest TDP is kept, so an estimate
@@ -79,6 +96,12 @@ def build(
     missing = sorted(set(threads) - set(rows))
     if missing:
         raise ValueError(f"thread counts for parts without a TDP: {', '.join(missing)}")
+    corrections = read_corrections(corrections_path)
+    unknown = sorted(set(corrections) - set(rows))
+    if unknown:
+        raise ValueError(f"corrections for parts the reference lacks: {', '.join(unknown)}")
+    for key, tdp_w in corrections.items():
+        rows[key] = (rows[key][0], tdp_w)
     with out_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("key", "model", "tdp_w", "threads"))
@@ -101,13 +124,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=Path, default=THREADS_TABLE, help="curated thread counts to merge"
     )
+    parser.add_argument(
+        "--corrections", type=Path, default=CORRECTIONS_TABLE, help="curated TDP corrections"
+    )
     args = parser.parse_args(argv)
     if not (args.reference_dir / SOURCE_FILE).is_file():
         sys.exit(
             f"no {SOURCE_FILE} in {args.reference_dir}: the bundled table stays as committed "
             "(pass REFERENCE_DIR to rebuild from elsewhere)"
         )
-    written, dropped = build(args.reference_dir, args.out, args.threads)
+    written, dropped = build(args.reference_dir, args.out, args.threads, args.corrections)
     print(f"wrote {written} CPU models to {args.out} ({dropped} rows without a valid TDP dropped)")
 
 

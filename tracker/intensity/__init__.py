@@ -11,6 +11,7 @@ sources differ, and a comparison of figures on different bases must say so.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -172,8 +173,10 @@ _REGION_SUFFIXES = (" province", " municipality", " autonomous region")
 
 
 def _region_alias(name: str) -> str:
-    """A region name as the alias index holds it: lower case, without a trailing suffix."""
-    text = " ".join(name.split()).lower()
+    """A region name as the alias index holds it: lower case, accents dropped ("Québec" is
+    "quebec"), without a trailing suffix."""
+    decomposed = unicodedata.normalize("NFKD", " ".join(name.split()).lower())
+    text = "".join(c for c in decomposed if not unicodedata.combining(c))
     for suffix in _REGION_SUFFIXES:
         text = text.removesuffix(suffix)
     return text
@@ -183,8 +186,11 @@ def _region_alias(name: str) -> str:
 def _region_aliases() -> dict[str, tuple[RegionIntensity, ...]]:
     """Every name, key, code and alias, to the regions it may mean."""
     aliases: dict[str, tuple[RegionIntensity, ...]] = {}
+    subdivision_of = {"us-state": "US", "ca-province": "CA"}  # their codes are postal codes
     for region in _regions():
         names = {region.key, region.code, region.name, *region.aliases}
+        if region.kind in subdivision_of:  # and "US-TX", "CA-ON": ISO 3166-2
+            names.add(f"{subdivision_of[region.kind]}-{region.code}")
         for alias in {_region_alias(name) for name in names}:
             aliases[alias] = (*aliases.get(alias, ()), region)
     return aliases
@@ -208,6 +214,10 @@ def _cloud() -> dict[tuple[str, str], CloudRegionIntensity]:
     }
 
 
+# Codes in common use that ISO 3166-1 reserves for another meaning: "UK" is the United Kingdom.
+COUNTRY_CODE_ALIASES = {"UK": "GB"}
+
+
 def validate_country(code: str) -> str:
     """The ISO 3166-1 alpha-3 code for an alpha-2 or alpha-3 code, in any case.
 
@@ -215,6 +225,7 @@ def validate_country(code: str) -> str:
     world-average figure.
     """
     text = str(code).strip().upper()
+    text = COUNTRY_CODE_ALIASES.get(text, text)
     if text in _countries():
         return text
     if text in _iso2_index():

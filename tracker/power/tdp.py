@@ -95,6 +95,10 @@ def load_tdp_table() -> dict[str, tuple[str, float, int | None]]:
         }
 
 
+# Apple silicon's tiers: "Apple M1 Pro" is not an "Apple M1" described with more words.
+APPLE_TIERS = frozenset({"pro", "max", "ultra"})
+
+
 @lru_cache(maxsize=256)
 def lookup_tdp(model_name: str) -> TdpMatch | None:
     """The TDP of a CPU model: exact normalised match, else the closest name sharing its model
@@ -116,8 +120,10 @@ def lookup_tdp(model_name: str) -> TdpMatch | None:
         candidate_tokens = _tokens(candidate)
         if numbered[0] not in candidate_tokens:
             continue
-        # A table name wholly contained in the reported one ("apple m1" in "apple m1 pro") is
-        # the same part described with fewer words.
+        if "apple" in tokens and tokens & APPLE_TIERS != candidate_tokens & APPLE_TIERS:
+            continue  # an M1 Max is another chip than an M1, drawing several times its power
+        # A table name wholly contained in the reported one ("xeon gold 6248" in "xeon gold
+        # 6248 engineering sample") is the same part described with fewer words.
         contained = candidate_tokens <= tokens
         score = 1.0 if contained else SequenceMatcher(None, key, candidate).ratio()
         if score > best_score:  # the table is sorted: ties go to the first name, deterministically
