@@ -22,6 +22,7 @@ import click
 
 from carbonboard import __version__
 from carbonboard.data.paths import PathError
+from tracker.config import shown_url
 
 DEFAULT_PORT = 3333
 DEFAULT_HOST = "127.0.0.1"
@@ -29,11 +30,19 @@ USAGE_ERROR = 2
 SERVE_ERROR = 1
 WAITRESS_THREADS = 8
 POSTGRES_SOURCE_MODULE = "carbonboard.data.postgres_source"
+MAX_REFRESH_S = 86400.0  # a page's timer counts milliseconds in 32 bits: keep well inside
 
 if TYPE_CHECKING:
     from carbonboard.data.source import RunSource
     from carbonboard.data.store import HistoryStore
     from carbonboard.efficiency import Budget
+
+
+def _finite(context: click.Context, parameter: click.Parameter, value: float) -> float:
+    """A number option's value, refusing ``nan`` (which every comparison lets through)."""
+    if value != value:
+        raise click.BadParameter("nan is not a number of seconds")
+    return value
 
 
 def _fail(message: str, code: int = USAGE_ERROR) -> None:
@@ -125,9 +134,10 @@ class _LazyGroup(click.Group):
     "refresh_interval_s",
     default=5.0,
     show_default=True,
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=MAX_REFRESH_S),
+    callback=_finite,
     metavar="SECONDS",
-    help="How often open pages check the files for new runs (0: never).",
+    help="How often open pages check the files for new runs (0: never; at most a day).",
 )
 @click.option(
     "--budget",
@@ -272,7 +282,9 @@ def database_source(url: str) -> RunSource:
         return PostgresSource.from_url(url)
     except Exception as error:  # a wrong URL, password or host is the user's to fix
         logging.getLogger(__name__).debug("cannot open the database", exc_info=error)
-        _fail(f"cannot open the database: {error}", SERVE_ERROR)
+        lines = [line.strip() for line in str(error).replace(url, shown_url(url)).splitlines()]
+        reason = next((line for line in lines if line), type(error).__name__)
+        _fail(f"cannot open the database {shown_url(url)}: {reason}", SERVE_ERROR)
 
 
 def serve(

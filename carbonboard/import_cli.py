@@ -539,6 +539,8 @@ def import_command(database_url: str, filepaths: tuple[str, ...]) -> None:
         )
     except ValueError as error:
         _fail(str(error))
+    except ImportError:
+        _fail("needs psycopg: pip install 'carbonboard[postgres]'")
     except Exception as error:
         _fail(f"cannot connect to {shown}: {_first_line(error)}", FAILED)
     try:

@@ -1,7 +1,10 @@
 """WSGI entry point for running the dashboard under a WSGI server of your choice.
 
-    CARBONBOARD_FILEPATH=/data/emissions.csv waitress-serve --call carbonboard.wsgi:create_server
-    CARBONBOARD_FILEPATH=/data/runs gunicorn 'carbonboard.wsgi:create_server()'
+    export CARBONBOARD_FILEPATH=/data/emissions.csv
+    waitress-serve --listen=127.0.0.1:3333 --call carbonboard.wsgi:create_server
+    gunicorn -b 127.0.0.1:3333 'carbonboard.wsgi:create_server()'
+
+Name the address to listen on: ``waitress-serve`` alone listens on every interface.
 
 ``CARBONBOARD_FILEPATH`` holds one or more paths (files, directories, globs) separated by
 ``os.pathsep`` (``:`` on Linux/macOS, ``;`` on Windows). ``CARBONBOARD_REFRESH_S`` sets how often

@@ -43,10 +43,15 @@ def is_secret(name: str) -> bool:
 
 def shown_url(url: str) -> str:
     """``url`` as logs and reprs show it: without a user, password or query string, where
-    credentials hide."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    credentials hide. Never raises: a URL too malformed to take apart (a port out of range, an
+    unclosed IPv6 bracket) shows as its scheme and a mask, nothing of what followed."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        return f"{scheme}://{SECRET_MASK} (malformed)" if scheme else f"{SECRET_MASK} (malformed)"
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 

@@ -23,6 +23,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import stat
 import tempfile
 import threading
@@ -298,16 +299,32 @@ class ParsedCache:
         a daemon: the interpreter lets it finish (a killed process leaves a temporary file,
         pruned later)."""
         snapshot = replace(parsed, header=list(parsed.header), skipped=list(parsed.skipped))
-        kind = multiprocessing.get_context("fork").Process if can_fork() else threading.Thread
+        forked = can_fork()
+        kind = multiprocessing.get_context("fork").Process if forked else threading.Thread
         writer = kind(
-            target=self.save,
+            target=self._save_ignoring_interrupts if forked else self.save,
             args=(path, info, snapshot, unlisted),
             name=f"carbonboard-cache-{path.name}",
         )
         with self._writers_lock:
             self.wait(path)
             self._writers[self.entry(path)] = writer
-            writer.start()
+            if not forked:
+                writer.start()
+                return
+            # The child starts with Ctrl+C held until it ignores it; the parent gets any at once.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                writer.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    def _save_ignoring_interrupts(self, *args: object) -> None:
+        """``save`` in a forked writer: Ctrl+C, which a terminal sends to every process of the
+        command, stops the board, which waits for this write (a short one) as it exits."""
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        self.save(*args)  # type: ignore[arg-type]
 
     def wait(self, path: Path) -> None:
         """Return once no write of ``path``'s entry is under way in this process."""

@@ -18,6 +18,7 @@ fork safely) a file is parsed in the calling process, as before.
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import multiprocessing
 import os
@@ -244,8 +245,25 @@ class Prefetch:
 
 def _leave_interrupts_to_the_parent() -> None:
     """In a worker: Ctrl+C, which a terminal sends to every process of the command, is the
-    parent's to handle (it stops the workers); a worker just goes on until stopped."""
+    parent's to handle (it stops the workers); a worker just goes on until stopped, or until
+    its parent dies (a SIGTERM or a kill during start-up: on Linux, the kernel then ends it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_the_parent()
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def _end_with_the_parent() -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # no prctl here: the worker ends with its pipe instead
+        return
+    if os.getppid() == 1:  # the parent died before the call above took effect
+        os._exit(1)
 
 
 def _stop_workers(executor: ProcessPoolExecutor) -> None:

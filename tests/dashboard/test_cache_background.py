@@ -92,3 +92,40 @@ def test_a_single_threaded_server_writes_the_cache_from_a_forked_copy(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ForkProcess", "0", "1"]
+
+
+CTRL_C_DURING_WRITE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from carbonboard.data.cache import ParsedCache
+    from carbonboard.data.store import read_bounded
+
+    path, folder = Path(sys.argv[1]), Path(sys.argv[2])
+    read = read_bounded(path)
+    cache = ParsedCache(folder)
+    cache.save_later(path, os.stat(path), read.parsed, read.unlisted)
+    (writer,) = cache._writers.values()
+    os.kill(writer.pid, signal.SIGINT)  # Ctrl+C reaches every process of the command
+    writer.join()
+    print(writer.exitcode, cache.load(path, os.stat(path)) is not None)
+    """
+)
+
+
+def test_ctrl_c_lets_the_background_cache_write_finish_quietly(
+    tmp_path, make_row, csv_writer
+) -> None:
+    """The forked writer leaves Ctrl+C to the board: no traceback, no temporary file left."""
+    path = csv_writer(tmp_path / "h.csv", [make_row(run_id=str(i)) for i in range(2000)])
+    folder = tmp_path / "cache"
+    done = subprocess.run(
+        [sys.executable, "-c", CTRL_C_DURING_WRITE, str(path), str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert done.stdout.split() == ["0", "True"], done.stderr
+    assert "Traceback" not in done.stderr
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]

@@ -165,3 +165,19 @@ def test_the_server_imports_the_page_without_ipython_and_leaves_it_importable() 
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://board:s3cret@[::1/runs", "postgresql://board:s3cret@127.0.0.1:99999/x"]
+)
+def test_a_malformed_database_url_is_one_line_without_its_password(url) -> None:
+    pytest.importorskip("psycopg")
+    result = run_cli("--database", url)
+    assert_one_line_error(result, "cannot open the database")
+    assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e300"])
+def test_a_refresh_that_is_not_a_number_of_seconds_is_refused(history_files, value) -> None:
+    result = run_cli("--filepath", str(history_files[0]), "--refresh", value)
+    assert result.exit_code == 2 and "--refresh" in result.output

@@ -342,3 +342,37 @@ def test_ctrl_c_during_a_parallel_read_does_not_wait_for_the_chunks_queued(tmp_p
     # in its own process group, which the script interrupts
     output = run_script(INTERRUPTED_SCRIPT, path, start_new_session=True)
     assert float(output.split()[-1]) < 10
+
+
+KILLED_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from carbonboard.data import parallel
+    from carbonboard.data.store import read_bounded
+
+    def slow(*arguments):  # every chunk takes a minute to parse: the workers are busy
+        time.sleep(60)
+
+    parallel.parse_chunk = slow
+    if os.fork() == 0:  # the board, killed during its first read (SIGKILL: no clean-up at all)
+        read_bounded(Path(sys.argv[1]), chunk_bytes=4096, min_part_bytes=1024, workers=2)
+        os._exit(0)
+    time.sleep(1.5)
+    import psutil
+    board = [p for p in psutil.Process().children() if p.pid != os.getpid()][0]
+    workers = board.children()
+    board.kill()
+    board.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    print(len(workers), len(alive))
+    """
+)
+
+
+def test_workers_end_when_the_board_is_killed_during_a_read(tmp_path) -> None:
+    """A SIGTERM or a kill during a first start must not leave parsing workers behind, each
+    holding its chunk's memory: the kernel ends them with their parent."""
+    path = tricky_file(tmp_path / "tricky.csv")
+    started, left = run_script(KILLED_SCRIPT, path).split()
+    assert int(started) == 2 and int(left) == 0

@@ -196,3 +196,58 @@ def test_a_row_the_database_refuses_holds_back_no_other_row(database, tmp_path):
     ]
     assert "no_demo" in reasons[2]
     assert spool.pending() == []
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u:s3cret@127.0.0.1:99999/db", "postgresql://u@[::1/db"]
+)
+def test_sync_and_import_say_a_malformed_url_in_one_line(tmp_path, url):
+    """Never a traceback, never the password: the URL is shown masked."""
+    from tracker.config import shown_url
+
+    assert "s3cret" not in shown_url(url) and "(malformed)" in shown_url(url)
+    env = {**os.environ, **environment(tmp_path)}
+    env.pop("CARBONBOARD_DATABASE_URL", None)
+    for command in (
+        [sys.executable, "-m", "tracker", "sync", "--database", url],
+        [
+            sys.executable,
+            "-m",
+            "carbonboard",
+            "import",
+            "--database",
+            url,
+            "--filepath",
+            "examples",
+        ],
+    ):
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+        )
+        assert done.returncode in (1, 2) and "Traceback" not in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "s3cret" not in done.stderr
+
+
+def test_import_without_psycopg_says_which_extra_to_install(tmp_path):
+    script = (
+        "import sys; sys.modules['psycopg'] = None; sys.argv[0] = 'carbonboard'; "
+        "from carbonboard.cli import main; main()"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "import",
+            "--database",
+            "postgresql://u@127.0.0.1:1/db",
+            "--filepath",
+            "examples",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "pip install 'carbonboard[postgres]'" in done.stderr

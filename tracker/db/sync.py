@@ -196,6 +196,11 @@ def sync_command(
             file=err,
         )
         return EXIT_USAGE
+    try:
+        writes.check_url(url)
+    except ValueError as error:
+        print(f"carbonboard: {error}", file=err)
+        return EXIT_USAGE
     shown = config.shown_url(url)
     try:
         ours = [s for s in Spool.existing(environ) if s.folder.name == folder_name(url)]

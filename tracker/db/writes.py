@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,6 +36,10 @@ def check_url(url: str) -> str:
     password)."""
     if not url.startswith(URL_SCHEMES):
         raise ValueError("database_url must be a postgresql:// URL")
+    try:
+        urllib.parse.urlsplit(url).port  # noqa: B018 - parsed for its errors
+    except ValueError as error:  # "Port out of range", "Invalid IPv6 URL": never the URL
+        raise ValueError(f"database_url is malformed: {error}") from None
     return url
 
 
