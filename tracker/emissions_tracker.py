@@ -731,23 +731,20 @@ class EmissionsTracker:
         if _MAIN_THREAD_CALLS.depth:
             _MAIN_THREAD_CALLS.deferred = number
             return
-        ours = not self._forked_copy()
+        # (``_finish`` does nothing in a forked copy.)
         previous = self._previous_handlers.get(number, signal.SIG_DFL)
         if getattr(previous, "__func__", None) is EmissionsTracker._on_signal:
-            if ours:  # an outer run's tracker, which may end the process: this run first
-                self._finish("interrupted")
+            self._finish("interrupted")  # an outer run's tracker may end the process: first
             previous(number, frame)
             return
         if callable(previous):
             try:
                 previous(number, frame)
             except BaseException:
-                if ours:
-                    self._finish("interrupted")
+                self._finish("interrupted")
                 raise
             return
-        if ours:
-            self._finish("interrupted")
+        self._finish("interrupted")
         if number == signal.SIGINT:
             raise KeyboardInterrupt
         signal.signal(number, signal.SIG_DFL)
