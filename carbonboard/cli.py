@@ -282,9 +282,10 @@ def database_source(url: str) -> RunSource:
         return PostgresSource.from_url(url)
     except Exception as error:  # a wrong URL, password or host is the user's to fix
         logging.getLogger(__name__).debug("cannot open the database", exc_info=error)
-        lines = [line.strip() for line in str(error).replace(url, shown_url(url)).splitlines()]
-        reason = next((line for line in lines if line), type(error).__name__)
-        _fail(f"cannot open the database {shown_url(url)}: {reason}", SERVE_ERROR)
+        from tracker.db.sync import reason
+
+        shown = shown_url(url)
+        _fail(f"cannot open the database {shown}: {reason(error).replace(url, shown)}", SERVE_ERROR)
 
 
 def serve(

@@ -40,6 +40,7 @@ from carbonboard.data.store import read_bounded
 from tracker import schema
 from tracker.config import shown_url
 from tracker.db import ddl, migrations, writes
+from tracker.db.sync import reason
 
 USAGE_ERROR, FAILED = 2, 1
 STAGING = {"runs": "import_runs", "tasks": "import_tasks"}
@@ -542,7 +543,7 @@ def import_command(database_url: str, filepaths: tuple[str, ...]) -> None:
     except ImportError:
         _fail("needs psycopg: pip install 'carbonboard[postgres]'")
     except Exception as error:
-        _fail(f"cannot connect to {shown}: {_first_line(error)}", FAILED)
+        _fail(f"cannot connect to {shown}: {reason(error)}", FAILED)
     try:
         migrations.migrate(conn)
         importer = Importer(conn)
@@ -557,7 +558,7 @@ def import_command(database_url: str, filepaths: tuple[str, ...]) -> None:
         click.echo("writing...", err=True)
         summary = importer.finish()
     except Exception as error:
-        _fail(f"nothing imported into {shown}: {_first_line(error)}", FAILED)
+        _fail(f"nothing imported into {shown}: {reason(error)}", FAILED)
     finally:
         conn.close()
     for line in summary.lines(shown):
@@ -569,8 +570,3 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _first_line(error: BaseException) -> str:
-    lines = [line for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
